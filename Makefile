@@ -1,0 +1,47 @@
+# Two commands do all the set-up on a fresh Debian machine with Python 3.11:
+#   make demo   - creates the environment, then runs a whole simulated store end to end
+#   make test   - creates the environment, then runs ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+ARGS   ?=
+STAMP  := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.system-packages
+
+.PHONY: env system-packages demo test lint typecheck unit bench clean
+
+env: $(STAMP) $(SYSSTAMP)
+
+# System packages the simulated store needs (Mosquitto broker, D-Bus daemon for the BlueZ stand-in,
+# Chromium + driver for the web display and dashboard tests). Installed only when missing.
+$(SYSSTAMP): deploy/system-packages.sh | $(VENV)/bin/python
+	bash deploy/system-packages.sh
+	@touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+demo: env
+	$(VENV)/bin/shelf-sim demo $(ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check edge shelf_firmware_bridge models simulators tests
+
+typecheck: env
+	$(VENV)/bin/mypy
+
+test: env lint typecheck
+	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+
+bench: env
+	$(PY) -m tests.benchmarks $(ARGS)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""``shelf-edge``: the gateway daemon and the technicians' tools."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edge.cli_registry import Command, run_commands
+
+COMMANDS: tuple[Command, ...] = (
+    Command("run", "edge.app", "Run the gateway daemon."),
+    Command("validate-config", "edge.config_cli", "Check a configuration file; name every bad key."),
+    Command("schemas", "edge.mqtt.schema_cli", "Write the JSON schemas of every MQTT payload."),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_commands("shelf-edge", "Smart-shelf gateway daemon and technician tools.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

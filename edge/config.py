@@ -1,0 +1,208 @@
+"""Gateway configuration: one TOML file, validated by pydantic-settings, overridable from the environment.
+
+Environment overrides use the prefix ``SHELF_EDGE_`` and ``__`` between nested keys, e.g.
+``SHELF_EDGE_MQTT__PORT=1884`` or ``SHELF_EDGE_GATEWAY__STORE_ID=store-042``. The environment wins
+over the file. Unknown keys, in the file or the environment's nested values, are errors.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from edge.errors import ConfigError, ConfigIssue
+from edge.settings_base import Section
+
+ENV_PREFIX = "SHELF_EDGE_"
+
+
+class GatewaySection(Section):
+    store_id: str = Field(
+        "store-001",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Store identifier, first level of every topic.",
+    )
+    gateway_id: str = Field(
+        "gw-1", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="This gateway's identifier."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the SQLite database, model cache and keys."
+    )
+
+
+class TlsSection(Section):
+    ca_file: Path = Field(description="CA certificate that signed the broker's certificate.")
+    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="Private key of the client certificate.")
+
+
+class MqttSection(Section):
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
+    keepalive_s: int = Field(
+        15, ge=5, le=600, description="MQTT keepalive; the broker declares us dead after 1.5x."
+    )
+    username: str | None = Field(None, description="User name, when the broker requires one.")
+    password: str | None = Field(None, description="Password, when the broker requires one.")
+    tls: TlsSection | None = Field(None, description="TLS settings; plain TCP when absent.")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay after the broker is lost.")
+    reconnect_max_s: float = Field(10.0, gt=0, description="Longest delay between reconnect attempts.")
+
+
+class LoggingSection(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level written.")
+    format: Literal["json", "console"] = Field(
+        "console", description="'json' writes one JSON object per line (for journald / log shippers)."
+    )
+
+
+class ShelfPortSection(Section):
+    port: str = Field(description="Serial device of the shelf controller, e.g. /dev/ttyUSB0 or a pty path.")
+    gondola: int = Field(ge=0, description="Gondola number of this shelf.")
+    shelf: int = Field(ge=0, description="Shelf number within the gondola (0 = bottom).")
+    baudrate: int = Field(921600, description="Serial line speed.")
+
+
+class BridgeSection(Section):
+    bridge_id: str = Field(
+        "bridge-1", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Identifier of this bridge."
+    )
+    shelves: list[ShelfPortSection] = Field(
+        default_factory=list, description="Serial shelf controllers to read."
+    )
+    batch_samples: int = Field(
+        6, ge=1, le=120, description="Samples per MQTT batch (6 at 60 Hz = 10 messages/s)."
+    )
+
+
+class SensingSection(Section):
+    planogram: Path | None = Field(
+        None,
+        description="Planogram CSV (product_id,name,gondola,shelf,plate,unit_weight_g,price); synced when absent.",
+    )
+
+
+class PresenceSection(Section):
+    source: Literal["mqtt-receivers", "bleak", "none"] = Field(
+        "mqtt-receivers",
+        description="Where BLE sightings come from: remote receivers over MQTT, the local adapter, or none.",
+    )
+    adapter: str = Field("hci0", description="Local Bluetooth adapter used by the 'bleak' source.")
+    receivers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Receiver id -> shelf it stands at, as 'gondola/shelf' (e.g. {'rx-1' = '1/2'}).",
+    )
+    keys_file: Path | None = Field(
+        None, description="Enrolled customer keys for today (JSON); synced when absent."
+    )
+    departure_s: float = Field(
+        12.0, gt=0, description="A shopper is gone after this many seconds without adverts."
+    )
+
+    @field_validator("receivers")
+    @classmethod
+    def _check_zone(cls, value: dict[str, str]) -> dict[str, str]:
+        for receiver, zone in value.items():
+            parts = zone.split("/")
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise ValueError(f"receiver {receiver!r}: zone must look like 'gondola/shelf', e.g. '1/2'")
+        return value
+
+
+class DisplaySection(Section):
+    display_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Display identifier used in its topics."
+    )
+    gondola: int = Field(ge=0, description="Gondola the display is mounted on.")
+    shelf: int = Field(ge=0, description="Shelf the display is mounted on.")
+
+
+class OffersSection(Section):
+    model_dir: Path | None = Field(None, description="Directory holding offer_model.onnx and manifest.json.")
+    offer_ttl_s: float = Field(
+        30.0, gt=0, le=600, description="Seconds an offer stays valid (MQTT message expiry)."
+    )
+    catalogue: Path | None = Field(
+        None, description="Catalogue CSV with names, prices and margins; synced when absent."
+    )
+
+
+class BackendSection(Section):
+    url: str | None = Field(None, description="Base URL of the central backend; no sync when absent.")
+    token: str | None = Field(None, description="Bearer token of this gateway.")
+    timeout_s: float = Field(10.0, gt=0, description="Timeout of one HTTP request.")
+
+
+class EdgeConfig(BaseSettings):
+    """The whole gateway configuration (one TOML file + SHELF_EDGE_* environment overrides)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    gateway: GatewaySection = Field(default_factory=GatewaySection, description="Store and gateway identity.")
+    mqtt: MqttSection = Field(default_factory=MqttSection, description="Local MQTT broker.")
+    logging: LoggingSection = Field(default_factory=LoggingSection, description="Log level and format.")
+    bridge: BridgeSection = Field(default_factory=BridgeSection, description="Serial shelf bridge.")
+    sensing: SensingSection = Field(default_factory=SensingSection, description="Weight sensing.")
+    presence: PresenceSection = Field(default_factory=PresenceSection, description="BLE shopper presence.")
+    displays: list[DisplaySection] = Field(default_factory=list, description="Shelf displays offers go to.")
+    offers: OffersSection = Field(default_factory=OffersSection, description="Offer engine.")
+    backend: BackendSection = Field(default_factory=BackendSection, description="Central backend sync.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (which arrives as init kwargs from load_config).
+        return (env_settings, init_settings)
+
+
+def _issues_from(error: ValidationError, data: dict[str, Any]) -> list[ConfigIssue]:
+    issues = []
+    for err in error.errors():
+        loc = [str(p) for p in err["loc"]]
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see deploy/edge.example.toml)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        issues.append(ConfigIssue(path=".".join(loc) or "<root>", value=err.get("input"), message=message))
+    return issues
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> EdgeConfig:
+    """Validate an already-parsed TOML document (environment overrides applied)."""
+    try:
+        return EdgeConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(source, _issues_from(exc, data)) from None
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Read and validate a TOML configuration file; raise ConfigError naming every bad key."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            str(path), [ConfigIssue("<file>", str(path), f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [ConfigIssue("<file>", str(path), f"not valid TOML: {exc}")]) from None
+    return parse_config(data, str(path))

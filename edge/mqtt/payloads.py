@@ -1,0 +1,298 @@
+"""Pydantic models of every MQTT payload (JSON). The JSON schemas in docs are generated from these.
+
+Adapters decode with :func:`decode`, which raises :class:`edge.errors.PayloadError` naming the topic
+and the reason; a malformed message is counted and logged, never crashes a stage.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
+
+from edge.errors import PayloadError
+from edge.events import (
+    BasketEvent,
+    Offer,
+    PresenceEvent,
+    SampleBatch,
+    ShelfId,
+    Sighting,
+    WeightEvent,
+)
+from edge.settings_base import Section
+
+M = TypeVar("M", bound=BaseModel)
+SCHEMA_VERSION = 1
+
+
+class SampleBatchMessage(Section):
+    """Load-cell samples of one shelf, published by shelf-bridge on ``.../{gondola}/{shelf}/samples``."""
+
+    v: Literal[1] = Field(1, description="Payload schema version.")
+    bridge: str = Field(description="Bridge that read the samples.")
+    gondola: int = Field(ge=0, description="Gondola of the shelf.")
+    shelf: int = Field(ge=0, description="Shelf within the gondola.")
+    seq: int = Field(ge=0, description="Sequence number of the first firmware frame in this batch.")
+    plates: list[int] = Field(min_length=1, description="Plate numbers, in the order of each reading row.")
+    t: list[float] = Field(min_length=1, description="Unix time of each sample (from firmware timestamps).")
+    readings: list[list[float]] = Field(
+        description="Grams, calibrated: readings[i][p] is plate plates[p] at t[i]."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> SampleBatchMessage:
+        if len(self.readings) != len(self.t):
+            raise ValueError(f"{len(self.t)} timestamps but {len(self.readings)} reading rows")
+        width = len(self.plates)
+        for i, row in enumerate(self.readings):
+            if len(row) != width:
+                raise ValueError(f"reading row {i} has {len(row)} values for {width} plates")
+        return self
+
+    def to_event(self) -> SampleBatch:
+        return SampleBatch(
+            shelf=ShelfId(self.gondola, self.shelf),
+            plates=tuple(self.plates),
+            t=tuple(self.t),
+            readings=tuple(tuple(r) for r in self.readings),
+            seq=self.seq,
+        )
+
+
+class ShelfStatusMessage(Section):
+    """Retained state of one shelf's serial link, on ``.../{gondola}/{shelf}/status``."""
+
+    bridge: str = Field(description="Bridge serving the shelf.")
+    port: str = Field(description="Serial device path.")
+    connected: bool = Field(description="True while the port is open and frames arrive.")
+    firmware: str | None = Field(None, description="Firmware version from the hello frame.")
+    protocol_version: int | None = Field(None, description="Shelf protocol version from the hello frame.")
+    sample_rate_hz: float | None = Field(None, description="Configured sample rate of the shelf.")
+    frames: int = Field(0, ge=0, description="Good frames received since the bridge started.")
+    crc_errors: int = Field(0, ge=0, description="Frames dropped for a bad CRC or framing.")
+    gaps: int = Field(0, ge=0, description="Frames lost, counted from sequence-number gaps.")
+    reconnects: int = Field(0, ge=0, description="Times the port was reopened.")
+    updated_at: float = Field(description="Unix time of this status.")
+
+
+class SightingItem(Section):
+    """One advertisement heard by a BLE receiver."""
+
+    t: float = Field(description="Unix time the advertisement was received.")
+    rssi: float = Field(ge=-127, le=20, description="Received signal strength, dBm.")
+    manufacturer_data: dict[int, str] = Field(
+        default_factory=dict, description="Company id -> data bytes as hex."
+    )
+    service_data: dict[str, str] = Field(
+        default_factory=dict, description="Service UUID -> data bytes as hex."
+    )
+    service_uuids: list[str] = Field(default_factory=list, description="Advertised service UUIDs.")
+
+    def to_event(self, receiver: str) -> Sighting:
+        return Sighting(
+            t=self.t,
+            receiver=receiver,
+            rssi=self.rssi,
+            manufacturer_data=tuple((k, bytes.fromhex(v)) for k, v in sorted(self.manufacturer_data.items())),
+            service_data=tuple((k, bytes.fromhex(v)) for k, v in sorted(self.service_data.items())),
+            service_uuids=tuple(self.service_uuids),
+        )
+
+
+class SightingsMessage(Section):
+    """Raw sightings from a remote BLE receiver, on ``smartshelf/{store}/ble/{receiver}/sightings``.
+
+    Transient: the gateway resolves each one at once and drops those of non-enrolled devices.
+    """
+
+    receiver: str = Field(description="Receiver that heard the advertisements.")
+    sightings: list[SightingItem] = Field(description="Advertisements, oldest first.")
+
+
+class OfferMessage(Section):
+    """An offer for one display, on ``.../display/{display}/offer`` (MQTT 5 message expiry set)."""
+
+    type: Literal["offer"] = Field("offer", description="Message type.")
+    offer_id: str = Field(description="Unique id of this offer; acknowledgements refer to it.")
+    shopper: str = Field(description="Pseudonymous shopper id (never a loyalty number).")
+    gondola: int = Field(description="Gondola of the display.")
+    shelf: int = Field(description="Shelf of the display.")
+    display: str = Field(description="Display id.")
+    product_id: str = Field(description="Offered product.")
+    name: str = Field(description="Product name as shown.")
+    price: float = Field(ge=0, description="Price shown, store currency.")
+    reason: str = Field(description="Why this offer, in shopper words.")
+    social_proof: str | None = Field(
+        None, description="e.g. 'bought together by 23 % of shoppers', when true."
+    )
+    campaign_id: str | None = Field(None, description="Campaign that funds the offer.")
+    variant: str = Field("default", description="Experiment variant that chose it.")
+    issued_at: float = Field(description="Unix time the decision was made.")
+    expires_at: float = Field(description="Unix time after which the offer must not be shown.")
+
+    @classmethod
+    def from_offer(cls, offer: Offer) -> OfferMessage:
+        return cls(
+            offer_id=offer.offer_id,
+            shopper=offer.shopper,
+            gondola=offer.shelf.gondola,
+            shelf=offer.shelf.shelf,
+            display=offer.display,
+            product_id=offer.product_id,
+            name=offer.name,
+            price=offer.price,
+            reason=offer.reason,
+            social_proof=offer.social_proof,
+            campaign_id=offer.campaign_id,
+            variant=offer.variant,
+            issued_at=offer.t,
+            expires_at=offer.expires_at,
+        )
+
+
+class WithdrawMessage(Section):
+    """Withdraws an offer (its shopper left), on the same offer topic."""
+
+    type: Literal["withdraw"] = Field("withdraw", description="Message type.")
+    offer_id: str = Field(description="Offer to take off the display.")
+    reason: str = Field("shopper-left", description="Why it was withdrawn.")
+
+
+DisplayCommand = Annotated[OfferMessage | WithdrawMessage, Field(discriminator="type")]
+
+
+#: What arrives on a display's offer topic: an offer or a withdrawal, told apart by ``type``.
+DISPLAY_COMMAND: TypeAdapter[OfferMessage | WithdrawMessage] = TypeAdapter(DisplayCommand)
+
+
+def decode_display_command(topic: str, payload: bytes) -> OfferMessage | WithdrawMessage:
+    try:
+        return DISPLAY_COMMAND.validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<payload>"
+        raise PayloadError(topic, f"{where}: {first['msg']}", payload) from None
+
+
+class AckMessage(Section):
+    """A display's acknowledgement, on ``.../display/{display}/ack``."""
+
+    offer_id: str = Field(description="Offer acknowledged.")
+    display: str = Field(description="Display that acknowledges.")
+    status: Literal["shown", "expired", "withdrawn", "impression"] = Field(
+        description="'shown' when rendered, 'expired' when refused as stale, 'impression' when seen by a shopper."
+    )
+    at: float = Field(description="Unix time of the status on the display.")
+
+
+class DisplayStateMessage(Section):
+    """Retained state of a display, on ``.../display/{display}/state``."""
+
+    display: str = Field(description="Display id.")
+    state: Literal["idle", "showing"] = Field(description="What the display shows now.")
+    offer_id: str | None = Field(None, description="Offer on screen, if any.")
+    updated_at: float = Field(description="Unix time of this state.")
+
+
+class WeightEventMessage(Section):
+    """A weight event as published for observers on ``.../gateway/{id}/events/weight``."""
+
+    t_start: float = Field(description="Unix time the shelf started to move.")
+    t_end: float = Field(description="Unix time the shelf settled.")
+    gondola: int = Field(description="Gondola.")
+    shelf: int = Field(description="Shelf.")
+    plates: list[int] = Field(description="Plates whose weight changed.")
+    delta_g: float = Field(description="Settled weight change, grams (negative for a pick).")
+    kind: Literal["pick", "return"] = Field(description="Pick or return.")
+    product_id: str | None = Field(description="Product from the planogram, null when unknown.")
+    quantity: int = Field(description="Units.")
+    confidence: float = Field(ge=0, le=1, description="Confidence of product and quantity.")
+
+    @classmethod
+    def from_event(cls, e: WeightEvent) -> WeightEventMessage:
+        return cls(
+            t_start=e.t_start,
+            t_end=e.t_end,
+            gondola=e.shelf.gondola,
+            shelf=e.shelf.shelf,
+            plates=list(e.plates),
+            delta_g=e.delta_g,
+            kind=e.kind,
+            product_id=e.product_id,
+            quantity=e.quantity,
+            confidence=e.confidence,
+        )
+
+
+class PresenceEventMessage(Section):
+    """A presence change as published for observers on ``.../gateway/{id}/events/presence``."""
+
+    t: float = Field(description="Unix time.")
+    shopper: str = Field(description="Pseudonymous shopper id.")
+    gondola: int = Field(description="Gondola of the zone.")
+    shelf: int = Field(description="Shelf of the zone.")
+    kind: Literal["arrival", "dwell", "departure"] = Field(description="What changed.")
+
+    @classmethod
+    def from_event(cls, e: PresenceEvent) -> PresenceEventMessage:
+        return cls(t=e.t, shopper=e.shopper, gondola=e.shelf.gondola, shelf=e.shelf.shelf, kind=e.kind)
+
+
+class BasketEventMessage(Section):
+    """A basket change as published for observers on ``.../gateway/{id}/events/basket``."""
+
+    event_id: str = Field(description="Unique id (also the outbox idempotency key).")
+    t: float = Field(description="Unix time.")
+    gondola: int = Field(description="Gondola.")
+    shelf: int = Field(description="Shelf.")
+    kind: Literal["pick", "return"] = Field(description="Pick or return.")
+    product_id: str | None = Field(description="Product, null when unknown.")
+    quantity: int = Field(description="Units.")
+    confidence: float = Field(description="Confidence.")
+    shopper: str | None = Field(description="Pseudonymous shopper, null when nobody could be attributed.")
+    sources: list[str] = Field(description="Signals that contributed: weight, vision, presence.")
+
+    @classmethod
+    def from_event(cls, e: BasketEvent) -> BasketEventMessage:
+        return cls(
+            event_id=e.event_id,
+            t=e.t,
+            gondola=e.shelf.gondola,
+            shelf=e.shelf.shelf,
+            kind=e.kind,
+            product_id=e.product_id,
+            quantity=e.quantity,
+            confidence=e.confidence,
+            shopper=e.shopper,
+            sources=list(e.sources),
+        )
+
+
+def decode(model: type[M], topic: str, payload: bytes) -> M:
+    """Parse a JSON payload into ``model``; raise PayloadError with the topic and reason."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<payload>"
+        raise PayloadError(topic, f"{where}: {first['msg']}", payload) from None
+
+
+def encode(message: BaseModel) -> bytes:
+    return message.model_dump_json(exclude_none=False).encode()
+
+
+#: Every payload model, by the name its JSON schema is published under.
+PAYLOADS: dict[str, type[BaseModel]] = {
+    "sample-batch": SampleBatchMessage,
+    "shelf-status": ShelfStatusMessage,
+    "ble-sightings": SightingsMessage,
+    "display-offer": OfferMessage,
+    "display-withdraw": WithdrawMessage,
+    "display-ack": AckMessage,
+    "display-state": DisplayStateMessage,
+    "event-weight": WeightEventMessage,
+    "event-presence": PresenceEventMessage,
+    "event-basket": BasketEventMessage,
+}

@@ -1,0 +1,48 @@
+"""Every schema migration of the gateway database, in one explicit list.
+
+Version blocks per component keep parallel work from colliding:
+1-9 foundation (events, outbox), 10-19 sensing, 20-29 presence, 30-39 offers,
+40-49 displays and sync, 50-59 vision, 60-69 operations (doctor, dashboard).
+A released migration is never edited: add a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events and outbox",
+        (
+            """CREATE TABLE events (
+                event_id TEXT PRIMARY KEY,
+                stream TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                t REAL NOT NULL,
+                payload TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_stream_t ON events (stream, t)",
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                stream TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at REAL NOT NULL DEFAULT 0,
+                sent_at REAL
+            )""",
+            "CREATE INDEX outbox_pending ON outbox (sent_at, stream, id)",
+        ),
+    ),
+)

@@ -1,0 +1,1 @@
+"""shelf_firmware_bridge."""
