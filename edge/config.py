@@ -119,6 +119,11 @@ class DisplaySection(Section):
     )
     gondola: int = Field(ge=0, description="Gondola the display is mounted on.")
     shelf: int = Field(ge=0, description="Shelf the display is mounted on.")
+    transport: Literal["mqtt", "serial"] = Field(
+        "mqtt",
+        description="'mqtt': the display subscribes to its own topics; 'serial': a text display on the "
+        "shelf controller, reached through shelf-bridge on the shelf's '.../set' topic.",
+    )
 
 
 class OffersSection(Section):
@@ -135,6 +140,31 @@ class BackendSection(Section):
     url: str | None = Field(None, description="Base URL of the central backend; no sync when absent.")
     token: str | None = Field(None, description="Bearer token of this gateway.")
     timeout_s: float = Field(10.0, gt=0, description="Timeout of one HTTP request.")
+    batch_size: int = Field(200, ge=1, le=5000, description="Outbox events sent per HTTP request.")
+    push_interval_s: float = Field(
+        1.0, gt=0, description="Pause between outbox drains when nothing is pending."
+    )
+    retry_min_s: float = Field(0.5, gt=0, description="First retry delay after a failed send or pull.")
+    retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
+    pull_interval_s: float = Field(
+        60.0, gt=0, description="Seconds between pulls of catalogue, planogram, campaigns, keys, releases."
+    )
+    release_public_key: Path | None = Field(
+        None,
+        description="Ed25519 public key (PEM) that signs model releases; model updates are off when absent.",
+    )
+    health_window_s: float = Field(
+        60.0, gt=0, description="Seconds a newly activated model is watched before it is kept."
+    )
+    health_max_error_rate: float = Field(
+        0.01, ge=0, le=1, description="Share of failed decisions in the health window that reverts a model."
+    )
+    health_max_p99_ms: float = Field(
+        50.0, gt=0, description="Decision latency p99 in the health window above which a model is reverted."
+    )
+    conversion_window_s: float = Field(
+        300.0, gt=0, description="A pick of the offered product by that shopper within this time is a conversion."
+    )
 
 
 class EdgeConfig(BaseSettings):

@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from edge import config as config_module
+from edge.cli import main as shelf_edge
+from edge.config import EdgeConfig, load_config
+from edge.errors import ConfigError
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "edge.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_is_valid(capsys):
+    config = load_config(EXAMPLE)
+    assert config.gateway.store_id == "store-001"
+    assert len(config.bridge.shelves) == 2
+    assert shelf_edge(["validate-config", str(EXAMPLE)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_unknown_key_is_named_with_its_path(tmp_path, capsys):
+    path = write(tmp_path, '[mqtt]\nhost = "x"\nprot = 1883\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    issue = info.value.issues[0]
+    assert issue.path == "mqtt.prot"
+    assert issue.value == 1883
+    assert "unknown key" in issue.message
+    assert shelf_edge(["validate-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "mqtt.prot: unknown key" in err and "(got 1883)" in err
+
+
+def test_bad_value_names_path_value_and_reason(tmp_path):
+    path = write(tmp_path, "[mqtt]\nport = 70000\n[[displays]]\ndisplay_id = 'a b'\ngondola = 1\nshelf = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    by_path = {i.path: i for i in info.value.issues}
+    assert by_path["mqtt.port"].value == 70000
+    assert "less than or equal to 65535" in by_path["mqtt.port"].message
+    assert "displays.0.display_id" in by_path
+
+
+def test_broken_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[mqtt\nhost=1"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_receiver_zone_format_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="gondola/shelf"):
+        load_config(write(tmp_path, '[presence.receivers]\nrx = "shelf-one"\n'))
+
+
+def test_environment_overrides_file(tmp_path, monkeypatch):
+    path = write(tmp_path, '[mqtt]\nhost = "file-host"\nport = 1883\n[gateway]\nstore_id = "s1"\n')
+    monkeypatch.setenv("SHELF_EDGE_MQTT__PORT", "1999")
+    monkeypatch.setenv("SHELF_EDGE_GATEWAY__STORE_ID", "store-env")
+    config = load_config(path)
+    assert config.mqtt.port == 1999
+    assert config.mqtt.host == "file-host"
+    assert config.gateway.store_id == "store-env"
+
+
+def test_bad_environment_value_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHELF_EDGE_MQTT__PORT", "not-a-port")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, ""))
+    assert info.value.issues[0].path == "mqtt.port"
+
+
+def _models(model: type[BaseModel], seen: set[type[BaseModel]]) -> None:
+    if model in seen:
+        return
+    seen.add(model)
+    for f in model.model_fields.values():
+        for arg in _flatten(f.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                _models(arg, seen)
+
+
+def _flatten(annotation: object) -> list[object]:
+    args = getattr(annotation, "__args__", None)
+    if not args:
+        return [annotation]
+    out: list[object] = []
+    for a in args:
+        out += _flatten(a)
+    return out
+
+
+def test_every_config_field_is_described_and_strict():
+    seen: set[type[BaseModel]] = set()
+    _models(EdgeConfig, seen)
+    assert len(seen) > 5
+    for model in seen:
+        assert model.model_config.get("extra") == "forbid", model
+        for name, f in model.model_fields.items():
+            assert f.description, f"{model.__name__}.{name} has no description"
+    assert config_module.ENV_PREFIX == "SHELF_EDGE_"
