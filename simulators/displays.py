@@ -76,7 +76,7 @@ class SimulatedDisplay:
         return self.topics.display(d.gondola, d.shelf, d.display_id, leaf)
 
     def _ack(self, offer_id: str, status: str) -> None:
-        ack = AckMessage(offer_id=offer_id, display=self.section.display_id, status=status, at=self.clock())  # type: ignore[arg-type]
+        ack = AckMessage(offer_id=offer_id, display=self.section.display_id, status=status, at=self.clock())
         self.client.publish(self._topic("ack"), encode(ack), qos=1)
 
     def _state(self) -> None:

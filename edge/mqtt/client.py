@@ -136,7 +136,7 @@ class MqttClient:
     ) -> mqtt.MQTTMessageInfo:
         properties = None
         if expiry_s is not None:
-            properties = Properties(PacketTypes.PUBLISH)
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.MessageExpiryInterval = max(1, int(expiry_s))
         return self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
