@@ -33,7 +33,11 @@ class PlacedProduct:
 
 
 def find_online_retail(explicit: Path | None = None) -> Path:
-    for candidate in (explicit, ONLINE_RETAIL, Path.cwd().parent / "shared" / "data" / "online_retail.csv.gz"):
+    for candidate in (
+        explicit,
+        ONLINE_RETAIL,
+        Path.cwd().parent / "shared" / "data" / "online_retail.csv.gz",
+    ):
         if candidate is not None and candidate.exists():
             return candidate
     raise FileNotFoundError(
