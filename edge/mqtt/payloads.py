@@ -195,6 +195,50 @@ class DisplayStateMessage(Section):
     updated_at: float = Field(description="Unix time of this state.")
 
 
+class DisplaySetMessage(Section):
+    """A command to a display, on ``.../display/{display}/set`` (not retained)."""
+
+    command: Literal["clear", "identify", "brightness"] = Field(
+        description="'clear' takes any offer down, 'identify' flashes the display, 'brightness' sets it."
+    )
+    value: float | None = Field(None, ge=0, le=100, description="Brightness in percent, for 'brightness'.")
+    at: float = Field(description="Unix time the command was issued.")
+
+
+class ShelfDisplayTextMessage(Section):
+    """An offer for a serial text display on a shelf controller, on the shelf's ``.../set`` topic.
+
+    shelf-bridge forwards ``lines`` over the shelf protocol and, once the controller confirms,
+    publishes an :class:`AckMessage` ('shown') on ``.../display/{display}/ack`` for it. The bridge must
+    not forward it after ``expires_at`` (MQTT 5 message expiry is set as well).
+    """
+
+    type: Literal["display-text"] = Field("display-text", description="Message type.")
+    display: str = Field(description="Display id on the shelf controller.")
+    offer_id: str = Field(description="Offer shown; the bridge acks with this id.")
+    lines: list[str] = Field(
+        min_length=1,
+        max_length=4,
+        description="Text lines, each at most 32 characters (ASCII after folding).",
+    )
+    expires_at: float = Field(description="Unix time after which the text must be cleared.")
+
+    @classmethod
+    def from_offer(cls, offer: Offer) -> ShelfDisplayTextMessage:
+        lines = [offer.name[:32], f"{offer.price:.2f}"[:32], offer.reason[:32]]
+        if offer.social_proof:
+            lines.append(offer.social_proof[:32])
+        return cls(display=offer.display, offer_id=offer.offer_id, lines=lines, expires_at=offer.expires_at)
+
+
+class ShelfDisplayClearMessage(Section):
+    """Clears a serial text display (its shopper left), on the shelf's ``.../set`` topic."""
+
+    type: Literal["display-clear"] = Field("display-clear", description="Message type.")
+    display: str = Field(description="Display id on the shelf controller.")
+    offer_id: str = Field(description="Offer to take down; ignored when another offer is showing.")
+
+
 class WeightEventMessage(Section):
     """A weight event as published for observers on ``.../gateway/{id}/events/weight``."""
 
@@ -292,6 +336,9 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "display-withdraw": WithdrawMessage,
     "display-ack": AckMessage,
     "display-state": DisplayStateMessage,
+    "display-set": DisplaySetMessage,
+    "shelf-display-text": ShelfDisplayTextMessage,
+    "shelf-display-clear": ShelfDisplayClearMessage,
     "event-weight": WeightEventMessage,
     "event-presence": PresenceEventMessage,
     "event-basket": BasketEventMessage,

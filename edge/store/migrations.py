@@ -45,4 +45,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_pending ON outbox (sent_at, stream, id)",
         ),
     ),
+    # --- 40-49 displays and sync (edge/displays, edge/sync)
+    Migration(
+        40,
+        "outbox dead letters, sync cursors, model releases",
+        (
+            "ALTER TABLE outbox ADD COLUMN last_error TEXT",
+            "ALTER TABLE outbox ADD COLUMN dead_at REAL",
+            """CREATE TABLE sync_cursors (
+                resource TEXT PRIMARY KEY,
+                etag TEXT NOT NULL,
+                path TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            """CREATE TABLE model_releases (
+                model TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                slot TEXT NOT NULL,
+                status TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (model, version)
+            )""",
+        ),
+    ),
 )

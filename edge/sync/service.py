@@ -1,0 +1,85 @@
+"""The sync task the daemon runs: outbox relay, incremental pull and (optionally) model releases.
+
+    await run_sync(config, stop, on_update=..., releases=...)
+
+It opens its OWN connection to the gateway database (``{gateway.data_dir}/edge.db`` unless
+``db_path`` is given) so blocking HTTP and SQLite work run in worker threads without sharing a
+connection with the event loop. It returns when ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.config import EdgeConfig
+from edge.store.db import open_database
+from edge.sync.client import BackendClient
+from edge.sync.outbox import Backoff, OutboxRelay
+from edge.sync.pull import SyncPuller, UpdateCallback
+
+log = logging.getLogger("edge.sync")
+
+#: Called once per pull round with the client, e.g. ReleaseManager.check (blocking, run in a thread).
+ReleaseCheck = Callable[[BackendClient], object]
+
+
+def build_client(config: EdgeConfig) -> BackendClient:
+    if not config.backend.url:
+        raise ValueError("backend.url is not set: sync is off")
+    return BackendClient(
+        config.backend.url, config.gateway.store_id, config.backend.token, config.backend.timeout_s
+    )
+
+
+async def run_sync(
+    config: EdgeConfig,
+    stop: asyncio.Event,
+    *,
+    db_path: Path | None = None,
+    on_update: UpdateCallback | None = None,
+    releases: ReleaseCheck | None = None,
+) -> None:
+    """Relay the outbox and pull backend data until ``stop`` is set. No-op when backend.url is unset."""
+    if not config.backend.url:
+        log.info("backend.url not set: events stay in the local outbox, nothing is pulled")
+        await stop.wait()
+        return
+    b = config.backend
+    path = db_path or config.gateway.data_dir / "edge.db"
+    db = await asyncio.to_thread(open_database, path)
+    client = build_client(config)
+    relay = OutboxRelay(db, client, batch_size=b.batch_size, backoff=Backoff(b.retry_min_s, b.retry_max_s))
+    puller = SyncPuller(db, client, config.gateway.data_dir, on_update=on_update)
+    rng = random.Random()
+    next_pull = 0.0
+    pull_failures = 0
+    try:
+        while not stop.is_set():
+            settled = await asyncio.to_thread(relay.drain, 20)
+            now = time.monotonic()
+            if now >= next_pull:
+                await asyncio.to_thread(puller.pull_all)
+                if releases is not None:
+                    try:
+                        await asyncio.to_thread(releases, client)
+                    except Exception:
+                        log.exception("model release check failed")
+                pull_failures = pull_failures + 1 if puller.errors else 0
+                wait = b.pull_interval_s
+                if pull_failures:
+                    wait = min(wait, Backoff(b.retry_min_s, b.retry_max_s).delay(pull_failures - 1, rng))
+                next_pull = now + wait
+            if settled and relay.ready_in() == 0:
+                continue  # more may be pending: keep draining
+            pause = max(relay.ready_in(), 0.0) or b.push_interval_s
+            pause = min(pause, max(0.05, next_pull - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+    finally:
+        db.conn.close()
