@@ -10,6 +10,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "edge.app", "Run the gateway daemon."),
     Command("validate-config", "edge.config_cli", "Check a configuration file; name every bad key."),
     Command("schemas", "edge.mqtt.schema_cli", "Write the JSON schemas of every MQTT payload."),
+    Command(
+        "install", "edge.ops.install", "Install or upgrade this gateway (units, broker TLS + ACL, certs)."
+    ),
+    Command(
+        "doctor", "edge.ops.doctor", "Check everything the gateway needs; one line per check with a fix."
+    ),
 )
 
 

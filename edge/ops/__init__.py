@@ -1,0 +1,1 @@
+"""Technician and operations tools: install, provision, doctor, calibrate, health reports."""

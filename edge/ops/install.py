@@ -1,0 +1,252 @@
+"""``shelf-edge install``: lay a gateway out under a root directory (``/`` on a real gateway).
+
+What it writes (target paths; under ``--root`` when given):
+
+- ``/etc/smartshelf/edge.toml``: created for a new gateway, KEPT on upgrade (validated).
+- ``/etc/smartshelf/pki/``: store CA, broker server cert, client certs (kept unless ``--renew-certs``).
+- ``/etc/mosquitto/conf.d/smartshelf.conf`` + ``/etc/smartshelf/mosquitto.acl``: regenerated.
+- ``/etc/systemd/system/smartshelf-{edge,bridge}.service``, ``/etc/sysusers.d/smartshelf.conf``,
+  ``/etc/tmpfiles.d/smartshelf.conf``, ``/etc/systemd/journald.conf.d/smartshelf.conf``: regenerated.
+- ``/var/lib/smartshelf``: created, never touched otherwise (database, models).
+
+The virtualenv in ``/opt/smartshelf/venv`` is made by ``deploy/install.sh`` before this runs. On the
+real root (``--root /``) it then creates the user, fixes owners and enables the services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import grp
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from rich.console import Console
+
+from edge import __version__
+from edge.config import EdgeConfig, load_config
+from edge.errors import ConfigError
+from edge.ops import units
+from edge.ops.mosquitto_conf import TECHNICIAN, BrokerFiles, client_names, render_acl, render_conf
+from edge.ops.pki import StoreCA
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOptions:
+    root: Path
+    store_id: str
+    gateway_id: str
+    mqtt_port: int = 8883
+    bind: str = "0.0.0.0"
+    broker_names: tuple[str, ...] = ()
+    config_from: Path | None = None
+    renew_certs: bool = False
+    system: bool = False  # create user, chown, systemctl enable --now
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    config_created: bool
+    config_file: Path
+    written: tuple[Path, ...]
+    clients: dict[str, str]
+
+
+def under(root: Path, target: PurePosixPath) -> Path:
+    """Where a target path lands under the install root."""
+    return root / str(target).lstrip("/")
+
+
+def _write_text(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return path
+
+
+def initial_config(layout: units.Layout, store_id: str, gateway_id: str, port: int) -> str:
+    pki = layout.pki_dir
+    return f"""\
+# Gateway configuration written by `shelf-edge install`; kept on upgrade.
+# Check it with: shelf-edge validate-config {layout.config_file}
+# All keys: /opt/smartshelf/edge.example.toml (or deploy/edge.example.toml in the source tree).
+
+[gateway]
+store_id = "{store_id}"
+gateway_id = "{gateway_id}"
+data_dir = "{layout.data_dir}"
+
+[mqtt]
+host = "localhost"
+port = {port}
+
+[mqtt.tls]
+ca_file = "{pki}/ca.crt"
+cert_file = "{pki}/clients/{gateway_id}.crt"
+key_file = "{pki}/clients/{gateway_id}.key"
+
+[logging]
+level = "INFO"
+format = "json"
+"""
+
+
+def install(opts: InstallOptions, layout: units.Layout | None = None) -> InstallResult:
+    layout = layout or units.Layout()
+    root = opts.root
+    written: list[Path] = []
+    for target in (layout.app_dir, layout.etc_dir, layout.data_dir, layout.pki_dir):
+        under(root, target).mkdir(parents=True, exist_ok=True)
+    os.chmod(under(root, layout.etc_dir), 0o750)
+    os.chmod(under(root, layout.data_dir), 0o750)
+
+    config_path = under(root, layout.config_file)
+    created = not config_path.exists()
+    if created:
+        text = (
+            opts.config_from.read_text()
+            if opts.config_from
+            else initial_config(layout, opts.store_id, opts.gateway_id, opts.mqtt_port)
+        )
+        written.append(_write_text(config_path, text, 0o640))
+    config: EdgeConfig = load_config(config_path)  # raises ConfigError naming every bad key
+    clients = client_names(config)
+
+    ca = StoreCA(under(root, layout.pki_dir), config.gateway.store_id)
+    ca.ensure_ca()
+    names = ("localhost", "127.0.0.1", "::1", socket.gethostname(), f"{socket.gethostname()}.local")
+    server = ca.ensure_server(tuple(dict.fromkeys((*names, *opts.broker_names))), force=opts.renew_certs)
+    for name in clients:
+        ca.ensure_client(name, force=opts.renew_certs)
+    written += [ca.ca_cert_path, server.cert]
+
+    # The broker runs as user mosquitto: its files live under /etc/mosquitto, the key group-readable.
+    mdir = layout.mosquitto_dir
+    files = BrokerFiles(
+        mdir / "certs" / "smartshelf-ca.crt",
+        mdir / "certs" / "smartshelf-server.crt",
+        mdir / "certs" / "smartshelf-server.key",
+        mdir / "smartshelf.acl",
+    )
+    for source, target, mode in (
+        (ca.ca_cert_path, files.ca_file, 0o644),
+        (server.cert, files.cert_file, 0o644),
+        (server.key, files.key_file, 0o600),
+    ):
+        dest = under(root, target)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        os.chmod(dest, mode)
+        written.append(dest)
+    _group_own(under(root, files.key_file), "mosquitto", 0o640)
+    written.append(_write_text(under(root, files.acl_file), render_acl(config), 0o644))
+    written.append(
+        _write_text(
+            under(root, mdir / "conf.d" / "smartshelf.conf"),
+            render_conf(config, files, opts.mqtt_port, opts.bind),
+        )
+    )
+    pki = layout.pki_dir
+    systemd = PurePosixPath("/etc/systemd/system")
+    bridge_env = (
+        f"Environment=SHELF_EDGE_MQTT__TLS__CERT_FILE={pki}/clients/{config.bridge.bridge_id}.crt\n"
+        f"Environment=SHELF_EDGE_MQTT__TLS__KEY_FILE={pki}/clients/{config.bridge.bridge_id}.key\n"
+    )
+    bridge_text = units.bridge_unit(layout).replace("[Install]", bridge_env + "\n[Install]", 1)
+    for target, text in (
+        (systemd / units.EDGE_UNIT, units.edge_unit(layout)),
+        (systemd / units.BRIDGE_UNIT, bridge_text),
+        (PurePosixPath("/etc/sysusers.d/smartshelf.conf"), units.sysusers(layout)),
+        (PurePosixPath("/etc/tmpfiles.d/smartshelf.conf"), units.tmpfiles(layout)),
+        (PurePosixPath("/etc/systemd/journald.conf.d/smartshelf.conf"), units.journald_dropin()),
+    ):
+        written.append(_write_text(under(root, target), text))
+    source = Path(__file__).resolve().parents[2] / "deploy"
+    for doc in ("edge.example.toml", "README.md"):
+        if (source / doc).exists():
+            shutil.copyfile(source / doc, under(root, layout.app_dir / doc))
+    stamp = f"version={__version__}\ninstalled={dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
+    written.append(_write_text(under(root, layout.app_dir / "INSTALLED"), stamp))
+    if opts.system:
+        _activate(root, layout, config, clients)
+    return InstallResult(created, config_path, tuple(written), clients)
+
+
+def _group_own(path: Path, group: str, mode: int) -> None:
+    """Give ``group`` read access when that group exists here and we may chown (root)."""
+    try:
+        os.chown(path, 0, grp.getgrnam(group).gr_gid)
+    except (KeyError, PermissionError):
+        return
+    os.chmod(path, mode)
+
+
+def _activate(root: Path, layout: units.Layout, config: EdgeConfig, clients: dict[str, str]) -> None:
+    """On the real system: user, owners, services. Each step is a plain systemd tool."""
+    subprocess.run(["systemd-sysusers"], check=True)
+    subprocess.run(["systemd-tmpfiles", "--create", "/etc/tmpfiles.d/smartshelf.conf"], check=True)
+    pki = under(root, layout.pki_dir)
+    for name, role in clients.items():
+        if role in ("gateway", "bridge") or name == TECHNICIAN:
+            _group_own(pki / "clients" / f"{name}.key", units.USER, 0o640)
+    subprocess.run(["systemctl", "daemon-reload"], check=True)
+    subprocess.run(["systemctl", "restart", "systemd-journald"], check=False)
+    subprocess.run(["systemctl", "enable", "mosquitto", units.EDGE_UNIT, units.BRIDGE_UNIT], check=True)
+    subprocess.run(["systemctl", "restart", "mosquitto", units.BRIDGE_UNIT, units.EDGE_UNIT], check=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=Path("/"), help="Install root (default /).")
+    parser.add_argument("--store-id", default="store-001", help="Store id for a new gateway's config.")
+    parser.add_argument("--gateway-id", default="gw-1", help="Gateway id for a new gateway's config.")
+    parser.add_argument(
+        "--config-from", type=Path, help="Use this TOML as the initial config (new gateway only)."
+    )
+    parser.add_argument("--mqtt-port", type=int, default=8883, help="TLS port of the store broker.")
+    parser.add_argument("--bind", default="0.0.0.0", help="Address the broker listens on.")
+    parser.add_argument(
+        "--broker-name", action="append", default=[], help="Extra host name/IP displays use for the broker."
+    )
+    parser.add_argument("--renew-certs", action="store_true", help="Re-issue server and client certificates.")
+    parser.add_argument(
+        "--no-activate",
+        action="store_true",
+        help="With --root /: write files only (no user, chown or systemctl).",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    root: Path = args.root.resolve()
+    opts = InstallOptions(
+        root=root,
+        store_id=args.store_id,
+        gateway_id=args.gateway_id,
+        mqtt_port=args.mqtt_port,
+        bind=args.bind,
+        broker_names=tuple(args.broker_name),
+        config_from=args.config_from,
+        renew_certs=args.renew_certs,
+        system=str(root) == "/" and not args.no_activate,
+    )
+    try:
+        result = install(opts)
+    except ConfigError as exc:
+        console.print(f"[red]install stopped: the configuration is not valid[/red]\n{exc}")
+        return 2
+    except (OSError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]install failed:[/red] {exc}")
+        return 1
+    state = "created" if result.config_created else "kept (upgrade)"
+    console.print(f"config {result.config_file}: {state}")
+    console.print(f"MQTT clients with certificates: {', '.join(sorted(result.clients))}")
+    for path in result.written:
+        console.print(f"  wrote {path}")
+    console.print("[green]install done[/green]" + ("" if opts.system else f" (files only, under {root})"))
+    return 0
