@@ -87,11 +87,26 @@ class SensingSection(Section):
 
 
 class PresenceSection(Section):
-    source: Literal["mqtt-receivers", "bleak", "none"] = Field(
+    source: Literal["mqtt-receivers", "bleak", "bleak+mqtt-receivers", "none"] = Field(
         "mqtt-receivers",
-        description="Where BLE sightings come from: remote receivers over MQTT, the local adapter, or none.",
+        description="Where BLE sightings come from: remote receivers over MQTT, the local adapter(s) "
+        "through bleak, both, or none.",
     )
-    adapter: str = Field("hci0", description="Local Bluetooth adapter used by the 'bleak' source.")
+    adapter: str = Field(
+        "hci0",
+        pattern=r"^hci[0-9]{1,3}$",
+        description="Local Bluetooth adapter used by the 'bleak' source; its receiver id is 'local-<adapter>'.",
+    )
+    adapters: list[str] = Field(
+        default_factory=list,
+        description="Further local adapters (e.g. USB dongles at shelves), each receiver 'local-<adapter>'.",
+    )
+    watchdog_s: float = Field(
+        30.0, gt=0, description="Restart a bleak scanner that delivered no advertisement for this long."
+    )
+    backoff_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between attempts to start a failing bleak scanner."
+    )
     receivers: dict[str, str] = Field(
         default_factory=dict,
         description="Receiver id -> shelf it stands at, as 'gondola/shelf' (e.g. {'rx-1' = '1/2'}).",
