@@ -205,7 +205,7 @@ class BackendClient:
             mode = "ab" if done else "wb"
             try:
                 with part.open(mode) as fh:
-                    for chunk in response.iter_content(64 * 1024):
+                    for chunk in response.iter_content(16 * 1024):
                         fh.write(chunk)
                         done += len(chunk)
                         if progress:

@@ -14,8 +14,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from edge.config import EdgeConfig
 from edge.store.db import open_database
@@ -25,8 +25,13 @@ from edge.sync.pull import SyncPuller, UpdateCallback
 
 log = logging.getLogger("edge.sync")
 
-#: Called once per pull round with the client, e.g. ReleaseManager.check (blocking, run in a thread).
-ReleaseCheck = Callable[[BackendClient], object]
+
+class ReleaseChecker(Protocol):
+    """edge.sync.releases.ReleaseManager: check() each pull round, tick() every loop (health window)."""
+
+    def check(self, client: BackendClient) -> str | None: ...
+
+    def tick(self, client: BackendClient | None = None) -> str | None: ...
 
 
 def build_client(config: EdgeConfig) -> BackendClient:
@@ -43,7 +48,7 @@ async def run_sync(
     *,
     db_path: Path | None = None,
     on_update: UpdateCallback | None = None,
-    releases: ReleaseCheck | None = None,
+    releases: ReleaseChecker | None = None,
 ) -> None:
     """Relay the outbox and pull backend data until ``stop`` is set. No-op when backend.url is unset."""
     if not config.backend.url:
@@ -67,7 +72,7 @@ async def run_sync(
                 await asyncio.to_thread(puller.pull_all)
                 if releases is not None:
                     try:
-                        await asyncio.to_thread(releases, client)
+                        await asyncio.to_thread(releases.check, client)
                     except Exception:
                         log.exception("model release check failed")
                 pull_failures = pull_failures + 1 if puller.errors else 0
@@ -75,6 +80,11 @@ async def run_sync(
                 if pull_failures:
                     wait = min(wait, Backoff(b.retry_min_s, b.retry_max_s).delay(pull_failures - 1, rng))
                 next_pull = now + wait
+            if releases is not None:
+                try:
+                    await asyncio.to_thread(releases.tick, client)
+                except Exception:
+                    log.exception("model health check failed")
             if settled and relay.ready_in() == 0:
                 continue  # more may be pending: keep draining
             pause = max(relay.ready_in(), 0.0) or b.push_interval_s

@@ -55,34 +55,6 @@ class EventsPage(Section):
     next_after: int = Field(description="Cursor for the next page (pass as ?after=).")
 
 
-class FileEntry(Section):
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,128}$", description="File name inside the release.")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, hex.")
-    size: int = Field(ge=0, description="Size in bytes.")
-
-
-class ReleaseSigned(Section):
-    """The signed part of release metadata."""
-
-    model: str = Field(pattern=r"^[a-z0-9-]{1,64}$", description="Model family, e.g. 'offers'.")
-    version: int = Field(ge=1, description="Release version; gateways never go back to a lower one.")
-    created_at: float = Field(description="Unix time the release was made.")
-    expires_at: float = Field(description="Unix time after which the metadata must not be trusted.")
-    files: list[FileEntry] = Field(min_length=1, description="Every file of the release.")
-
-
-class Signature(Section):
-    keyid: str = Field(description="SHA-256 (hex, first 16) of the raw Ed25519 public key.")
-    sig: str = Field(description="Ed25519 signature of the canonical JSON of 'signed', base64.")
-
-
-class ReleaseMetadata(Section):
-    """Signed release metadata (TUF-like, one role)."""
-
-    signed: ReleaseSigned = Field(description="What is signed.")
-    signatures: list[Signature] = Field(min_length=1, description="Signatures over 'signed'.")
-
-
 class ReleaseReport(Section):
     """What a gateway did with a release."""
 

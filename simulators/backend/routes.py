@@ -13,13 +13,13 @@ import re
 
 from pydantic import ValidationError
 
+from edge.sync.release_meta import ReleaseMetadata
 from simulators.backend.http import HttpProblem, Request, Response, Route, parse_body
 from simulators.backend.models import (
     EventIn,
     EventsBatch,
     EventsPage,
     EventsResult,
-    ReleaseMetadata,
     ReleaseReport,
 )
 
@@ -132,7 +132,8 @@ def get_release_file(request: Request) -> Response:
     data = request.store.release_file(model, version, name)
     if data is None:
         raise HttpProblem(404, f"release {model} v{version} has no file {name!r}")
-    limit = getattr(request.server, "download_limit", None)
+    cut = getattr(request.server, "download_limit", None)
+    limit = cut[1] if cut is not None and cut[0] == name else None
     rng = request.headers.get("range")
     start = 0
     status = 200

@@ -43,8 +43,8 @@ class BackendServer:
         self.requests = 0
         #: fault injection for tests: answer 503 after committing the next N event batches
         self.fault_after_commit = 0
-        #: fault injection for tests: cut the next file download after this many bytes
-        self.download_limit: int | None = None
+        #: fault injection for tests: (file name, n) cuts the next download of that file after n bytes
+        self.download_limit: tuple[str, int] | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
