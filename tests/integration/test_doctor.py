@@ -1,0 +1,204 @@
+"""``shelf-edge doctor`` against a simulated store: the installed TLS broker (real Mosquitto), the
+reference backend (real HTTP), a real offer model, a real SQLite database. All green first, then
+each fault is named: broker stopped, clock skewed by 10 minutes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main as shelf_edge
+from edge.store.db import open_database
+from edge.store.migrations import MIGRATIONS
+from simulators.backend.server import BackendServer
+from simulators.broker import free_port, mosquitto_binary
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Store:
+    base: Path
+    config: Path
+    port: int
+    mosquitto_conf: Path
+    broker: subprocess.Popen[bytes] | None = None
+
+    def start_broker(self) -> None:
+        self.broker = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(self.mosquitto_conf)], stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: _listening(self.port), 10, what="TLS broker")
+
+    def stop_broker(self) -> None:
+        if self.broker is not None:
+            self.broker.terminate()
+            self.broker.wait(10)
+            self.broker = None
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _tiny_model(out: Path) -> None:
+    from models.offers.build import build_from_baskets
+    from models.offers.transactions import Basket
+
+    baskets = [
+        Basket(f"b{i}", f"c{i % 5}", 1_700_000_000.0 + i, items, 10.0)
+        for i, items in enumerate(
+            [("milk", "bread"), ("milk", "eggs"), ("bread", "butter"), ("milk", "bread", "eggs")] * 10
+        )
+    ]
+    build_from_baskets(baskets, out, tune=False)
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[Store]:
+    base = Path(tempfile.mkdtemp(prefix="smartshelf-doctor-"))
+    base.chmod(0o755)  # mosquitto started as root reads its files as user mosquitto
+    root = base / "root"
+    port = free_port()
+    data = base / "data"
+    _tiny_model(data / "models/offers/current")
+    with open_database(data / "edge.db", MIGRATIONS):
+        pass
+    backend = BackendServer(base / "backend.db")
+    backend.start()
+    pki = root / "etc/smartshelf/pki"
+    seed = base / "seed.toml"
+    seed.write_text(
+        f"""
+[gateway]
+store_id = "store-007"
+gateway_id = "gw-1"
+data_dir = "{data}"
+[mqtt]
+host = "localhost"
+port = {port}
+[mqtt.tls]
+ca_file = "{pki}/ca.crt"
+cert_file = "{pki}/clients/gw-1.crt"
+key_file = "{pki}/clients/gw-1.key"
+[presence]
+source = "none"
+[offers]
+model_dir = "{data}/models/offers/current"
+[backend]
+url = "{backend.url}"
+timeout_s = 3
+"""
+    )
+    assert (
+        shelf_edge(
+            [
+                "install",
+                "--root",
+                str(root),
+                "--config-from",
+                str(seed),
+                "--mqtt-port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+            ]
+        )
+        == 0
+    )
+    conf = (root / "etc/mosquitto/conf.d/smartshelf.conf").read_text()
+    mosquitto_conf = base / "mosquitto.conf"
+    mosquitto_conf.write_text(
+        conf.replace("/etc/mosquitto/", f"{root}/etc/mosquitto/").replace(
+            "log_dest syslog", "log_dest stderr"
+        )
+    )
+    s = Store(base, root / "etc/smartshelf/edge.toml", port, mosquitto_conf)
+    s.start_broker()
+    try:
+        yield s
+    finally:
+        s.stop_broker()
+        backend.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def doctor(
+    store: Store, *extra: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, dict[str, str]]]:
+    rc = shelf_edge(["doctor", "--config", str(store.config), "--json", "--listen", "0.5", *extra])
+    out = capsys.readouterr().out
+    results = json.loads(out)["results"]
+    return rc, {r["name"]: r for r in results}
+
+
+def test_all_green_then_each_fault_named(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, results = doctor(store, capsys=capsys)
+    assert rc == 0, results
+    for name in ("config", "certificates", "broker", "backend", "clock", "disk", "database", "offer model"):
+        assert results[name]["status"] == "ok", results[name]
+    assert "TLS verified" in results["broker"]["detail"]
+    assert results["offer model"]["detail"].startswith("version ")
+
+    rc, results = doctor(store, "--clock-offset", "600", capsys=capsys)
+    assert rc == 1
+    assert results["clock"]["status"] == "fail"
+    assert "600 s ahead of the backend's Date header" in results["clock"]["detail"]
+    assert "timedatectl" in results["clock"]["fix"]
+    assert results["broker"]["status"] == "ok"
+
+    store.stop_broker()
+    try:
+        rc, results = doctor(store, capsys=capsys)
+        assert rc == 1
+        assert results["broker"]["status"] == "fail"
+        assert f"broker not reachable at localhost:{store.port}" in results["broker"]["detail"]
+        assert "systemctl restart mosquitto" in results["broker"]["fix"]
+        assert results["backend"]["status"] == "ok"
+    finally:
+        store.start_broker()
+    rc, _ = doctor(store, capsys=capsys)
+    assert rc == 0
+
+
+def test_human_output_one_line_per_check(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = shelf_edge(["doctor", "--config", str(store.config), "--listen", "0.2", "--clock-offset", "-600"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "✘ clock" in out and "600 s behind the backend's Date header" in out
+    assert "fix:" in out and "1 check(s) failed" in out
+
+
+def test_bad_config_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mqtt]\nport = 99999\n")
+    assert shelf_edge(["doctor", "--config", str(bad)]) == 2
+    assert "mqtt.port" in capsys.readouterr().out
+
+
+def test_corrupt_database_fails(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.config import load_config
+    from edge.ops.doctor import check_database
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "edge.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    config = load_config(store.config).model_copy(
+        update={"gateway": load_config(store.config).gateway.model_copy(update={"data_dir": data})}
+    )
+    result = check_database(config)
+    assert result.status.value == "fail", result
