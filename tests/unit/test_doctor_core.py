@@ -1,0 +1,63 @@
+"""The doctor's judgements: thresholds and wording, without any I/O."""
+
+from __future__ import annotations
+
+from edge.ops.doctor_core import (
+    CheckResult,
+    Status,
+    exit_code,
+    judge_certificate,
+    judge_clock,
+    judge_disk,
+    judge_shelf,
+)
+
+GiB = 2**30
+
+
+def test_clock_thresholds_and_direction() -> None:
+    assert judge_clock(0.4, "ref").status is Status.OK
+    assert judge_clock(-10, "ref").status is Status.WARN
+    skewed = judge_clock(600, "the backend's Date header")
+    assert skewed.status is Status.FAIL
+    assert skewed.detail == "clock is 600 s ahead of the backend's Date header"
+    assert "behind" in judge_clock(-600, "x").detail
+
+
+def test_disk_thresholds() -> None:
+    assert judge_disk("/d", 50 * GiB, 100 * GiB).status is Status.OK
+    assert judge_disk("/d", GiB * 9 // 10, 10 * GiB).status is Status.WARN
+    assert judge_disk("/d", 100 * 2**20, 100 * GiB).status is Status.FAIL
+    assert judge_disk("/d", 2 * GiB, 100 * GiB).status is Status.FAIL  # under 3 %
+
+
+def test_certificate_expiry() -> None:
+    assert judge_certificate("CA", "x", 400) is None
+    warn = judge_certificate("CA", "x", 10)
+    assert warn is not None and warn.status is Status.WARN
+    expired = judge_certificate("gateway certificate", "gw-1", -2)
+    assert expired is not None and expired.status is Status.FAIL and "expired 2 days ago" in expired.detail
+
+
+def test_shelf_verdicts() -> None:
+    status: dict[str, object] = {"connected": True, "firmware": "1.4.2", "crc_errors": 0, "reconnects": 0}
+    ok = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, True, True, 2)
+    assert ok.status is Status.OK and "firmware 1.4.2" in ok.detail
+    closed = judge_shelf(
+        "shelf 1/2", "/dev/ttyUSB0", {**status, "connected": False, "reconnects": 3}, False, True, 2
+    )
+    assert closed.status is Status.FAIL and "serial port /dev/ttyUSB0 closed" in closed.detail
+    silent = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, False, True, 2)
+    assert silent.status is Status.FAIL and "no samples" in silent.detail
+    offline = judge_shelf("shelf 1/2", "/dev/ttyUSB0", None, False, False, 2)
+    assert offline.detail == "bridge is offline"
+
+
+def test_exit_code_ignores_warnings() -> None:
+    results = [
+        CheckResult("a", Status.OK, ""),
+        CheckResult("b", Status.WARN, ""),
+        CheckResult("c", Status.SKIP, ""),
+    ]
+    assert exit_code(results) == 0
+    assert exit_code([*results, CheckResult("d", Status.FAIL, "")]) == 1
