@@ -16,6 +16,7 @@ receivers would.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import secrets
@@ -248,6 +249,13 @@ def advert_fields(customer: Customer, store: str, t: float) -> AdvertFields:
     return AdvertFields({0x004C: customer.secret[:10]}, {}, [])
 
 
+def random_address(customer: Customer, interval: int) -> str:
+    """A random static BLE address that changes with the token (phones rotate both together)."""
+    digest = hashlib.blake2b(customer.secret + interval.to_bytes(8, "big"), digest_size=6).digest()
+    first = digest[0] | 0xC0  # random static: two top bits set
+    return ":".join(f"{b:02X}" for b in (first, *digest[1:]))
+
+
 @dataclass(slots=True)
 class _PhoneState:
     script: ShopperScript
@@ -311,27 +319,31 @@ class PhoneWorld:
 
     def sightings_until(self, t1: float) -> list[Sighting]:
         """What every receiver heard up to ``t1`` (since the previous call), in time order."""
-        out: list[Sighting] = []
+        return [s for s, _address in self.heard_until(t1)]
+
+    def heard_until(self, t1: float) -> list[tuple[Sighting, str]]:
+        """Like :meth:`sightings_until`, with the phone's (rotating, random) BLE address of each advert."""
+        out: list[tuple[Sighting, str]] = []
         for t, index, pos, facing in self.adverts_until(t1):
             phone = self._phones[index]
             customer = phone.script.customer
             payload = self._advert(customer, t)
+            address = random_address(customer, int(t // 600))
             rng = phone.radio_rng
             for rid in self.receivers:
                 mean = self.radio.mean_rssi(pos, facing, self.layout.receivers[rid])
                 rssi = self.radio.sample(mean, rng)
                 if rssi is None:
                     continue
-                out.append(
-                    Sighting(
-                        t=round(t, 3),
-                        receiver=rid,
-                        rssi=rssi,
-                        manufacturer_data=tuple(sorted(payload.manufacturer_data.items())),
-                        service_data=tuple(sorted(payload.service_data.items())),
-                        service_uuids=tuple(payload.service_uuids),
-                    )
+                sighting = Sighting(
+                    t=round(t, 3),
+                    receiver=rid,
+                    rssi=rssi,
+                    manufacturer_data=tuple(sorted(payload.manufacturer_data.items())),
+                    service_data=tuple(sorted(payload.service_data.items())),
+                    service_uuids=tuple(payload.service_uuids),
                 )
+                out.append((sighting, address))
         return out
 
     def _advert(self, customer: Customer, t: float) -> AdvertFields:

@@ -160,6 +160,10 @@ class BleakSource:
     async def run(self, on_sighting: OnSighting) -> None:
         from bleak import BleakScanner  # imported here: the MQTT-only gateway does not need BlueZ
 
+        # bleak logs every D-Bus signal, with device addresses, at DEBUG: never let that reach a log.
+        bleak_log = logging.getLogger("bleak")
+        if bleak_log.getEffectiveLevel() < logging.INFO:
+            bleak_log.setLevel(logging.INFO)
         loop = asyncio.get_running_loop()
 
         def detected(device: Any, adv: Any) -> None:
