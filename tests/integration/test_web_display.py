@@ -1,0 +1,132 @@
+"""The reference web display in real headless Chromium, over Mosquitto WebSockets."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import DisplaySection, MqttSection
+from edge.displays.publisher import DisplayPublisher
+from edge.events import Offer, ShelfId
+from edge.mqtt.client import MqttClient
+from edge.mqtt.payloads import AckMessage, OfferMessage, encode
+from edge.mqtt.topics import Topics
+from simulators.broker import MosquittoBroker, free_port
+from simulators.web_display.server import WebDisplayServer
+from tests.support import webdriver
+from tests.support.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.browser,
+    pytest.mark.skipif(not webdriver.available(), reason="needs chromium + chromedriver (make env)"),
+]
+
+TOPICS = Topics("store-1")
+D1 = DisplaySection(display_id="d1", gondola=1, shelf=2)
+D2 = DisplaySection(display_id="d2", gondola=1, shelf=3)
+
+
+@pytest.fixture
+def ws_broker() -> Iterator[MosquittoBroker]:
+    with MosquittoBroker(websockets_port=free_port()) as b:
+        yield b
+
+
+def _tile(browser: webdriver.Chromium, png: bytes, display: str) -> np.ndarray:
+    rect = browser.js(
+        "const r = document.querySelector(`.display[data-display='${arguments[0]}']`).getBoundingClientRect();"
+        "return [r.x, r.y, r.width, r.height, window.devicePixelRatio];",
+        display,
+    )
+    x, y, w, h, ratio = (float(v) for v in rect)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    return image[int(y * ratio) : int((y + h) * ratio), int(x * ratio) : int((x + w) * ratio)].astype(
+        np.int16
+    )
+
+
+def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) -> None:
+    settings = MqttSection(host=ws_broker.host, port=ws_broker.port)
+    gw = MqttClient(settings, "gw-web")
+    pub = DisplayPublisher(gw, TOPICS, [D1, D2])
+    acks: list[AckMessage] = []
+    pub.add_ack_listener(lambda ack, _lat: acks.append(ack))
+    pub.start()
+    gw.start()
+    assert gw.wait_connected(5)
+    assert ws_broker.websockets_port is not None
+    with WebDisplayServer() as web, webdriver.Chromium() as browser:
+        browser.get(web.page_url(ws_broker.websockets_port, "store-1", [D1, D2]))
+        wait_until(
+            lambda: pub.status["d1"].available and pub.status["d2"].available, 20, what="birth messages"
+        )
+        wait_until(lambda: pub.status["d1"].state is not None, 5, what="retained idle state")
+        assert pub.status["d1"].state.state == "idle"  # type: ignore[union-attr]
+        idle = browser.screenshot()
+
+        now = time.time()
+        offer = Offer(
+            "o-web-1",
+            now,
+            now + 30,
+            "shopper-a",
+            ShelfId(1, 2),
+            "d1",
+            "p1",
+            "Oat biscuits",
+            1.99,
+            "goes with your tea",
+            "bought together by 23 % of shoppers",
+            "c1",
+            "A",
+        )
+        pub.publish(offer)
+        wait_until(lambda: any(a.status == "shown" for a in acks), 10, what="'shown' ack from the page")
+        dom = browser.js(
+            "const t = document.querySelector(\"[data-display='d1']\");"
+            "return ['.product', '.price', '.reason', '.proof'].map(s => t.querySelector(s).textContent)"
+            ".concat([t.className, getComputedStyle(t.querySelector('.offer-view')).display]);"
+        )
+        assert dom[:4] == [
+            "Oat biscuits",
+            "1.99",
+            "goes with your tea",
+            "bought together by 23 % of shoppers",
+        ]
+        assert "showing" in dom[4] and dom[5] != "none"
+        showing = browser.screenshot()
+        changed = np.abs(_tile(browser, showing, "d1") - _tile(browser, idle, "d1")).mean()
+        untouched = np.abs(_tile(browser, showing, "d2") - _tile(browser, idle, "d2")).mean()
+        assert changed > 40 and untouched < 1, (changed, untouched)
+        wait_until(
+            lambda: pub.status["d1"].state and pub.status["d1"].state.state == "showing", 5, what="state"
+        )
+        assert pub.ack_latencies and pub.ack_latencies[-1] < 5
+
+        browser.click("[data-display='d1'] .offer-view")
+        wait_until(lambda: any(a.status == "impression" for a in acks), 5, what="impression ack")
+
+        # a stale offer that reaches the page anyway (sent around the publisher) is refused
+        stale = OfferMessage.from_offer(
+            Offer("o-stale", now - 60, now - 1, "s", ShelfId(1, 3), "d2", "p2", "Old bread", 0.5, "x")
+        )
+        gw.publish(TOPICS.display_offer(1, 3, "d2"), encode(stale), qos=1)
+        wait_until(
+            lambda: any(a.offer_id == "o-stale" and a.status == "expired" for a in acks), 5, what="refusal"
+        )
+        assert browser.js("return window.displays.d2.shown.length") == 0
+
+        assert pub.withdraw_for("shopper-a", time.time()) == ["o-web-1"]
+        wait_until(lambda: any(a.status == "withdrawn" for a in acks), 5, what="'withdrawn' ack")
+        assert browser.js("return document.querySelector(\"[data-display='d1']\").className").endswith("idle")
+        record = browser.js("return JSON.stringify(window.displays.d1)")
+        assert json.loads(record)["errors"] == []
+    # the browser is gone: the broker publishes the display's Last Will
+    wait_until(lambda: pub.status["d1"].available is False, 10, what="Last Will 'offline'")
+    gw.stop()
