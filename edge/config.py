@@ -77,6 +77,18 @@ class BridgeSection(Section):
     batch_samples: int = Field(
         6, ge=1, le=120, description="Samples per MQTT batch (6 at 60 Hz = 10 messages/s)."
     )
+    calibration_db: Path | None = Field(
+        None, description="SQLite file of per-plate calibration; gateway.data_dir/bridge.db when absent."
+    )
+    reopen_s: float = Field(
+        0.5, gt=0, le=60, description="Seconds between attempts to reopen a vanished serial port."
+    )
+    status_interval_s: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between retained status messages per shelf."
+    )
+    command_timeout_s: float = Field(
+        3.0, gt=0, le=60, description="Seconds to wait for a shelf controller to answer a command."
+    )
 
 
 class SensingSection(Section):
