@@ -104,6 +104,7 @@ class DisplayPublisher:
             "published": 0,
             "held_out": 0,
             "dropped_stale": 0,
+            "dropped_offline": 0,
             "withdrawn": 0,
             "acks": 0,
             "bad_acks": 0,
@@ -141,6 +142,13 @@ class DisplayPublisher:
             log.warning(
                 "offer %s expired %.1f s before it could be sent; dropped", offer.offer_id, -remaining
             )
+            return
+        if not self.mqtt.connected.is_set():
+            # paho would queue it and send it after the reconnect with a fresh expiry interval, so a
+            # display could receive it late; an offer is shown quickly or not at all
+            self.counts["dropped_offline"] += 1
+            log.warning("broker unreachable: offer %s dropped", offer.offer_id)
+            self._record("offers", "undelivered", offer.offer_id, offer.t, _offer_payload(offer, shown=False))
             return
         if display.transport == "serial":
             topic = self.topics.shelf_set(display.gondola, display.shelf)
