@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge.errors import ConfigError, ConfigIssue
@@ -172,7 +172,9 @@ class BackendSection(Section):
         1.0, gt=0, description="Pause between outbox drains when nothing is pending."
     )
     retry_min_s: float = Field(0.5, gt=0, description="First retry delay after a failed send or pull.")
-    retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter).")
+    retry_max_s: float = Field(
+        60.0, gt=0, description="Longest retry delay (exponential backoff, full jitter)."
+    )
     pull_interval_s: float = Field(
         60.0, gt=0, description="Seconds between pulls of catalogue, planogram, campaigns, keys, releases."
     )
@@ -190,7 +192,75 @@ class BackendSection(Section):
         50.0, gt=0, description="Decision latency p99 in the health window above which a model is reverted."
     )
     conversion_window_s: float = Field(
-        300.0, gt=0, description="A pick of the offered product by that shopper within this time is a conversion."
+        300.0,
+        gt=0,
+        description="A pick of the offered product by that shopper within this time is a conversion.",
+    )
+
+
+class LaneSection(Section):
+    gondola: int = Field(ge=0, description="Gondola of the plate this lane looks at.")
+    shelf: int = Field(ge=0, description="Shelf of the plate this lane looks at.")
+    plate: int = Field(ge=0, description="Plate (load cell) this lane looks at.")
+    polygon: list[tuple[int, int]] = Field(
+        min_length=3,
+        description="Lane region in frame pixels at the camera's resolution, as [[x, y], ...] (3+ points).",
+    )
+
+
+class CameraSection(Section):
+    camera_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Camera identifier used in events and logs."
+    )
+    source: str = Field(
+        description="Device index ('0'), video file path, or stream URL (rtsp://..., http://.../stream.mjpg)."
+    )
+    width: int = Field(
+        320, ge=32, le=3840, description="Frame width the lanes are drawn for; frames are resized to it."
+    )
+    height: int = Field(240, ge=32, le=2160, description="Frame height the lanes are drawn for.")
+    fps: float = Field(15.0, gt=0, le=120, description="Nominal frame rate (drops are counted against it).")
+    lanes: list[LaneSection] = Field(
+        min_length=1, description="Lanes: polygons mapped to gondola/shelf/plate."
+    )
+    model: Path | None = Field(
+        None,
+        description="ONNX lane model (picks or YOLO contract); the bundled models/picks/picks.onnx when absent.",
+    )
+    motion_threshold: int = Field(18, ge=1, le=255, description="Grey-level change that counts as motion.")
+    motion_min_fraction: float = Field(
+        0.02, gt=0, le=1, description="Share of a lane's pixels that must change to send it to the model."
+    )
+    debug_snapshots: bool = Field(
+        False,
+        description="Write blurred snapshots of interactions to snapshot_dir (off: no frame is ever stored).",
+    )
+    snapshot_dir: Path | None = Field(
+        None, description="Where debug snapshots go (default: <data_dir>/snapshots)."
+    )
+
+    @model_validator(mode="after")
+    def _inside_frame(self) -> CameraSection:
+        for i, lane in enumerate(self.lanes):
+            for x, y in lane.polygon:
+                if not (0 <= x <= self.width and 0 <= y <= self.height):
+                    raise ValueError(
+                        f"lanes[{i}] point ({x}, {y}) is outside the {self.width}x{self.height} frame"
+                    )
+        return self
+
+
+class WebSection(Section):
+    enabled: bool = Field(True, description="Serve the technician dashboard, /metrics and /healthz.")
+    host: str = Field("0.0.0.0", description="Address the dashboard listens on (store LAN).")
+    port: int = Field(8080, ge=0, le=65535, description="Dashboard port (0 = any free port, for tests).")
+    password: str | None = Field(
+        None,
+        description="Dashboard login password; nobody can log in when absent (/healthz and /metrics stay open).",
+    )
+    session_ttl_s: float = Field(8 * 3600, gt=0, description="Seconds a dashboard login lasts.")
+    health_report_interval_s: float = Field(
+        300.0, ge=0, description="Seconds between health reports to the backend (0 = none)."
     )
 
 
@@ -214,6 +284,10 @@ class EdgeConfig(BaseSettings):
     displays: list[DisplaySection] = Field(default_factory=list, description="Shelf displays offers go to.")
     offers: OffersSection = Field(default_factory=OffersSection, description="Offer engine.")
     backend: BackendSection = Field(default_factory=BackendSection, description="Central backend sync.")
+    web: WebSection = Field(
+        default_factory=WebSection, description="Technician dashboard, metrics, health reports."
+    )
+    cameras: list[CameraSection] = Field(default_factory=list, description="Shelf cameras (pick detection).")
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "build", "models.offers.build_cli", "Train the offer model from transactions; write ONNX + manifest."
     ),
+    Command(
+        "train-picks",
+        "models.picks.train_cli",
+        "Train the camera picks model on simulator frames (numpy, fixed seed); write ONNX + manifest.",
+    ),
 )
 
 

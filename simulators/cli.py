@@ -8,6 +8,16 @@ from edge.cli_registry import Command, run_commands
 
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "simulators.demo", "Run a whole simulated store end to end and narrate it."),
+    Command(
+        "score-vision",
+        "simulators.camera.score",
+        "Score weight alone, camera alone and fused on camera scenarios with ground truth.",
+    ),
+    Command(
+        "camera",
+        "simulators.camera.serve",
+        "Serve a simulated shelf camera as HTTP MJPEG (or write a video).",
+    ),
 )
 
 

@@ -38,8 +38,13 @@ class BasketFusion:
 
     params: FusionParams = field(default_factory=FusionParams)
 
-    def on_weight(self, event: WeightEvent, shoppers: Sequence[tuple[str, float]]) -> BasketEvent:
-        """``shoppers``: (pseudonymous id, presence score) at ``event.shelf`` around the event, best first."""
+    def on_weight(
+        self, event: WeightEvent, shoppers: Sequence[tuple[str, float]], also: Sequence[str] = ()
+    ) -> BasketEvent:
+        """``shoppers``: (pseudonymous id, presence score) at ``event.shelf`` around the event, best first.
+
+        ``also``: further sources that shaped ``event`` (``("vision",)`` after edge.fusion.vision.decide).
+        """
         ranked = sorted(shoppers, key=lambda s: s[1], reverse=True)
         shopper: str | None = None
         confidence = event.confidence
@@ -49,6 +54,7 @@ class BasketFusion:
             sources = ("weight", "presence")
             if len(ranked) > 1 and ranked[1][1] >= self.params.ambiguity_ratio * ranked[0][1]:
                 confidence *= self.params.ambiguity_penalty
+        sources = (*sources, *(s for s in also if s not in sources))
         return BasketEvent(
             t=event.t_end,
             shelf=event.shelf,

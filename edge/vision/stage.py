@@ -1,0 +1,169 @@
+"""The camera stage the daemon runs: frames -> motion gating -> lane model -> LaneInteraction.
+
+    stage = CameraStage(section)                   # edge.config.CameraSection; model from section.model
+    await stage.run(on_interaction)                 # until the source ends or stage.stop() is called
+
+``on_interaction(LaneInteraction)`` is called on the event loop that awaits ``run``. Reading and
+inference run in a worker thread (``asyncio.to_thread``), one frame at a time, so the loop is never
+blocked. ``process(t, frame)`` is the same work synchronously (replay, scorer, benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import CameraSection
+from edge.events import LaneInteraction, ShelfId
+from edge.vision.capture import CaptureStats, FrameSource, OpenCvCapture
+from edge.vision.lanes import Lane, LaneLayout
+from edge.vision.model import LaneModel, load_lane_model
+from edge.vision.motion import MotionGate
+from edge.vision.privacy import SnapshotWriter
+from edge.vision.tracker import LaneObservation, LaneTracker, TrackerParams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "picks" / "picks.onnx"
+
+
+@dataclass(slots=True)
+class StageStats:
+    frames: int = 0
+    lanes_seen: int = 0
+    lanes_gated_in: int = 0
+    lanes_inferred: int = 0
+    interactions: int = 0
+
+
+def layout_of(section: CameraSection) -> LaneLayout:
+    lanes = tuple(
+        Lane(
+            name=f"{section.camera_id}/g{ln.gondola}/s{ln.shelf}/p{ln.plate}",
+            shelf=ShelfId(ln.gondola, ln.shelf),
+            plate=ln.plate,
+            polygon=tuple((int(x), int(y)) for x, y in ln.polygon),
+        )
+        for ln in section.lanes
+    )
+    return LaneLayout(lanes, section.width, section.height)
+
+
+class CameraStage:
+    """One camera: its capture, motion gate, model and one tracker per lane."""
+
+    def __init__(
+        self,
+        section: CameraSection,
+        model: LaneModel | Path | None = None,
+        source: FrameSource | None = None,
+        snapshot_dir: Path | None = None,
+        params: TrackerParams | None = None,
+        time_origin: float | None = None,
+    ) -> None:
+        self.section = section
+        self.camera = section.camera_id
+        self.layout = layout_of(section)
+        if model is None or isinstance(model, Path):
+            model = load_lane_model(model or section.model or DEFAULT_MODEL, max_lanes=len(self.layout.lanes))
+        self.model: LaneModel = model
+        self.source: FrameSource = source or OpenCvCapture(
+            section.camera_id,
+            section.source,
+            section.width,
+            section.height,
+            section.fps,
+            time_origin=time_origin,
+        )
+        self.gate = MotionGate(self.layout, section.motion_threshold, section.motion_min_fraction)
+        self.trackers = [
+            LaneTracker(self.camera, lane.shelf, lane.plate, params or TrackerParams())
+            for lane in self.layout.lanes
+        ]
+        self.stats = StageStats()
+        self._stopped = False
+        self.snapshots: SnapshotWriter | None = None
+        if section.debug_snapshots:
+            directory = section.snapshot_dir or snapshot_dir or Path("var") / "snapshots"
+            self.snapshots = SnapshotWriter(self.camera, directory, self.layout)
+        products = self.model.products
+        self._product_ids: tuple[str | None, ...] = tuple(products) if products else (None,)
+        log.info(
+            "camera %s: %d lanes, %s model %s, %d products; frames are not stored%s",
+            self.camera,
+            len(self.layout.lanes),
+            self.model.kind,
+            getattr(self.model, "path", "?"),
+            len(products),
+            "" if self.snapshots is None else " (except blurred debug snapshots)",
+        )
+
+    @property
+    def capture_stats(self) -> CaptureStats:
+        return self.source.stats
+
+    def process(self, t: float, frame: np.ndarray) -> list[LaneInteraction]:
+        """Gate, score and track one frame taken at ``t``; returns interactions that ended."""
+        self.stats.frames += 1
+        self.stats.lanes_seen += len(self.trackers)
+        moving = self.gate.update(frame)
+        self.stats.lanes_gated_in += len(moving)
+        run = sorted(set(moving).union(i for i, tr in enumerate(self.trackers) if tr.active))
+        if not run:
+            return []
+        self.stats.lanes_inferred += len(run)
+        scores = self.model.score(frame, self.layout, run)
+        best = scores.product.argmax(axis=1) if scores.product.shape[1] else np.zeros(len(run), np.int64)
+        out = []
+        for row, lane in enumerate(run):
+            hand = scores.hand[row]
+            k = int(best[row])
+            obs = LaneObservation(
+                t=t,
+                p_empty=float(hand[1]),
+                p_holding=float(hand[2]),
+                product_id=self._product_ids[k] if k < len(self._product_ids) else None,
+                product_p=float(scores.product[row, k]) if scores.product.shape[1] else 0.0,
+            )
+            done = self.trackers[lane].observe(obs)
+            if done is not None:
+                out.append(done)
+                self.stats.interactions += 1
+                if self.snapshots is not None:
+                    self.snapshots.write(frame, done)
+        return out
+
+    def flush(self) -> list[LaneInteraction]:
+        """Close the visits still open (end of a file or of the stage)."""
+        return [i for i in (tr.flush() for tr in self.trackers) if i is not None]
+
+    def _step(self) -> list[LaneInteraction] | None:
+        item = self.source.read()
+        if item is None:
+            return None
+        t, frame = item
+        return self.process(t, frame)
+
+    async def run(self, on_interaction: Callable[[LaneInteraction], None]) -> None:
+        """Read and process frames until the source ends or ``stop()``; report each interaction."""
+        try:
+            while not self._stopped:
+                found = await asyncio.to_thread(self._step)
+                if found is None:
+                    break
+                for interaction in found:
+                    on_interaction(interaction)
+            for interaction in self.flush():
+                on_interaction(interaction)
+        finally:
+            self.source.close()
+
+    def stop(self) -> None:
+        """Ask ``run`` to end after the current frame (a blocked read ends within its timeout)."""
+        self._stopped = True
+        self.source.close()

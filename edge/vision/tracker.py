@@ -1,0 +1,135 @@
+"""Per-lane interaction tracker (pure core): model answers over time -> LaneInteraction.
+
+A lane goes active when a hand is seen in ``enter_frames`` consecutive observations and closes
+when it has been gone for ``exit_frames``. The hand's state in the first half of the visit (empty
+or holding) against the second half tells a pick (empty -> holding), a return (holding -> empty)
+and a touch (no change). The product is the one the model saw most, weighted by how sure it was
+that the hand held something, in the half where the hand held it.
+
+No clock: time comes with each observation (the frame's capture time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge.events import LaneInteraction, ShelfId
+
+
+@dataclass(frozen=True, slots=True)
+class LaneObservation:
+    """What the model said about one lane of one frame."""
+
+    t: float
+    p_empty: float
+    p_holding: float
+    product_id: str | None
+    product_p: float
+
+    @property
+    def p_hand(self) -> float:
+        return self.p_empty + self.p_holding
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    enter_p: float = 0.6
+    exit_p: float = 0.4
+    enter_frames: int = 2
+    exit_frames: int = 3
+    #: Interactions with fewer hand frames than this are dropped as flicker.
+    min_frames: int = 3
+    #: Mean P(holding) in a half above which the hand counts as holding there.
+    holding_p: float = 0.5
+
+
+@dataclass(slots=True)
+class _Visit:
+    frames: list[LaneObservation] = field(default_factory=list)
+    gone: int = 0
+
+
+@dataclass(slots=True)
+class LaneTracker:
+    """Tracks one lane of one camera."""
+
+    camera: str
+    shelf: ShelfId
+    plate: int
+    params: TrackerParams = field(default_factory=TrackerParams)
+    _pending: list[LaneObservation] = field(default_factory=list)
+    _visit: _Visit | None = None
+
+    @property
+    def active(self) -> bool:
+        """A visit is open or starting: the stage must keep running the model on this lane."""
+        return self._visit is not None or bool(self._pending)
+
+    def observe(self, obs: LaneObservation) -> LaneInteraction | None:
+        """Feed one observation; returns the interaction when a visit ends with this frame."""
+        p = self.params
+        if self._visit is None:
+            if obs.p_hand >= p.enter_p:
+                self._pending.append(obs)
+                if len(self._pending) >= p.enter_frames:
+                    self._visit = _Visit(frames=list(self._pending))
+                    self._pending.clear()
+            else:
+                self._pending.clear()
+            return None
+        visit = self._visit
+        if obs.p_hand >= p.exit_p:
+            visit.frames.append(obs)
+            visit.gone = 0
+            return None
+        visit.gone += 1
+        if visit.gone < p.exit_frames:
+            return None
+        self._visit = None
+        return self._close(visit.frames)
+
+    def flush(self) -> LaneInteraction | None:
+        """Close an open visit (end of stream)."""
+        visit, self._visit = self._visit, None
+        self._pending.clear()
+        return self._close(visit.frames) if visit is not None else None
+
+    def _close(self, frames: list[LaneObservation]) -> LaneInteraction | None:
+        p = self.params
+        if len(frames) < p.min_frames:
+            return None
+        half = len(frames) // 2
+        first, second = frames[:half], frames[half:]
+        hold_in = sum(f.p_holding for f in first) / max(1, len(first))
+        hold_out = sum(f.p_holding for f in second) / max(1, len(second))
+        came, left = hold_in >= p.holding_p, hold_out >= p.holding_p
+        if left and not came:
+            kind: str = "pick"
+            evidence = second
+            sure = hold_out * (1.0 - hold_in)
+        elif came and not left:
+            kind = "return"
+            evidence = first
+            sure = hold_in * (1.0 - hold_out)
+        else:
+            kind = "touch"
+            evidence = []
+            sure = 1.0 - abs(hold_out - hold_in)
+        votes: dict[str, float] = {}
+        for f in evidence:
+            if f.product_id is not None:
+                votes[f.product_id] = votes.get(f.product_id, 0.0) + f.p_holding * f.product_p
+        product: str | None = None
+        if votes:
+            product = max(votes, key=lambda k: votes[k])
+            sure *= votes[product] / max(1e-9, sum(f.p_holding for f in evidence))
+        return LaneInteraction(
+            t_start=frames[0].t,
+            t_end=frames[-1].t,
+            camera=self.camera,
+            shelf=self.shelf,
+            plate=self.plate,
+            kind="pick" if kind == "pick" else "return" if kind == "return" else "touch",
+            product_id=product,
+            confidence=round(min(1.0, max(0.0, sure)), 4),
+        )

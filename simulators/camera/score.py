@@ -1,0 +1,179 @@
+"""``shelf-sim score-vision``: interaction F1 and product accuracy of weight alone, camera alone, fused.
+
+For each scenario: the simulator camera's frames are written to an MJPG video and read back through
+the real OpenCV capture adapter into the real camera stage (motion gating + ONNX model + trackers);
+the shelf's load cells are simulated (simulators/camera/loadcells.py) and run through the sensing
+core's ``ShelfDetector``; fusion is ``edge.fusion.vision.VisionJoin``, fed in the order the events
+would reach the daemon (each at its end time).
+
+Scoring: ground truth is every pick and return of the scenario (touches change nothing). A reported
+event matches an unmatched truth of the same kind whose time window overlaps it within 1 s and whose
+plate it covers. F1 is over events; product accuracy is the share of truth events matched by an
+event naming the right product (a miss counts as wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edge.config import CameraSection, LaneSection
+from edge.events import LaneInteraction, WeightEvent
+from edge.fusion.vision import Candidate, VisionJoin
+from edge.sensing.detector import ShelfDetector
+from edge.vision.capture import OpenCvCapture
+from edge.vision.model import load_lane_model
+from edge.vision.stage import DEFAULT_MODEL, CameraStage
+from simulators.camera.loadcells import SHELF, planogram_of, plate_samples
+from simulators.camera.mjpeg import write_video
+from simulators.camera.scenario import SCENARIOS, CameraScenario, build_scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    t_start: float
+    t_end: float
+    plates: tuple[int, ...]
+    kind: str
+    product_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    scenario: str
+    system: str
+    truth: int
+    reported: int
+    f1: float
+    product_accuracy: float
+
+
+def camera_section(scenario: CameraScenario, source: str, camera_id: str = "cam-1") -> CameraSection:
+    g = scenario.geometry
+    lanes = [
+        LaneSection(gondola=SHELF.gondola, shelf=SHELF.shelf, plate=plate, polygon=g.lane_polygon(lane))
+        for lane, plate in enumerate(scenario.plates)
+    ]
+    return CameraSection(
+        camera_id=camera_id, source=source, width=g.width, height=g.height, fps=scenario.fps, lanes=lanes
+    )
+
+
+def run_camera(scenario: CameraScenario, model: Path, workdir: Path) -> list[LaneInteraction]:
+    video = write_video(scenario, workdir / f"{scenario.name}-{scenario.seed}.avi")
+    section = camera_section(scenario, str(video))
+    source = OpenCvCapture("cam-1", str(video), section.width, section.height, section.fps, time_origin=0.0)
+    stage = CameraStage(section, model, source=source)
+    found: list[LaneInteraction] = []
+    while (item := stage.source.read()) is not None:
+        found += stage.process(*item)
+    found += stage.flush()
+    stage.source.close()
+    return found
+
+
+def run_weight(scenario: CameraScenario) -> list[WeightEvent]:
+    detector = ShelfDetector(SHELF, planogram_of(scenario))
+    events: list[WeightEvent] = []
+    for batch in plate_samples(scenario):
+        events += detector.feed(batch)
+    return events
+
+
+def fuse(scenario: CameraScenario, weights: list[WeightEvent], seen: list[LaneInteraction]) -> list[Reported]:
+    """Feed both streams in arrival order (each event when it ends) through VisionJoin."""
+    join = VisionJoin()
+    planogram = planogram_of(scenario)
+    arrivals: list[tuple[float, int, WeightEvent | LaneInteraction]] = [(w.t_end, 1, w) for w in weights]
+    arrivals += [(i.t_end, 0, i) for i in seen]
+    out: list[Reported] = []
+    for _, _, item in sorted(arrivals, key=lambda a: (a[0], a[1])):
+        if isinstance(item, LaneInteraction):
+            join.add(item)
+            continue
+        candidates = [
+            Candidate(p.product_id, plate, p.unit_weight_g)
+            for p in planogram.near(SHELF, item.plates, reach=1)
+            for plate in planogram.plates_of(SHELF, p.product_id)
+        ]
+        decided, _ = join.refine(item, candidates)
+        out.append(Reported(decided.t_start, decided.t_end, decided.plates, decided.kind, decided.product_id))
+    for i in join.expired(float("inf")):
+        if i.confidence >= 0.5:  # the camera alone saw a pick the load cells missed
+            out.append(Reported(i.t_start, i.t_end, (i.plate,), i.kind, i.product_id))
+    return out
+
+
+def score(scenario: CameraScenario, system: str, reported: list[Reported], slack: float = 1.0) -> Score:
+    truth = [r for r in scenario.reaches if r.kind != "touch"]
+    used: set[int] = set()
+    tp = correct = 0
+    for rep in sorted(reported, key=lambda r: r.t_start):
+        for k, r in enumerate(truth):
+            if k in used or r.kind != rep.kind:
+                continue
+            if rep.t_end < r.t0 - slack or rep.t_start > r.t_end + slack + 2.5:
+                continue
+            if scenario.plates[r.lane] not in rep.plates:
+                continue
+            used.add(k)
+            tp += 1
+            correct += rep.product_id == r.product_id
+            break
+    precision = tp / len(reported) if reported else 0.0
+    recall = tp / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Score(
+        scenario.name, system, len(truth), len(reported), round(f1, 3), round(correct / max(1, len(truth)), 3)
+    )
+
+
+def score_scenario(scenario: CameraScenario, model: Path, workdir: Path) -> list[Score]:
+    seen = run_camera(scenario, model, workdir)
+    weights = run_weight(scenario)
+    camera = [
+        Reported(i.t_start, i.t_end, (i.plate,), i.kind, i.product_id) for i in seen if i.kind != "touch"
+    ]
+    weight = [Reported(w.t_start, w.t_end, w.plates, w.kind, w.product_id) for w in weights]
+    return [
+        score(scenario, "weight", weight),
+        score(scenario, "camera", camera),
+        score(scenario, "fused", fuse(scenario, weights, seen)),
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all", help="Scenario to score.")
+    parser.add_argument("--seed", type=int, default=1, help="Scenario seed.")
+    parser.add_argument("--reaches", type=int, default=24, help="Reaches per scenario.")
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help="Lane model (picks or YOLO contract)."
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="Print one JSON object per line instead of a table."
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_lane_model(args.model)
+    catalogue = list(model.products)
+    names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    rows: list[Score] = []
+    with tempfile.TemporaryDirectory(prefix="score-vision-") as tmp:
+        for name in names:
+            rows += score_scenario(
+                build_scenario(name, catalogue, args.seed, args.reaches), args.model, Path(tmp)
+            )
+    if args.json:
+        for s in rows:
+            print(json.dumps(asdict(s)))
+        return 0
+    print(f"{'scenario':<16}{'system':<8}{'truth':>6}{'reported':>9}{'F1':>7}{'product acc':>12}")
+    for s in rows:
+        print(
+            f"{s.scenario:<16}{s.system:<8}{s.truth:>6}{s.reported:>9}{s.f1:>7.3f}{s.product_accuracy:>12.3f}"
+        )
+    return 0
