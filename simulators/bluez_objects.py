@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from dbus_fast import Variant
-from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_property, method
 
 
 class Adapter(ServiceInterface):
