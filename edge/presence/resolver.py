@@ -97,10 +97,10 @@ class _Slot:
         self.refresh()
 
     def refresh(self) -> None:
-        self.rows_mv = memoryview(self.rows)
-        self.hi_mv = memoryview(self.hi)
-        self.lo_mv = memoryview(self.lo)
-        self.table_mv = memoryview(self.table)
+        self.rows_mv = self.rows.data
+        self.hi_mv = self.hi.data
+        self.lo_mv = self.lo.data
+        self.table_mv = self.table.data
 
     @property
     def nbytes(self) -> int:
@@ -151,7 +151,7 @@ class TokenResolver:
         self._keys: U8 = np.zeros((0, DAY_KEY_LEN), dtype=np.uint8)
         self._day = np.zeros(0, dtype=np.int32)
         self._alive = np.zeros(0, dtype=bool)
-        self._alive_mv = memoryview(self._alive)
+        self._alive_mv = self._alive.data
         self._order: list[_Slot] = []
         self._shopper = np.zeros(0, dtype=f"S{SHOPPER_ID_MAX}")
         self._slots: dict[int, _Slot] = {}
@@ -322,7 +322,7 @@ class TokenResolver:
         shopper = np.zeros(new_cap, dtype=f"S{SHOPPER_ID_MAX}")
         shopper[:cap] = self._shopper
         self._keys, self._day, self._alive, self._shopper = keys, day, alive, shopper
-        self._alive_mv = memoryview(self._alive)
+        self._alive_mv = self._alive.data
 
     def _wipe(self, rows: I64) -> None:
         if not rows.size:
@@ -340,7 +340,7 @@ class TokenResolver:
         self._keys = self._keys[live].copy()
         self._day = self._day[live].copy()
         self._alive = np.ones(live.size, dtype=bool)
-        self._alive_mv = memoryview(self._alive)
+        self._alive_mv = self._alive.data
         self._shopper = self._shopper[live].copy()
         self._n = int(live.size)
         for interval in list(self._slots):
