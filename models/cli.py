@@ -15,6 +15,8 @@ COMMANDS: tuple[Command, ...] = (
         "models.picks.train_cli",
         "Train the camera picks model on simulator frames (numpy, fixed seed); write ONNX + manifest.",
     ),
+    Command("publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."),
+    Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
 

@@ -9,6 +9,15 @@ from edge.cli_registry import Command, run_commands
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "simulators.demo", "Run a whole simulated store end to end and narrate it."),
     Command(
+        "soak",
+        "simulators.soak",
+        "Faults (backend down, broker restart, SIGKILL) then check exactly-once and no stale offer.",
+    ),
+    Command("backend", "simulators.backend.cli", "Run the reference central backend (HTTP + SQLite)."),
+    Command(
+        "web-display", "simulators.web_display.cli", "Serve the reference web display page for some displays."
+    ),
+    Command(
         "score-vision",
         "simulators.camera.score",
         "Score weight alone, camera alone and fused on camera scenarios with ground truth.",
