@@ -161,6 +161,14 @@ class OffersSection(Section):
     catalogue: Path | None = Field(
         None, description="Catalogue CSV with names, prices and margins; synced when absent."
     )
+    rules: Path | None = Field(
+        None,
+        description="Offer rules JSON (filters, caps, campaigns, experiment; edge/offers/README.md); "
+        "synced when absent, built-in defaults until then.",
+    )
+    profiles: Path | None = Field(
+        None, description="Shopper profiles JSON ({shopper: profile}) computed by the backend; synced when absent."
+    )
 
 
 class BackendSection(Section):

@@ -15,6 +15,21 @@ COMMANDS: tuple[Command, ...] = (
         "models.picks.train_cli",
         "Train the camera picks model on simulator frames (numpy, fixed seed); write ONNX + manifest.",
     ),
+    Command(
+        "convert-online-retail",
+        "models.offers.convert_cli",
+        "Turn UCI Online Retail (online_retail.csv.gz) into transactions CSV (TX.csv).",
+    ),
+    Command(
+        "evaluate",
+        "models.offers.evaluate_cli",
+        "Score the offer method against baselines on a time-based split (Recall/NDCG/HR@10).",
+    ),
+    Command(
+        "catalogue",
+        "models.offers.catalogue_cli",
+        "Write a store catalogue CSV (names, prices, margins, stock) from Online Retail products.",
+    ),
     Command("publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )

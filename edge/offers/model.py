@@ -1,0 +1,206 @@
+"""``OfferModel``: the offer model on the gateway (onnxruntime), loaded only when it verifies.
+
+    m = OfferModel.load(model_dir)              # checks manifest, sha256 of every file, item table
+    profile = m.profile(history)                # history: past baskets, oldest first (backend side)
+    m.rank(basket=["22423", ...], profile=profile, k=10) -> ["85123A", ...]
+    m.candidates(basket=..., profile=..., k=100) -> [Candidate(product_id, score, together), ...]
+
+A model directory holds ``offer_model.onnx`` and ``manifest.json`` (see models/README.md). Anything
+that does not verify raises :class:`ModelLoadError` with the directory, file and reason; nothing is
+half-loaded, so a holder keeps serving its previous model (``edge.offers.holder.ModelHolder``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from edge.errors import EdgeError
+from edge.offers.candidates import Candidate
+from edge.offers.profile import Profile, compute_profile
+
+MODEL_FILE = "offer_model.onnx"
+MANIFEST_FILE = "manifest.json"
+FORMAT = "smartshelf-offer-model/1"
+INPUTS = ("basket", "profile_items", "profile_weights", "profile_baskets", "k")
+OUTPUTS = ("scores", "items", "together")
+
+
+class ModelLoadError(EdgeError):
+    """A model directory was refused: ``reason`` says why (``kind`` is a stable code)."""
+
+    def __init__(self, directory: str, file: str, kind: str, reason: str) -> None:
+        self.directory = directory
+        self.file = file
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"offer model in {directory} refused ({kind}, {file}): {reason}")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def items_sha256(items: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "missing", "no manifest.json") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "corrupt", f"unreadable: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "format", f"format is not {FORMAT!r}")
+    items, files = manifest.get("items"), manifest.get("files")
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "items", "item table missing or malformed")
+    if len(set(items)) != len(items):
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "items", "item table has duplicates")
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        raise ModelLoadError(str(directory), MANIFEST_FILE, "files", f"files table lacks {MODEL_FILE}")
+    return manifest
+
+
+def _verify_files(directory: Path, files: dict[str, Any]) -> None:
+    for name, entry in files.items():
+        if not isinstance(entry, dict) or "sha256" not in entry or Path(name).name != name:
+            raise ModelLoadError(str(directory), name, "files", "malformed files entry")
+        path = directory / name
+        if not path.is_file():
+            raise ModelLoadError(str(directory), name, "missing", "listed in the manifest but absent")
+        size = path.stat().st_size
+        if "bytes" in entry and size != entry["bytes"]:
+            raise ModelLoadError(
+                str(directory),
+                name,
+                "truncated" if size < entry["bytes"] else "size",
+                f"{size} bytes, manifest says {entry['bytes']}",
+            )
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
+            raise ModelLoadError(
+                str(directory),
+                name,
+                "sha256",
+                f"sha256 {actual[:16]}... != manifest {str(entry['sha256'])[:16]}...",
+            )
+
+
+class OfferModel:
+    """A verified offer model, ready to rank. Thread-safe for concurrent ``rank`` calls."""
+
+    def __init__(self, directory: Path, session: ort.InferenceSession, manifest: dict[str, Any]) -> None:
+        self.directory = directory
+        self.session = session
+        self.manifest = manifest
+        self.items: tuple[str, ...] = tuple(manifest["items"])
+        self.index: dict[str, int] = {item: i for i, item in enumerate(self.items)}
+        self.version = str(manifest.get("model_version", "unknown"))
+        meta = session.get_modelmeta().custom_metadata_map
+        self.params: dict[str, float] = json.loads(meta["smartshelf.params"])
+        self._pad = len(self.items)
+        self._pad_basket = np.array([self._pad], dtype=np.int64)
+        self._pad_weights = np.zeros(1, dtype=np.float32)
+        self._zero = np.zeros(1, dtype=np.float32)
+
+    @classmethod
+    def load(cls, directory: str | Path, threads: int = 1) -> OfferModel:
+        """Verify and load ``directory``; raise :class:`ModelLoadError` when anything is off."""
+        directory = Path(directory)
+        manifest = _read_manifest(directory)
+        _verify_files(directory, manifest["files"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ModelLoadError(
+                str(directory), MODEL_FILE, "corrupt", f"onnxruntime refused it: {exc}"
+            ) from None
+        meta = session.get_modelmeta().custom_metadata_map
+        inputs = tuple(i.name for i in session.get_inputs())
+        outputs = tuple(o.name for o in session.get_outputs())
+        if meta.get("smartshelf.format") != FORMAT or inputs != INPUTS or outputs != OUTPUTS:
+            raise ModelLoadError(
+                str(directory),
+                MODEL_FILE,
+                "contract",
+                f"not an offer model graph (inputs {inputs}, outputs {outputs})",
+            )
+        items = manifest["items"]
+        if meta.get("smartshelf.n_items") != str(len(items)) or meta.get(
+            "smartshelf.items_sha256"
+        ) != items_sha256(items):
+            raise ModelLoadError(
+                str(directory),
+                MANIFEST_FILE,
+                "item-table",
+                f"item table ({len(items)} items) does not match the model ({meta.get('smartshelf.n_items')} items)",
+            )
+        if "smartshelf.params" not in meta:
+            raise ModelLoadError(str(directory), MODEL_FILE, "contract", "graph lacks its parameters")
+        return cls(directory, session, manifest)
+
+    # ------------------------------------------------------------------ API
+    def profile(self, history: Sequence[Sequence[str]]) -> Profile:
+        """Profile of one shopper from past baskets (oldest first, each a list of product ids)."""
+        return compute_profile(history, float(self.params["decay"]))
+
+    def rank(self, basket: Sequence[str], profile: Profile | None = None, k: int = 10) -> list[str]:
+        """Product ids best first, at most ``k``, none already in ``basket``."""
+        return [c.product_id for c in self.candidates(basket, profile, k)]
+
+    def candidates(
+        self, basket: Sequence[str], profile: Profile | None = None, k: int = 10
+    ) -> list[Candidate]:
+        """Like :meth:`rank` with each product's score and social-proof share."""
+        if k <= 0:
+            return []
+        index = self.index
+        basket_idx = [index[p] for p in dict.fromkeys(basket) if p in index]
+        basket_idx.append(self._pad)
+        if profile is not None and profile.n_baskets > 0:
+            pairs = [(index[p], w) for p, w in zip(profile.items, profile.weights, strict=True) if p in index]
+            p_items = np.array([i for i, _ in pairs] + [self._pad], dtype=np.int64)
+            p_weights = np.array([w for _, w in pairs] + [0.0], dtype=np.float32)
+            p_baskets = np.array([float(profile.n_baskets)], dtype=np.float32)
+        else:
+            p_items, p_weights, p_baskets = self._pad_basket, self._pad_weights, self._zero
+        kk = min(k + 1, self._pad + 1)
+        scores, items, together = self.session.run(
+            None,
+            {
+                "basket": np.array(basket_idx, dtype=np.int64),
+                "profile_items": p_items,
+                "profile_weights": p_weights,
+                "profile_baskets": p_baskets,
+                "k": np.array([kk], dtype=np.int64),
+            },
+        )
+        result = []
+        names = self.items
+        for score, item, share in zip(scores.tolist(), items.tolist(), together.tolist(), strict=True):
+            if item >= self._pad or score <= -1e8:
+                continue
+            result.append(Candidate(names[item], score, share))
+            if len(result) == k:
+                break
+        return result

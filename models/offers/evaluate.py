@@ -1,0 +1,95 @@
+"""``evaluate``: build the model on the earlier part of the data and score it on the later part,
+next to popularity, personal top frequency and co-occurrence baselines computed in the same run."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.offers.model import OfferModel
+from models.offers.build import build_from_baskets
+from models.offers.evaluation import (
+    Baselines,
+    Query,
+    Ranker,
+    Scores,
+    completion_queries,
+    next_basket_queries,
+    score,
+    split_by_time,
+)
+from models.offers.transactions import read_transactions
+
+TASKS = ("basket completion", "next basket")
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    results: dict[str, dict[str, Scores]]  # task -> ranker -> scores
+    train_baskets: int
+    test_baskets: int
+    model_dir: Path
+    params: dict[str, Any]
+
+    def model_ahead(self, metric: str = "recall") -> dict[str, bool]:
+        ahead = {}
+        for task, by_ranker in self.results.items():
+            model = getattr(by_ranker["model"], metric)
+            ahead[task] = all(model > getattr(s, metric) for name, s in by_ranker.items() if name != "model")
+        return ahead
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "train_baskets": self.train_baskets,
+            "test_baskets": self.test_baskets,
+            "params": self.params,
+            "results": {
+                task: {
+                    name: {"recall@10": s.recall, "ndcg@10": s.ndcg, "hr@10": s.hr, "queries": s.queries}
+                    for name, s in by_ranker.items()
+                }
+                for task, by_ranker in self.results.items()
+            },
+            "model_ahead_on_recall@10": self.model_ahead(),
+        }
+
+
+def model_ranker(model: OfferModel) -> Ranker:
+    def rank(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
+        return model.rank(basket=list(basket), profile=model.profile(history) if history else None, k=k)
+
+    return rank
+
+
+def evaluate(
+    transactions: str | Path,
+    test_share: float = 0.1,
+    k: int = 10,
+    max_queries: int | None = None,
+    tune: bool = True,
+    model_dir: Path | None = None,
+    show_progress: bool = False,
+) -> Evaluation:
+    baskets = read_transactions(transactions)
+    train, test = split_by_time(baskets, test_share)
+    out = model_dir or Path(tempfile.mkdtemp(prefix="offer-eval-"))
+    result = build_from_baskets(
+        train, out, tune=tune, show_progress=show_progress, source=Path(transactions).name
+    )
+    model = OfferModel.load(out)
+    base = Baselines(train)
+    rankers: dict[str, Ranker] = {
+        "model": model_ranker(model),
+        "popularity": base.popularity,
+        "personal top frequency": base.personal_top,
+        "co-occurrence": base.cooccurrence,
+    }
+    queries: dict[str, list[Query]] = {
+        "basket completion": completion_queries(train, test, max_queries),
+        "next basket": next_basket_queries(train, test, max_queries),
+    }
+    results = {task: {name: score(r, queries[task], k) for name, r in rankers.items()} for task in TASKS}
+    return Evaluation(results, len(train), len(test), out, result.manifest["params"])

@@ -1,0 +1,146 @@
+"""The ONNX graph of the offer model, built directly with ``onnx.helper`` (float32, opset 18).
+
+Contract (also checked by ``edge.offers.model.OfferModel.load``):
+
+inputs
+  ``basket``           int64 [B]    item indices of the current basket, padded with N (>= 1 entry)
+  ``profile_items``    int64 [P]    item indices of the shopper profile, padded with N (>= 1 entry)
+  ``profile_weights``  float32 [P]  decayed repurchase shares of those items (0 for padding)
+  ``profile_baskets``  float32 [1]  number of past baskets behind the profile (0: unknown shopper)
+  ``k``                int64 [1]    how many items to return (<= N + 1)
+outputs
+  ``scores``    float32 [k]  estimated probability that the item joins the basket, best first
+  ``items``     int64 [k]    item indices (N is padding: ignore it); basket items are masked out
+  ``together``  float32 [k]  highest share of baskets holding a current-basket item that also held
+                             this item, counted only where that basket item is well supported
+Metadata (``metadata_props``): ``smartshelf.format``, ``smartshelf.n_items``,
+``smartshelf.items_sha256``, ``smartshelf.params`` (JSON), ``smartshelf.model_version``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from models.offers.method import Params, Statistics
+
+OPSET = 18
+FORMAT = "smartshelf-offer-model/1"
+MASKED = -1.0e9
+
+
+def items_sha256(items: list[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()
+
+
+def _const(name: str, value: np.ndarray) -> onnx.TensorProto:
+    return numpy_helper.from_array(value, name)
+
+
+def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.ModelProto:
+    n, k = stats.size, stats.nbr_idx.shape[1]
+    item_baskets = stats.item_baskets.astype(np.float64)
+    nbr_w = np.zeros((n + 1, k), dtype=np.float32)
+    nbr_w[:n] = stats.nbr_count / (item_baskets[:, None] + params.damping)
+    proof = np.zeros((n + 1, k), dtype=np.float32)
+    supported = item_baskets >= params.min_support
+    proof[:n][supported] = (stats.nbr_count[supported] / item_baskets[supported, None]).astype(np.float32)
+    nbr_idx = np.full((n + 1, k), n, dtype=np.int64)
+    nbr_idx[:n] = stats.nbr_idx
+    pop = np.zeros(n + 1, dtype=np.float32)
+    pop[:n] = stats.popularity
+
+    inits = [
+        _const("nbr_idx", nbr_idx),
+        _const("nbr_w", nbr_w),
+        _const("proof_w", proof),
+        _const("popularity", pop),
+        _const("zeros", np.zeros(n + 1, dtype=np.float32)),
+        _const("pad", np.array([n], dtype=np.int64)),
+        _const("one", np.array([1.0], dtype=np.float32)),
+        _const("flat", np.array([-1], dtype=np.int64)),
+        _const("masked", np.array([MASKED], dtype=np.float32)),
+        _const("basket_weight", np.array([params.basket_weight], dtype=np.float32)),
+        _const("basket_shrink", np.array([params.basket_shrink], dtype=np.float32)),
+        _const("profile_shrink", np.array([params.profile_shrink], dtype=np.float32)),
+    ]
+    node = helper.make_node
+    nodes = [
+        # lam = basket_weight * B / (B + basket_shrink), B = number of real (non-padding) basket items
+        node("Less", ["basket", "pad"], ["is_item"]),
+        node("Cast", ["is_item"], ["is_item_f"], to=TensorProto.FLOAT),
+        node("ReduceSum", ["is_item_f"], ["b_count"], keepdims=1),
+        node("Max", ["b_count", "one"], ["b_safe"]),
+        node("Add", ["b_count", "basket_shrink"], ["b_denom"]),
+        node("Div", ["b_count", "b_denom"], ["b_share"]),
+        node("Mul", ["b_share", "basket_weight"], ["lam"]),
+        node("Sub", ["one", "lam"], ["one_minus_lam"]),
+        # co-purchase with the basket: mean over basket items of damped c(j,i)/c(j)
+        node("Gather", ["nbr_idx", "basket"], ["rows_idx"], axis=0),
+        node("Gather", ["nbr_w", "basket"], ["rows_w"], axis=0),
+        node("Gather", ["proof_w", "basket"], ["rows_p"], axis=0),
+        node("Reshape", ["rows_idx", "flat"], ["flat_idx"]),
+        node("Reshape", ["rows_w", "flat"], ["flat_w"]),
+        node("Reshape", ["rows_p", "flat"], ["flat_p"]),
+        node("ScatterElements", ["zeros", "flat_idx", "flat_w"], ["cooc_sum"], axis=0, reduction="add"),
+        node("Div", ["cooc_sum", "b_safe"], ["cooc"]),
+        node("ScatterElements", ["zeros", "flat_idx", "flat_p"], ["together_all"], axis=0, reduction="max"),
+        # personal repurchase shrunk towards popularity: conf = n / (n + profile_shrink)
+        node(
+            "ScatterElements",
+            ["zeros", "profile_items", "profile_weights"],
+            ["personal"],
+            axis=0,
+            reduction="add",
+        ),
+        node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
+        node("Div", ["profile_baskets", "p_denom"], ["conf"]),
+        node("Sub", ["one", "conf"], ["one_minus_conf"]),
+        node("Mul", ["personal", "conf"], ["personal_part"]),
+        node("Mul", ["popularity", "one_minus_conf"], ["pop_part"]),
+        node("Add", ["personal_part", "pop_part"], ["base"]),
+        node("Mul", ["base", "one_minus_lam"], ["base_part"]),
+        node("Mul", ["cooc", "lam"], ["cooc_part"]),
+        node("Add", ["base_part", "cooc_part"], ["score"]),
+        # nothing already in the basket (and never the padding slot)
+        node("Shape", ["basket"], ["b_shape"]),
+        node("Expand", ["masked", "b_shape"], ["mask_values"]),
+        node("ScatterElements", ["score", "basket", "mask_values"], ["masked_score"], axis=0),
+        node("TopK", ["masked_score", "k"], ["scores", "items"], axis=0, largest=1, sorted=1),
+        node("Gather", ["together_all", "items"], ["together"], axis=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "offer_model",
+        [
+            helper.make_tensor_value_info("basket", TensorProto.INT64, ["B"]),
+            helper.make_tensor_value_info("profile_items", TensorProto.INT64, ["P"]),
+            helper.make_tensor_value_info("profile_weights", TensorProto.FLOAT, ["P"]),
+            helper.make_tensor_value_info("profile_baskets", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["K"]),
+            helper.make_tensor_value_info("items", TensorProto.INT64, ["K"]),
+            helper.make_tensor_value_info("together", TensorProto.FLOAT, ["K"]),
+        ],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="smartshelf-models"
+    )
+    model.ir_version = 9
+    meta = {
+        "smartshelf.format": FORMAT,
+        "smartshelf.n_items": str(n),
+        "smartshelf.items_sha256": items_sha256(stats.items),
+        "smartshelf.params": json.dumps(params.as_dict(), sort_keys=True),
+        "smartshelf.model_version": model_version,
+    }
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    return model

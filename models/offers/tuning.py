@@ -1,0 +1,81 @@
+"""Choosing the mixing constants on the given data itself (a method, not a fit to one data set).
+
+The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
+rest; a small grid is searched task by task: ``decay`` and ``profile_shrink`` on next-basket queries
+(they alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
+completion queries. The objective is Recall@10. With too few validation queries the defaults stay.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from rich.progress import Progress
+
+from models.offers.evaluation import (
+    Query,
+    completion_queries,
+    next_basket_queries,
+    score,
+    split_by_time,
+)
+from models.offers.method import Params, Scorer, fit
+from models.offers.transactions import Basket
+
+VALIDATION_SHARE = 0.15
+MIN_QUERIES = 50
+MAX_QUERIES = 1500
+DECAYS = (0.5, 0.7, 0.85, 1.0)
+PROFILE_SHRINKS = (0.25, 1.0, 4.0)
+BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
+BASKET_SHRINKS = (0.5, 2.0, 8.0)
+
+
+def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
+    def ranker(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
+        return scorer.rank(basket, scorer.profile(history) if history else None, k)
+
+    return score(ranker, queries).recall
+
+
+def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tuple[Params, dict[str, Any]]:
+    train, valid = split_by_time(baskets, VALIDATION_SHARE)
+    nb = next_basket_queries(train, valid, MAX_QUERIES)
+    bc = completion_queries(train, valid, MAX_QUERIES)
+    report: dict[str, Any] = {
+        "tuned": False,
+        "validation_share": VALIDATION_SHARE,
+        "next_basket_queries": len(nb),
+        "completion_queries": len(bc),
+    }
+    if len(train) < 2 or (len(nb) < MIN_QUERIES and len(bc) < MIN_QUERIES):
+        report["reason"] = "too few validation queries; defaults kept"
+        return params, report
+    task = bar.add_task("tuning: statistics", total=len(train))
+    stats = fit(train, params, lambda n: bar.advance(task, n))
+    best = params
+    if len(nb) >= MIN_QUERIES:
+        grid = list(itertools.product(DECAYS, PROFILE_SHRINKS))
+        task = bar.add_task("tuning: next basket", total=len(grid))
+        results = []
+        for decay, shrink in grid:
+            candidate = replace(best, decay=decay, profile_shrink=shrink)
+            results.append((_recall(Scorer(stats, candidate), nb), candidate))
+            bar.advance(task)
+        best_recall, best = max(results, key=lambda r: r[0])
+        report["next_basket_recall@10"] = round(best_recall, 4)
+    if len(bc) >= MIN_QUERIES:
+        grid2 = list(itertools.product(BASKET_WEIGHTS, BASKET_SHRINKS))
+        task = bar.add_task("tuning: basket completion", total=len(grid2))
+        results = []
+        for weight, shrink in grid2:
+            candidate = replace(best, basket_weight=weight, basket_shrink=shrink)
+            results.append((_recall(Scorer(stats, candidate), bc), candidate))
+            bar.advance(task)
+        best_recall, best = max(results, key=lambda r: r[0])
+        report["completion_recall@10"] = round(best_recall, 4)
+    report["tuned"] = True
+    return best, report
