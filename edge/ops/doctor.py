@@ -147,6 +147,7 @@ def shelf_results(config: EdgeConfig, view: StoreView, listen_s: float) -> list[
                 f"shelf {shelf.gondola}/{shelf.shelf}",
                 shelf.port,
                 view.statuses.get(key),
+                view.info.get(key),
                 view.samples.get(key, 0) > 0,
                 bridge_online,
                 listen_s,

@@ -90,29 +90,50 @@ def judge_shelf(
     name: str,
     port: str,
     status: dict[str, object] | None,
+    info: dict[str, object] | None,
     samples_seen: bool,
     bridge_online: bool | None,
     window_s: float,
 ) -> CheckResult:
-    """A configured shelf: the bridge's retained status plus live samples within ``window_s``."""
+    """A configured shelf: the bridge's answer to ``info``, its retained status and live samples."""
     fix_link = (
         f"check the shelf controller's cable and power on {port}; "
         "`journalctl -u smartshelf-bridge -n 50` shows the bridge's view"
     )
-    if status is None:
-        if bridge_online is False:
+    if bridge_online is False and info is None:
+        return CheckResult(
+            name,
+            Status.FAIL,
+            "bridge is offline",
+            "`sudo systemctl restart smartshelf-bridge`; see its journal",
+        )
+    reconnects = (status or {}).get("reconnects", 0)
+    if info is not None:
+        answer = info.get("status")
+        if answer == "not-connected" or (
+            answer != "ok" and status is not None and not status.get("connected")
+        ):
             return CheckResult(
                 name,
                 Status.FAIL,
-                "bridge is offline",
-                "`sudo systemctl restart smartshelf-bridge`; see its journal",
+                f"not answering: serial port {port} closed (bridge reconnects: {reconnects})",
+                fix_link,
             )
+        if answer != "ok":
+            return CheckResult(
+                name,
+                Status.FAIL,
+                f"controller did not answer 'info': {answer} {info.get('detail', '')}".rstrip(),
+                fix_link,
+            )
+    elif status is None:
         return CheckResult(
-            name, Status.FAIL, "no status from the bridge (is this shelf in the bridge's config?)", fix_link
+            name,
+            Status.FAIL,
+            "no answer and no status from the bridge (is this shelf in the bridge's config?)",
+            fix_link,
         )
-    firmware = status.get("firmware")
-    if not status.get("connected"):
-        reconnects = status.get("reconnects", 0)
+    elif not status.get("connected"):
         return CheckResult(
             name,
             Status.FAIL,
@@ -120,9 +141,11 @@ def judge_shelf(
             fix_link,
         )
     if not samples_seen:
-        return CheckResult(name, Status.FAIL, f"port open but no samples within {window_s:g} s", fix_link)
-    crc = status.get("crc_errors", 0)
-    detail = f"answering, firmware {firmware or 'unknown'} on {port}"
+        return CheckResult(name, Status.FAIL, f"answers but sent no samples within {window_s:g} s", fix_link)
+    firmware = (info or {}).get("firmware") or (status or {}).get("firmware") or "unknown"
+    serial = (info or {}).get("serial")
+    detail = f"answering, firmware {firmware}" + (f" (serial {serial})" if serial else "") + f" on {port}"
+    crc = (status or {}).get("crc_errors", 0)
     if isinstance(crc, int) and crc > 0:
         detail += f", {crc} CRC errors since start"
     return CheckResult(name, Status.OK, detail)

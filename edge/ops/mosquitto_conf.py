@@ -87,6 +87,8 @@ topic read {store}/+/+/set
 topic write {store}/+/+/reply
 topic readwrite {store}/bridge/{bridge}/availability
 topic read {store}/+/+/display/+/set
+# serial text displays on shelf controllers: the bridge acknowledges for them
+topic write {store}/+/+/display/+/ack
 
 # Everybody else, by certificate name (%u): displays and BLE receivers.
 pattern read {store}/+/+/display/%u/offer

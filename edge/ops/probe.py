@@ -40,6 +40,8 @@ class StoreView:
     samples: dict[tuple[int, int], int] = field(default_factory=dict)
     availability: dict[str, str] = field(default_factory=dict)
     receivers: dict[str, int] = field(default_factory=dict)
+    #: (gondola, shelf) -> the bridge's reply to an ``info`` command (status, firmware, serial, ...)
+    info: dict[tuple[int, int], dict[str, object]] = field(default_factory=dict)
 
 
 def tls_context(config: EdgeConfig) -> ssl.SSLContext | None:
@@ -93,8 +95,11 @@ def _diagnose_transport(config: EdgeConfig, timeout: float) -> None:
         ) from None
 
 
-def probe(config: EdgeConfig, listen_s: float = 2.0, timeout: float = 5.0) -> StoreView:
-    """Connect and listen for ``listen_s`` seconds; raise ProbeError naming what failed."""
+def probe(
+    config: EdgeConfig, listen_s: float = 2.0, timeout: float = 5.0, ask_info: bool = True
+) -> StoreView:
+    """Connect, ask every configured shelf for its firmware (``info`` through the bridge) and listen
+    for ``listen_s`` seconds; raise ProbeError naming what failed."""
     _diagnose_transport(config, timeout)
     topics = Topics(config.gateway.store_id)
     view = StoreView()
@@ -136,12 +141,20 @@ def probe(config: EdgeConfig, listen_s: float = 2.0, timeout: float = 5.0) -> St
                     return
                 if leaf == "samples":
                     view.samples[(gondola, shelf)] = view.samples.get((gondola, shelf), 0) + 1
+                elif leaf == "reply":
+                    try:
+                        reply = json.loads(msg.payload)
+                    except ValueError:
+                        return
+                    if isinstance(reply, dict) and reply.get("request_id") == request_id:
+                        view.info[(gondola, shelf)] = reply
                 elif leaf == "status":
                     try:
                         view.statuses[(gondola, shelf)] = json.loads(msg.payload)
                     except ValueError:
                         return
 
+    request_id = f"doctor-{os.getpid()}-{time.monotonic_ns() % 10**9}"
     client.on_connect = on_connect
     client.on_message = on_message
     try:
@@ -162,10 +175,26 @@ def probe(config: EdgeConfig, listen_s: float = 2.0, timeout: float = 5.0) -> St
                 f"broker refused the gateway: {why}",
                 "the gateway certificate must come from the store CA: `sudo shelf-edge install`",
             )
-        time.sleep(listen_s)
+        time.sleep(0.2)  # retained statuses and the reply subscription are in place
+        if ask_info:
+            command = json.dumps({"type": "info", "request_id": request_id})
+            for shelf in config.bridge.shelves:
+                client.publish(topics.shelf_set(shelf.gondola, shelf.shelf), command, qos=1)
+        deadline = time.monotonic() + listen_s
+        half = deadline - listen_s / 2
+        while time.monotonic() < deadline:
+            with lock:
+                answered = not ask_info or len(view.info) >= len(config.bridge.shelves)
+            if answered and time.monotonic() > half:
+                break
+            time.sleep(0.05)
         with lock:
             return StoreView(
-                dict(view.statuses), dict(view.samples), dict(view.availability), dict(view.receivers)
+                dict(view.statuses),
+                dict(view.samples),
+                dict(view.availability),
+                dict(view.receivers),
+                dict(view.info),
             )
     finally:
         client.disconnect()

@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main as shelf_edge
+from edge.config import load_config
 from edge.store.db import open_database
 from edge.store.migrations import MIGRATIONS
+from shelf_firmware_bridge.service import Bridge
 from simulators.backend.server import BackendServer
 from simulators.broker import free_port, mosquitto_binary
+from simulators.shelves.firmware import FIRMWARE_VERSION, SimulatedShelfFirmware
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
+SHELVES = ((1, 1), (1, 2))
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Store:
     config: Path
     port: int
     mosquitto_conf: Path
+    shelves: dict[tuple[int, int], SimulatedShelfFirmware]
     broker: subprocess.Popen[bytes] | None = None
 
     def start_broker(self) -> None:
@@ -72,6 +77,11 @@ def _tiny_model(out: Path) -> None:
 def store() -> Iterator[Store]:
     base = Path(tempfile.mkdtemp(prefix="smartshelf-doctor-"))
     base.chmod(0o755)  # mosquitto started as root reads its files as user mosquitto
+    shelves = {
+        key: SimulatedShelfFirmware(gondola=key[0], shelf=key[1], plates=4, rate_hz=30, seed=key[1])
+        for key in SHELVES
+    }
+    ports = {key: sim.start() for key, sim in shelves.items()}
     root = base / "root"
     port = free_port()
     data = base / "data"
@@ -97,6 +107,19 @@ cert_file = "{pki}/clients/gw-1.crt"
 key_file = "{pki}/clients/gw-1.key"
 [presence]
 source = "none"
+[bridge]
+bridge_id = "bridge-1"
+reopen_s = 0.2
+status_interval_s = 1.0
+command_timeout_s = 2.0
+[[bridge.shelves]]
+port = "{ports[(1, 1)]}"
+gondola = 1
+shelf = 1
+[[bridge.shelves]]
+port = "{ports[(1, 2)]}"
+gondola = 1
+shelf = 2
 [offers]
 model_dir = "{data}/models/offers/current"
 [backend]
@@ -127,11 +150,22 @@ timeout_s = 3
             "log_dest syslog", "log_dest stderr"
         )
     )
-    s = Store(base, root / "etc/smartshelf/edge.toml", port, mosquitto_conf)
+    s = Store(base, root / "etc/smartshelf/edge.toml", port, mosquitto_conf, shelves)
     s.start_broker()
+    config = load_config(s.config)
+    assert config.mqtt.tls is not None
+    # The bridge runs with its own certificate, as its systemd unit sets it.
+    tls = config.mqtt.tls.model_copy(
+        update={"cert_file": pki / "clients/bridge-1.crt", "key_file": pki / "clients/bridge-1.key"}
+    )
+    bridge = Bridge(config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"tls": tls})}))
+    bridge.start()
     try:
         yield s
     finally:
+        bridge.stop()
+        for sim in shelves.values():
+            sim.stop()
         s.stop_broker()
         backend.close()
         shutil.rmtree(base, ignore_errors=True)
@@ -152,6 +186,24 @@ def test_all_green_then_each_fault_named(store: Store, capsys: pytest.CaptureFix
     for name in ("config", "certificates", "broker", "backend", "clock", "disk", "database", "offer model"):
         assert results[name]["status"] == "ok", results[name]
     assert "TLS verified" in results["broker"]["detail"]
+    for name in ("shelf 1/1", "shelf 1/2"):
+        assert results[name]["status"] == "ok", results[name]
+        assert f"firmware {FIRMWARE_VERSION}" in results[name]["detail"]
+
+    store.shelves[(1, 2)].unplug()  # the pty of shelf 1/2 is closed
+    try:
+        wait_until(
+            lambda: doctor(store, capsys=capsys)[1]["shelf 1/2"]["status"] == "fail", 20, what="shelf fault"
+        )
+        rc, results = doctor(store, capsys=capsys)
+        assert rc == 1
+        assert results["shelf 1/1"]["status"] == "ok"
+        assert "not answering: serial port" in results["shelf 1/2"]["detail"]
+        assert "closed" in results["shelf 1/2"]["detail"]
+        assert "cable and power" in results["shelf 1/2"]["fix"]
+    finally:
+        store.shelves[(1, 2)].replug()
+    wait_until(lambda: doctor(store, capsys=capsys)[0] == 0, 30, what="all green after replug")
     assert results["offer model"]["detail"].startswith("version ")
 
     rc, results = doctor(store, "--clock-offset", "600", capsys=capsys)
@@ -171,8 +223,8 @@ def test_all_green_then_each_fault_named(store: Store, capsys: pytest.CaptureFix
         assert results["backend"]["status"] == "ok"
     finally:
         store.start_broker()
-    rc, _ = doctor(store, capsys=capsys)
-    assert rc == 0
+    # The bridge reconnects by itself (paho backoff) and re-publishes its status.
+    wait_until(lambda: doctor(store, capsys=capsys)[0] == 0, 30, what="all green after the broker restart")
 
 
 def test_human_output_one_line_per_check(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
@@ -191,7 +243,6 @@ def test_bad_config_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_corrupt_database_fails(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from edge.config import load_config
     from edge.ops.doctor import check_database
 
     data = tmp_path / "d"

@@ -41,15 +41,19 @@ def test_certificate_expiry() -> None:
 
 def test_shelf_verdicts() -> None:
     status: dict[str, object] = {"connected": True, "firmware": "1.4.2", "crc_errors": 0, "reconnects": 0}
-    ok = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, True, True, 2)
-    assert ok.status is Status.OK and "firmware 1.4.2" in ok.detail
-    closed = judge_shelf(
-        "shelf 1/2", "/dev/ttyUSB0", {**status, "connected": False, "reconnects": 3}, False, True, 2
-    )
+    info: dict[str, object] = {"status": "ok", "firmware": "1.4.3", "serial": "SIM-1"}
+    ok = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, info, True, True, 2)
+    assert ok.status is Status.OK and "firmware 1.4.3 (serial SIM-1)" in ok.detail
+    from_status = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, None, True, True, 2)
+    assert from_status.status is Status.OK and "firmware 1.4.2" in from_status.detail
+    unplugged = {**status, "connected": False, "reconnects": 3}
+    closed = judge_shelf("shelf 1/2", "/dev/ttyUSB0", unplugged, None, False, True, 2)
     assert closed.status is Status.FAIL and "serial port /dev/ttyUSB0 closed" in closed.detail
-    silent = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, False, True, 2)
+    refused = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, {"status": "not-connected"}, False, True, 2)
+    assert refused.status is Status.FAIL and "closed" in refused.detail
+    silent = judge_shelf("shelf 1/2", "/dev/ttyUSB0", status, info, False, True, 2)
     assert silent.status is Status.FAIL and "no samples" in silent.detail
-    offline = judge_shelf("shelf 1/2", "/dev/ttyUSB0", None, False, False, 2)
+    offline = judge_shelf("shelf 1/2", "/dev/ttyUSB0", None, None, False, False, 2)
     assert offline.detail == "bridge is offline"
 
 
