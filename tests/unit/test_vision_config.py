@@ -1,0 +1,46 @@
+"""The [[cameras]] configuration section: lanes as polygons mapped to gondola/shelf/plate."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.config import parse_config
+from edge.errors import ConfigError
+from edge.vision.stage import layout_of
+
+LANE = {"gondola": 1, "shelf": 2, "plate": 3, "polygon": [[10, 28], [60, 28], [60, 174], [10, 174]]}
+
+
+def camera(**over: object) -> dict[str, object]:
+    return {"camera_id": "cam-1", "source": "http://10.0.0.5/stream.mjpg", "lanes": [LANE], **over}
+
+
+def test_a_camera_with_lanes_is_valid_and_builds_its_layout() -> None:
+    config = parse_config({"cameras": [camera()]})
+    section = config.cameras[0]
+    assert (section.width, section.height, section.fps, section.debug_snapshots) == (320, 240, 15.0, False)
+    layout = layout_of(section)
+    assert layout.boxes == ((10, 28, 61, 175),)
+    assert layout.lanes[0].plate == 3 and str(layout.lanes[0].shelf) == "g1/s2"
+
+
+def test_polygon_outside_the_frame_names_the_lane() -> None:
+    bad = {**LANE, "polygon": [[10, 28], [400, 28], [60, 174]]}
+    with pytest.raises(ConfigError, match=r"lanes\[0\] point \(400, 28\) is outside the 320x240 frame"):
+        parse_config({"cameras": [camera(lanes=[bad])]})
+
+
+@pytest.mark.parametrize(
+    ("over", "where"),
+    [
+        ({"lanes": []}, "cameras.0.lanes"),
+        ({"lanes": [{**LANE, "polygon": [[1, 1], [2, 2]]}]}, "cameras.0.lanes.0.polygon"),
+        ({"camera_id": "cam 1"}, "cameras.0.camera_id"),
+        ({"fps": 0}, "cameras.0.fps"),
+        ({"zoom": 2}, "cameras.0.zoom"),
+    ],
+)
+def test_bad_camera_settings_are_reported_by_path(over: dict[str, object], where: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"cameras": [camera(**over)]})
+    assert any(issue.path == where for issue in err.value.issues)

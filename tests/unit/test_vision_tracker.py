@@ -1,0 +1,57 @@
+"""The per-lane tracker: model answers over time -> pick, return, touch (pure core, no frames)."""
+
+from __future__ import annotations
+
+from edge.events import ShelfId
+from edge.vision.tracker import LaneObservation, LaneTracker
+
+NONE = (0.0, 0.0)
+EMPTY = (0.9, 0.05)
+HOLD = (0.05, 0.9)
+
+
+def feed(tracker: LaneTracker, states: list[tuple[float, float]], product: str | None = "A"):
+    out = []
+    for k, (p_empty, p_holding) in enumerate(states):
+        got = tracker.observe(LaneObservation(k / 15, p_empty, p_holding, product, 0.9))
+        if got is not None:
+            out.append(got)
+    return out
+
+
+def tracker() -> LaneTracker:
+    return LaneTracker("cam-1", ShelfId(1, 2), plate=3)
+
+
+def test_empty_in_holding_out_is_a_pick_of_the_product_seen() -> None:
+    found = feed(tracker(), [NONE] * 3 + [EMPTY] * 6 + [HOLD] * 6 + [NONE] * 4)
+    assert len(found) == 1
+    pick = found[0]
+    assert (pick.kind, pick.product_id, pick.plate, pick.shelf) == ("pick", "A", 3, ShelfId(1, 2))
+    assert pick.t_start == 3 / 15 and pick.t_end == 14 / 15
+    assert 0.5 < pick.confidence <= 1.0
+
+
+def test_holding_in_empty_out_is_a_return() -> None:
+    found = feed(tracker(), [HOLD] * 6 + [EMPTY] * 6 + [NONE] * 3)
+    assert [(i.kind, i.product_id) for i in found] == [("return", "A")]
+
+
+def test_no_change_is_a_touch_without_product() -> None:
+    found = feed(tracker(), [EMPTY] * 10 + [NONE] * 3)
+    assert [(i.kind, i.product_id) for i in found] == [("touch", None)]
+
+
+def test_flicker_is_not_an_interaction() -> None:
+    t = tracker()
+    assert feed(t, [NONE, EMPTY, NONE, EMPTY, NONE, NONE, NONE]) == []
+    assert not t.active
+
+
+def test_a_short_gap_does_not_split_a_visit_and_flush_closes_an_open_one() -> None:
+    t = tracker()
+    assert feed(t, [EMPTY] * 5 + [NONE] * 2 + [HOLD] * 5) == []
+    assert t.active
+    closed = t.flush()
+    assert closed is not None and closed.kind == "pick"
+    assert not t.active and t.flush() is None
