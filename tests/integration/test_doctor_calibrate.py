@@ -1,0 +1,90 @@
+"""``shelf-edge calibrate`` against the real bridge and simulated shelf firmware on a pty: tare and
+span per plate through MQTT commands, stored in the bridge's SQLite, verified by live readings."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from edge.config import EdgeConfig, parse_config
+from edge.ops.calibrate import CalibrationFailed, run_calibration
+from shelf_firmware_bridge.calibration import CalibrationStore
+from shelf_firmware_bridge.service import Bridge
+from simulators.broker import MosquittoBroker
+from simulators.shelves.firmware import SimulatedShelfFirmware
+
+pytestmark = pytest.mark.integration
+KNOWN_G = 500.0
+
+
+@pytest.fixture
+def shelf(
+    broker: MosquittoBroker, tmp_path: Path
+) -> Iterator[tuple[EdgeConfig, SimulatedShelfFirmware, Bridge]]:
+    sim = SimulatedShelfFirmware(gondola=1, shelf=1, plates=3, rate_hz=30, seed=7)
+    port = sim.start()
+    config = parse_config(
+        {
+            "gateway": {"store_id": "s1", "data_dir": str(tmp_path)},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "bridge": {"shelves": [{"port": port, "gondola": 1, "shelf": 1}], "command_timeout_s": 3.0},
+        }
+    )
+    bridge = Bridge(config)
+    bridge.start()
+    try:
+        yield config, sim, bridge
+    finally:
+        bridge.stop()
+        sim.stop()
+
+
+def test_tare_and_span_each_plate(
+    shelf: tuple[EdgeConfig, SimulatedShelfFirmware, Bridge], tmp_path: Path
+) -> None:
+    config, sim, bridge = shelf
+    placed: dict[int, float] = {}
+
+    def technician(step: str, plate: int, text: str) -> None:
+        # What a technician does when asked: put the calibration weight on, take it off.
+        if step == "weight":
+            placed[plate] = sim.schedule_return(time.time() + 0.05, (plate,), KNOWN_G, hold_s=0.4).delta_g
+        elif step == "remove":
+            sim.schedule_pick(time.time() + 0.05, (plate,), placed[plate], hold_s=0.4)
+
+    out = io.StringIO()
+    results = run_calibration(
+        config, 1, 1, None, KNOWN_G, technician, Console(file=out, width=120), timeout=30
+    )
+    assert [r.plate for r in results] == [1, 2, 3]
+    for r in results:
+        assert abs(r.error) < 0.02
+        # The span the tool found is the firmware's real gain, scaled by the weight really placed.
+        true_gain = sim.g_per_count[r.plate - 1] * KNOWN_G / placed[r.plate]
+        assert r.g_per_count == pytest.approx(true_gain, rel=0.01)
+    text = out.getvalue()
+    assert "firmware shelfsim" in text and "plate 3: span" in text
+    bridge.stop()
+    stored = CalibrationStore(tmp_path / "bridge.db")  # persisted per plate, survives a restart
+    try:
+        for r in results:
+            cal = stored.get(1, 1, r.plate)
+            assert cal.g_per_count == pytest.approx(r.g_per_count)
+            assert cal.zero_raw == pytest.approx(r.zero_raw)
+    finally:
+        stored.close()
+
+
+def test_unplugged_shelf_is_reported(shelf: tuple[EdgeConfig, SimulatedShelfFirmware, Bridge]) -> None:
+    config, sim, bridge = shelf
+    sim.unplug()
+    from tests.support.waiting import wait_until
+
+    wait_until(lambda: not next(iter(bridge.links.values())).connected, 10, what="bridge sees the unplug")
+    with pytest.raises(CalibrationFailed, match="does not answer: not-connected"):
+        run_calibration(config, 1, 1, [1], KNOWN_G, lambda *a: None, Console(file=io.StringIO()), timeout=5)
