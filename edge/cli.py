@@ -16,6 +16,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "doctor", "edge.ops.doctor", "Check everything the gateway needs; one line per check with a fix."
     ),
+    Command("calibrate", "edge.ops.calibrate", "Guided tare + span calibration of a shelf's plates."),
 )
 
 
