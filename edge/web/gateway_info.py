@@ -1,0 +1,59 @@
+"""Gateway facts for the dashboard, /metrics and health reports: model version, sync backlog,
+database and disk, read from files (read-only) so any process on the gateway can show them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from edge import __version__
+from edge.config import EdgeConfig
+
+DB_FILE = "edge.db"
+
+
+def model_version(config: EdgeConfig) -> str | None:
+    directory = config.offers.model_dir
+    if directory is None:
+        return None
+    try:
+        manifest = json.loads((Path(directory) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    version = manifest.get("model_version")
+    return None if version is None else str(version)
+
+
+def sync_backlog(config: EdgeConfig) -> int | None:
+    """Outbox rows not yet accepted by the backend (None when there is no database yet)."""
+    path = Path(config.gateway.data_dir) / DB_FILE
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+            where = "sent_at IS NULL" + (" AND dead_at IS NULL" if "dead_at" in columns else "")
+            return int(conn.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+def gateway_facts(config: EdgeConfig) -> dict[str, Any]:
+    data = Path(config.gateway.data_dir)
+    probe = data if data.exists() else Path("/")
+    usage = shutil.disk_usage(probe)
+    return {
+        "store_id": config.gateway.store_id,
+        "gateway_id": config.gateway.gateway_id,
+        "software_version": __version__,
+        "model_version": model_version(config),
+        "sync_backlog": sync_backlog(config),
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
+    }
