@@ -17,6 +17,11 @@ COMMANDS: tuple[Command, ...] = (
         "doctor", "edge.ops.doctor", "Check everything the gateway needs; one line per check with a fix."
     ),
     Command("calibrate", "edge.ops.calibrate", "Guided tare + span calibration of a shelf's plates."),
+    Command(
+        "camera-check",
+        "edge.vision.check_cli",
+        "Open a camera: fps, drops, lanes, interactions; replay a file.",
+    ),
 )
 
 

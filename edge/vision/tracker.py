@@ -1,10 +1,10 @@
 """Per-lane interaction tracker (pure core): model answers over time -> LaneInteraction.
 
 A lane goes active when a hand is seen in ``enter_frames`` consecutive observations and closes
-when it has been gone for ``exit_frames``. The hand's state in the first half of the visit (empty
-or holding) against the second half tells a pick (empty -> holding), a return (holding -> empty)
+when it has been gone for ``exit_frames``. The hand's state in the first third of the visit (empty
+or holding) against the last third tells a pick (empty -> holding), a return (holding -> empty)
 and a touch (no change). The product is the one the model saw most, weighted by how sure it was
-that the hand held something, in the half where the hand held it.
+that the hand held something, in the half of the visit where the hand held it.
 
 No clock: time comes with each observation (the frame's capture time).
 """
@@ -98,18 +98,18 @@ class LaneTracker:
         p = self.params
         if len(frames) < p.min_frames:
             return None
-        half = len(frames) // 2
-        first, second = frames[:half], frames[half:]
-        hold_in = sum(f.p_holding for f in first) / max(1, len(first))
-        hold_out = sum(f.p_holding for f in second) / max(1, len(second))
+        third = max(1, len(frames) // 3)
+        first, last = frames[:third], frames[-third:]
+        hold_in = sum(f.p_holding for f in first) / len(first)
+        hold_out = sum(f.p_holding for f in last) / len(last)
         came, left = hold_in >= p.holding_p, hold_out >= p.holding_p
         if left and not came:
             kind: str = "pick"
-            evidence = second
+            evidence = frames[len(frames) // 2 :]
             sure = hold_out * (1.0 - hold_in)
         elif came and not left:
             kind = "return"
-            evidence = first
+            evidence = frames[: len(frames) // 2]
             sure = hold_in * (1.0 - hold_out)
         else:
             kind = "touch"
