@@ -302,7 +302,7 @@ def check_cameras(cameras: list[tuple[str, str]], timeout_s: float) -> list[Chec
     results = []
     for name, url in cameras:
         cap = cv2.VideoCapture(
-            url,
+            int(url) if url.isdigit() else url,
             cv2.CAP_ANY,
             [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -331,17 +331,8 @@ def check_cameras(cameras: list[tuple[str, str]], timeout_s: float) -> list[Chec
 
 
 def camera_sources(config: EdgeConfig) -> list[tuple[str, str]]:
-    """(name, url) of each configured camera, from the vision section when the config has one."""
-    vision = getattr(config, "vision", None)
-    cameras = getattr(vision, "cameras", None) or []
-    found = []
-    for i, camera in enumerate(cameras):
-        url = getattr(camera, "url", None) or getattr(camera, "source", None)
-        if url is not None:
-            found.append(
-                (str(getattr(camera, "camera_id", None) or getattr(camera, "name", None) or i), str(url))
-            )
-    return found
+    """(camera id, source) of each configured camera."""
+    return [(camera.camera_id, camera.source) for camera in config.cameras]
 
 
 def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[CheckResult]:

@@ -14,6 +14,7 @@ import re
 from pydantic import ValidationError
 
 from edge.sync.release_meta import ReleaseMetadata
+from simulators.backend import gateway_ops
 from simulators.backend.http import HttpProblem, Request, Response, Route, parse_body
 from simulators.backend.models import (
     EventIn,
@@ -292,5 +293,37 @@ ROUTES: list[Route] = [
         "Publish signed metadata for uploaded files; the version must be newer than the last.",
         auth="admin",
         body=ReleaseMetadata,
+    ),
+    # gateway provisioning and health reports (simulators/backend/gateway_ops.py)
+    Route(
+        "POST",
+        "/v1/enrollments",
+        gateway_ops.post_enrollment,
+        "Create a one-time enrollment code for a gateway, with its initial config.",
+        auth="admin",
+        body=gateway_ops.EnrollmentIn,
+    ),
+    Route(
+        "POST",
+        "/v1/provision",
+        gateway_ops.post_provision,
+        "A gateway exchanges its enrollment code for its store id, token, release key and config (idempotent).",
+        auth="none",
+        body=gateway_ops.ProvisionIn,
+        answer=gateway_ops.ProvisionOut,
+    ),
+    Route(
+        "POST",
+        "/v1/stores/{store}/gateways/{gateway}/health",
+        gateway_ops.post_health,
+        "A gateway's periodic health report (the newest one per gateway is kept).",
+        body=gateway_ops.HealthReportIn,
+    ),
+    Route(
+        "GET",
+        "/v1/health-reports",
+        gateway_ops.get_health_reports,
+        "Newest health report of every gateway, for central IT.",
+        auth="admin",
     ),
 ]

@@ -16,11 +16,17 @@ import pytest
 
 from edge.cli import main as shelf_edge
 from edge.config import load_config
+from edge.ops.tomlwrite import dumps
 from edge.store.db import open_database
 from edge.store.migrations import MIGRATIONS
+from edge.vision.model import load_lane_model
+from edge.vision.stage import DEFAULT_MODEL
 from shelf_firmware_bridge.service import Bridge
 from simulators.backend.server import BackendServer
 from simulators.broker import free_port, mosquitto_binary
+from simulators.camera.mjpeg import MjpegCamera
+from simulators.camera.scenario import build_scenario
+from simulators.camera.score import camera_section
 from simulators.shelves.firmware import FIRMWARE_VERSION, SimulatedShelfFirmware
 from tests.support.waiting import wait_until
 
@@ -82,6 +88,9 @@ def store() -> Iterator[Store]:
         for key in SHELVES
     }
     ports = {key: sim.start() for key, sim in shelves.items()}
+    catalogue = list(load_lane_model(DEFAULT_MODEL).products)
+    camera = MjpegCamera(build_scenario("basic", catalogue, seed=4, reaches=1)).start()
+    cameras = dumps({"cameras": [camera_section(camera.scenario, camera.url).model_dump(mode="json")]})
     root = base / "root"
     port = free_port()
     data = base / "data"
@@ -126,6 +135,7 @@ model_dir = "{data}/models/offers/current"
 url = "{backend.url}"
 timeout_s = 3
 """
+        + cameras
     )
     assert (
         shelf_edge(
@@ -164,6 +174,7 @@ timeout_s = 3
         yield s
     finally:
         bridge.stop()
+        camera.close()
         for sim in shelves.values():
             sim.stop()
         s.stop_broker()
@@ -186,6 +197,8 @@ def test_all_green_then_each_fault_named(store: Store, capsys: pytest.CaptureFix
     for name in ("config", "certificates", "broker", "backend", "clock", "disk", "database", "offer model"):
         assert results[name]["status"] == "ok", results[name]
     assert "TLS verified" in results["broker"]["detail"]
+    assert results["camera cam-1"]["status"] == "ok", results["camera cam-1"]
+    assert "delivering frames" in results["camera cam-1"]["detail"]
     for name in ("shelf 1/1", "shelf 1/2"):
         assert results[name]["status"] == "ok", results[name]
         assert f"firmware {FIRMWARE_VERSION}" in results[name]["detail"]
