@@ -181,7 +181,8 @@ def decode_yolo(
     scores = rows[:, 4:]
     cls = scores.argmax(axis=1)
     best = scores[np.arange(rows.shape[0]), cls]
-    keep = np.where(best >= threshold)[0]
+    sane = np.isfinite(rows[:, :4]).all(axis=1) & (rows[:, 2] > 0) & (rows[:, 3] > 0)
+    keep = np.where((best >= threshold) & sane)[0]
     if keep.size == 0:
         return []
     cx, cy, bw, bh = (rows[keep, i] / scale for i in range(4))
@@ -196,13 +197,26 @@ def decode_yolo(
     return out
 
 
-def _parse_names(raw: str) -> list[str]:
+def parse_names(raw: str) -> list[str]:
+    """Class names from YOLO metadata: a JSON list, or the {index: name} literal Ultralytics writes.
+
+    Raises ValueError for anything else (the text comes from a model file: outside data).
+    """
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
-        value = ast.literal_eval(raw)  # Ultralytics writes a Python dict literal: {0: 'hand', ...}
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+            raise ValueError(f"not a list or mapping of names ({type(exc).__name__})") from None
     if isinstance(value, dict):
-        return [str(value[k]) for k in sorted(value, key=int)]
+        try:
+            keys = sorted(value, key=int)
+        except (TypeError, ValueError):
+            raise ValueError("mapping keys must be class indices") from None
+        if [int(k) for k in keys] != list(range(len(keys))):
+            raise ValueError("class indices must run 0..nc-1")
+        return [str(value[k]) for k in keys]
     if isinstance(value, list):
         return [str(v) for v in value]
     raise ValueError("names must be a list or an {index: name} mapping")
@@ -264,8 +278,8 @@ def _check_yolo(
 ) -> YoloModel:
     problems = []
     try:
-        names = _parse_names(meta["names"])
-    except (ValueError, SyntaxError) as exc:
+        names = parse_names(meta["names"])
+    except ValueError as exc:
         raise ModelContractError(str(path), [f"metadata 'names' is unreadable: {exc}"]) from None
     if "hand" not in names:
         problems.append("YOLO class names must include 'hand' (the other classes are product codes)")
