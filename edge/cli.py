@@ -17,6 +17,7 @@ COMMANDS: tuple[Command, ...] = (
         "doctor", "edge.ops.doctor", "Check everything the gateway needs; one line per check with a fix."
     ),
     Command("calibrate", "edge.ops.calibrate", "Guided tare + span calibration of a shelf's plates."),
+    Command("provision", "edge.ops.provision", "Register this gateway with the backend (enrollment code)."),
     Command(
         "camera-check",
         "edge.vision.check_cli",
