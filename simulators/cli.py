@@ -9,6 +9,11 @@ from edge.cli_registry import Command, run_commands
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "simulators.demo", "Run a whole simulated store end to end and narrate it."),
     Command(
+        "score-sensing",
+        "simulators.shelves.score",
+        "Score weight-event detection (ours and the AIM3S baseline) on simulated scenarios.",
+    ),
+    Command(
         "soak",
         "simulators.soak",
         "Faults (backend down, broker restart, SIGKILL) then check exactly-once and no stale offer.",

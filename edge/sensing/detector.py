@@ -40,7 +40,7 @@ class DetectorParams:
     short_n: int = 3  # samples averaged for the activity test
     active_floor_g: float = 3.0  # ~5x the median plate noise (0.63 g)
     active_k: float = 4.0
-    settle_window_s: float = 0.5
+    settle_window_s: float = 0.8
     settle_floor_g: float = 1.5  # between the 5 g (1 s) and 1 g (2 s) figures
     settle_k: float = 2.5
     min_transition_s: float = 0.25  # a hand takes longer; a tare is a step
@@ -52,6 +52,7 @@ class DetectorParams:
     initial_noise_g: float = 0.63  # median plate noise
     max_noise_g: float = 11.3  # worst plate seen
     max_gap_s: float = 0.5
+    confirm_unknown_s: float = 3.0  # an unexplained change must hold this long (leaning comes off)
     max_episode_s: float = 300.0
     join_reach: int = 1
     identify: IdentifyParams = field(default_factory=IdentifyParams)
@@ -62,6 +63,7 @@ class _Episode:
     plates: set[int]  # column indices
     t_start: float
     forced: bool = False
+    pending_until: float | None = None
 
 
 class ShelfDetector:
@@ -119,8 +121,10 @@ class ShelfDetector:
             self._base = x[0].copy()
             self._warm_until = float(t[0]) + 1.0
         self.stats["samples"] += len(t)
-        if len(t) > 1:
-            self._dt = 0.9 * self._dt + 0.1 * float(np.median(np.diff(t)))
+        steps = np.diff(t) if self._last_t is None else np.diff(t, prepend=self._last_t)
+        steps = steps[steps <= self.params.max_gap_s]
+        if len(steps):
+            self._dt = 0.9 * self._dt + 0.1 * float(np.median(steps))
         p = self.params
         hist_n = max(p.short_n, self._window_n()) + 1
         buf_t = np.concatenate([self._hist_t, t])
@@ -175,7 +179,11 @@ class ShelfDetector:
         dev = x - self._base
         self._base = self._base + a * dev.mean(axis=0)
         b = 1.0 - float(np.exp(-n * self._dt / p.noise_tau_s))
-        self._var = np.clip(self._var + b * ((dev**2).mean(axis=0) - self._var), 0.05, p.max_noise_g**2)
+        if self._warm_until is not None and self._last_t is not None and self._last_t < self._warm_until:
+            b = max(b, 0.3)
+        band = self._band()
+        sq = np.minimum(dev * dev, band * band).mean(axis=0)
+        self._var = np.clip(self._var + b * (sq - self._var), 0.05, p.max_noise_g**2)
 
     def _step(self, buf_t: F64, buf: F64, i: int) -> list[WeightEvent]:
         p = self.params
@@ -198,9 +206,19 @@ class ShelfDetector:
                 a = max(a, 0.2)
             d = buf[i] - self._base
             self._base = np.where(quiet, self._base + a * d, self._base)
-            b = 1.0 - float(np.exp(-self._dt / p.noise_tau_s))
-            var = np.clip(self._var + b * (d * d - self._var), 0.05, p.max_noise_g**2)
-            self._var = np.where(quiet, var, self._var)
+            # noise: only plates away from any activity, each squared deviation capped at the band
+            calm = quiet & ~np.convolve(self._active | trigger, np.ones(2 * p.join_reach + 1), "same").astype(
+                bool
+            )
+            if calm.any():
+                b = 1.0 - float(np.exp(-self._dt / p.noise_tau_s))
+                if warm:
+                    b = max(b, 0.05)
+                band = self._band()
+                var = np.clip(
+                    self._var + b * (np.minimum(d * d, band * band) - self._var), 0.05, p.max_noise_g**2
+                )
+                self._var = np.where(calm, var, self._var)
         for col in np.flatnonzero(trigger):
             onset = prev_t if gap else float(buf_t[max(0, i - k + 1)])
             self._activate(int(col), onset)
@@ -236,13 +254,16 @@ class ShelfDetector:
 
     def _check_settled(self, buf_t: F64, buf: F64, i: int) -> list[WeightEvent]:
         p = self.params
-        n = self._window_n()
         t = float(buf_t[i])
-        if i + 1 < n:
+        j = int(np.searchsorted(buf_t[: i + 1], t - p.settle_window_s, side="right"))
+        if i + 1 - j < max(3, 0.4 * p.settle_window_s / self._dt) or (
+            j == 0 and i + 1 - j < self._window_n()
+        ):
+            return []  # too few samples in the window (lost frames, a gap, the very start)
+        window_t = buf_t[j : i + 1]
+        if len(window_t) > 1 and float(np.diff(window_t).max()) > p.max_gap_s:
             return []
-        window = buf[i - n + 1 : i + 1]
-        if float(buf_t[i - n + 1]) - float(buf_t[i]) < -(n + 2) * self._dt * 1.5:
-            return []  # the window spans a gap: wait for a full window of fresh samples
+        window = buf[j : i + 1]
         std = window.std(axis=0)
         limit = np.maximum(p.settle_floor_g, p.settle_k * np.sqrt(self._var))
         still = std <= limit
@@ -250,28 +271,33 @@ class ShelfDetector:
         for episode in list(self._episodes):
             cols = sorted(episode.plates)
             forced = t - episode.t_start > p.max_episode_s
-            if not (forced or all(still[c] for c in cols)):
+            settled = all(still[c] for c in cols) and not any(
+                self._onset[c] > float(window_t[0]) for c in cols
+            )
+            if not (forced or settled):
+                episode.pending_until = None
                 continue
-            if any(self._onset[c] > float(buf_t[i - n + 1]) for c in cols) and not forced:
-                continue  # a plate woke up inside the window
             episode.forced = forced
             after = window.mean(axis=0)
-            events.extend(self._close(episode, cols, after, float(buf_t[i - n + 1]), t))
+            found, step = self._evaluate(episode, cols, after, float(window_t[0]), t)
+            unexplained = any(e.product_id is None for e in found)
+            if unexplained and not forced:
+                if episode.pending_until is None:
+                    episode.pending_until = t + p.confirm_unknown_s
+                if t < episode.pending_until:
+                    continue  # wait: a lean or a resting hand comes off again
+            self._finish(episode, cols, after, found, step)
+            events.extend(found)
         return events
 
-    def _close(
+    def _evaluate(
         self, episode: _Episode, cols: list[int], after: F64, settled_from: float, t: float
-    ) -> list[WeightEvent]:
+    ) -> tuple[list[WeightEvent], bool]:
+        """The events an episode would give if it ended now, and whether it was a step (tare)."""
         p = self.params
-        self._episodes.remove(episode)
-        delta = after - self._before
-        for c in cols:
-            self._active[c] = False
-            self._owner[c] = None
-            self._base[c] = after[c]
         if settled_from - episode.t_start < p.min_transition_s:
-            self.stats["steps"] += 1
-            return []
+            return [], True
+        delta = after - self._before
         sigma = np.sqrt(self._var)
         involved = [c for c in cols if abs(delta[c]) > max(p.plate_min_g, p.plate_k * sigma[c])]
         clusters: list[list[int]] = []
@@ -287,12 +313,22 @@ class ShelfDetector:
         events: list[WeightEvent] = []
         for cluster in clusters:
             total = float(delta[cluster].sum())
-            if abs(total) < p.min_event_g:
-                continue
-            events.extend(self._events_for(cluster, total, episode, t))
-        if not events:
+            if abs(total) >= p.min_event_g:
+                events.extend(self._events_for(cluster, total, episode, t))
+        return events, False
+
+    def _finish(
+        self, episode: _Episode, cols: list[int], after: F64, events: list[WeightEvent], step: bool
+    ) -> None:
+        self._episodes.remove(episode)
+        for c in cols:
+            self._active[c] = False
+            self._owner[c] = None
+            self._base[c] = after[c]
+        if step:
+            self.stats["steps"] += 1
+        elif not events:
             self.stats["quiet_episodes"] += 1
-        return events
 
     def _events_for(self, cluster: list[int], total: float, episode: _Episode, t: float) -> list[WeightEvent]:
         plates = tuple(self.plates[c] for c in cluster)

@@ -30,7 +30,7 @@ class IdentifyParams:
     rel_sigma: float = 0.02
     abs_sigma_g: float = 2.0
     max_quantity: int = 12
-    neighbour_prior: float = 0.3
+    neighbour_prior: float = 0.1
     extra_unit_prior: float = 0.35  # each unit beyond the first
     pair_prior: float = 0.15  # two different products at once
     unknown_z: float = 3.5

@@ -1,0 +1,161 @@
+"""Weight sensing core: planogram, identification, and the detector on physical and hand-made signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.events import SampleBatch, ShelfId, WeightEvent
+from edge.sensing.detector import ShelfDetector
+from edge.sensing.identify import identify
+from edge.sensing.planogram import Planogram, PlanogramError
+from simulators.shelves.physics import ShelfPhysics
+
+SHELF = ShelfId(1, 2)
+CSV = """product_id,name,gondola,shelf,plate,unit_weight_g,price
+A,Tea,1,2,1,105.5,2.5
+B,Biscuits,1,2,2,250,1.2
+W,Wide box,1,2,3,400,4.0
+W,Wide box,1,2,4,400,4.0
+C,Candles,1,2,6,60,3.0
+D,Jam,1,2,7,340,2.2
+"""
+PLAN = Planogram.parse_csv(CSV)
+T0 = 1_760_000_000.0
+
+
+def batches(t: np.ndarray, x: np.ndarray, size: int = 6) -> list[SampleBatch]:
+    plates = tuple(range(1, x.shape[1] + 1))
+    return [
+        SampleBatch(
+            SHELF, plates, tuple(t[k : k + size].tolist()), tuple(map(tuple, x[k : k + size].tolist()))
+        )
+        for k in range(0, len(t), size)
+    ]
+
+
+def run(det: ShelfDetector, t: np.ndarray, x: np.ndarray) -> list[WeightEvent]:
+    return [e for b in batches(t, x) for e in det.feed(b)]
+
+
+def physics_run(
+    schedule: list[tuple[str, float, tuple[int, ...], float, float]], seconds: float, seed: int = 4
+):
+    ph = ShelfPhysics(plates=8, seed=seed)
+    for kind, at, plates, grams, hold in schedule:
+        ph.schedule(kind, T0 + at, plates, grams, hold)  # type: ignore[arg-type]
+    t = T0 + np.arange(int(seconds * 60)) / 60.0
+    x = np.vstack([ph.render(t[k : k + 60]) for k in range(0, len(t), 60)])
+    x = np.round(x / 0.241) * 0.241
+    return run(ShelfDetector(SHELF, PLAN), t, x)
+
+
+# ------------------------------------------------------------------ planogram
+def test_planogram_lookups() -> None:
+    assert [p.product_id for p in PLAN.at(SHELF, 3)] == ["W"]
+    assert PLAN.plates_of(SHELF, "W") == (3, 4)
+    assert {p.product_id for p in PLAN.near(SHELF, (5,))} == {"W", "C"}
+    assert PLAN.at(SHELF, 9) == () and PLAN.shelves() == (SHELF,)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("product_id,name\n", 1, "header must be"),
+        (CSV + "E,Eggs,1,2,8,heavy,1\n", 8, "bad number"),
+        (CSV + "E,Eggs,1,2,8,-3,1\n", 8, "unit_weight_g must be > 0"),
+        (CSV + "A,Tea,1,2,5,99,2.5\n", 8, "differs from 105.5"),
+        (CSV + "E,Eggs,1,2\n", 8, "expected 7 columns"),
+    ],
+)
+def test_planogram_errors_name_the_line(text: str, line: int, reason: str) -> None:
+    with pytest.raises(PlanogramError) as err:
+        Planogram.parse_csv(text, "p.csv")
+    assert err.value.line == line and reason in err.value.reason
+
+
+# ------------------------------------------------------------------ identification
+def test_identify_quantity_and_measurement_error() -> None:
+    (one,) = identify(-101.5, SHELF, (1,), PLAN)  # REFERENCE.md: 101.5 g measured for 105.5 g
+    assert one.product is not None and one.product.product_id == "A" and one.quantity == 1
+    (three,) = identify(-745.0, SHELF, (2,), PLAN)
+    assert three.product is not None and three.product.product_id == "B" and three.quantity == 3
+
+
+def test_identify_two_products_at_once_and_unknown() -> None:
+    parts = identify(-(250 + 400), SHELF, (2, 3), PLAN)
+    assert sorted((p.product.product_id, p.quantity) for p in parts if p.product) == [("B", 1), ("W", 1)]
+    (unknown,) = identify(-150.0, SHELF, (6,), PLAN)  # 2.5 candles
+    assert unknown.product is None and unknown.quantity == 0
+
+
+# ------------------------------------------------------------------ detector on hand-made signals
+def clean(
+    seconds: float, plates: int = 8, noise: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = T0 + np.arange(int(seconds * 60)) / 60.0
+    x = 1000.0 + rng.normal(0, noise, (len(t), plates))
+    return t, x
+
+
+def test_a_clean_pick_gives_one_event_with_times_from_the_samples() -> None:
+    t, x = clean(10)
+    rel = t - T0
+    x[:, 1] -= 250.0 * np.clip((rel - 4.0) / 0.5, 0, 1)  # lifted over 0.5 s
+    x[(rel > 4.0) & (rel < 5.0), 1] += 40 * np.sin(20 * rel[(rel > 4.0) & (rel < 5.0)])
+    (event,) = run(ShelfDetector(SHELF, PLAN), t, x)
+    assert event.kind == "pick" and event.plates == (2,) and event.product_id == "B" and event.quantity == 1
+    assert event.delta_g == pytest.approx(-250, abs=2)
+    assert T0 + 3.8 < event.t_start < T0 + 4.2 and T0 + 5.0 < event.t_end < T0 + 7.0
+    assert event.confidence > 0.9
+
+
+def test_a_step_without_a_hand_is_a_tare_not_a_pick() -> None:
+    t, x = clean(8)
+    x[t - T0 >= 4.0, 3] -= 1500.0  # the bridge applied a new zero
+    det = ShelfDetector(SHELF, PLAN)
+    assert run(det, t, x) == [] and det.stats["steps"] == 1
+
+
+def test_a_gap_in_the_data_still_gives_the_change() -> None:
+    t, x = clean(12)
+    x[t - T0 >= 5.0, 6] += 340.0
+    keep = (t - T0 < 4.0) | (t - T0 > 7.0)  # 3 s lost: unplugged while the jam came back
+    (event,) = run(ShelfDetector(SHELF, PLAN), t[keep], x[keep])
+    assert event.kind == "return" and event.product_id == "D" and event.t_start < T0 + 4.0
+
+
+def test_drift_alone_gives_nothing() -> None:
+    t, x = clean(120)
+    x += np.outer(t - T0, np.linspace(-0.05, 0.05, 8))  # up to 6 g over two minutes
+    assert run(ShelfDetector(SHELF, PLAN), t, x) == []
+
+
+def test_out_of_order_samples_are_dropped_and_counted() -> None:
+    t, x = clean(3)
+    det = ShelfDetector(SHELF, PLAN)
+    run(det, t, x)
+    run(det, t[:12], x[:12])
+    assert det.stats["out_of_order"] == 12
+
+
+# ------------------------------------------------------------------ detector on the physical model
+def test_pick_and_return_across_two_plates() -> None:
+    events = physics_run([("pick", 3.0, (3, 4), 400.0, 1.5), ("return", 12.0, (3, 4), 400.0, 2.0)], 20)
+    assert [(e.kind, e.product_id, e.quantity) for e in events] == [("pick", "W", 1), ("return", "W", 1)]
+    assert set(events[0].plates) <= {3, 4}
+
+
+def test_second_hand_before_the_first_settled() -> None:
+    events = physics_run([("pick", 3.0, (1,), 105.5, 1.5), ("pick", 3.6, (7,), 340.0, 1.5)], 12)
+    assert sorted((e.product_id, e.quantity) for e in events) == [("A", 1), ("D", 1)]
+
+
+def test_long_hold_and_several_units() -> None:
+    events = physics_run([("pick", 3.0, (2,), 500.0, 12.0)], 24)
+    assert [(e.kind, e.product_id, e.quantity) for e in events] == [("pick", "B", 2)]
+
+
+def test_leaning_on_the_shelf_gives_no_event() -> None:
+    assert physics_run([("lean", 3.0, (5, 6), 900.0, 5.0)], 16) == []
