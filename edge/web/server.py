@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from edge.config import EdgeConfig
 from edge.mqtt.client import MqttClient
+from edge.ops.health_report import HealthReporter
 from edge.web.gateway_info import gateway_facts
 from edge.web.live import LiveState
 from edge.web.metrics import LiveCollector
@@ -53,8 +54,11 @@ class DashboardHandle:
     server: ThreadingHTTPServer
     thread: threading.Thread
     own_mqtt: MqttClient | None
+    reporter: HealthReporter | None = None
 
     def stop(self) -> None:
+        if self.reporter is not None:
+            self.reporter.stop()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -202,7 +206,8 @@ def start_dashboard(
 
     ``mqtt``: the daemon's client (the dashboard adds read-only subscriptions to it); when None the
     dashboard opens its own connection. ``extra_state``: called at each refresh, its dict is merged
-    into the gateway facts (e.g. the daemon's counters).
+    into the gateway facts (e.g. the daemon's counters). With ``backend.url`` set and
+    ``web.health_report_interval_s`` > 0, a health report goes to the backend at that interval.
     """
     live = LiveState()
     own = None
@@ -220,4 +225,8 @@ def start_dashboard(
     host, port = str(server.server_address[0]), int(server.server_address[1])
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     log.info("dashboard on http://%s:%d", shown, port)
-    return DashboardHandle(f"http://{shown}:{port}", live, server, thread, own)
+    reporter = None
+    if config.backend.url and config.web.health_report_interval_s > 0:
+        reporter = HealthReporter(config, app.state, time.time)
+        reporter.start()
+    return DashboardHandle(f"http://{shown}:{port}", live, server, thread, own, reporter)

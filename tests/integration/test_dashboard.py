@@ -190,3 +190,33 @@ def test_metrics_healthz_and_privacy(store: tuple[EdgeConfig, DashboardHandle]) 
     state = session.get(f"{dashboard.url}/api/state", timeout=5)
     assert state.status_code == 200 and SHOPPER not in state.text
     assert state.json()["shelves"][0]["shoppers"] == 1
+
+
+def test_health_report_reaches_the_backend(broker: MosquittoBroker, tmp_path: Path) -> None:
+    from simulators.backend.server import BackendServer
+
+    with BackendServer(tmp_path / "backend.db") as backend:
+        config = parse_config(
+            {
+                "gateway": {"store_id": "store-009", "gateway_id": "gw-3", "data_dir": str(tmp_path)},
+                "mqtt": {"host": broker.host, "port": broker.port},
+                "backend": {"url": backend.url},
+                "web": {"host": "127.0.0.1", "port": 0, "health_report_interval_s": 0.3},
+            }
+        )
+        dashboard = start_dashboard(config)
+        try:
+
+            def reports() -> list[dict[str, object]]:
+                answer = requests.get(f"{backend.url}/v1/health-reports", timeout=5).json()
+                return list(answer["gateways"])
+
+            found = wait_until(reports, 10, what="a health report at the backend")
+            assert found[0]["store_id"] == "store-009" and found[0]["gateway_id"] == "gw-3"
+            report = found[0]["report"]
+            assert isinstance(report, dict)
+            assert report["gateway"]["mqtt_connected"] is True
+            assert report["problems"] == []
+            assert dashboard.reporter is not None and dashboard.reporter.sent >= 1
+        finally:
+            dashboard.stop()

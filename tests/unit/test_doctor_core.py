@@ -65,3 +65,31 @@ def test_exit_code_ignores_warnings() -> None:
     ]
     assert exit_code(results) == 0
     assert exit_code([*results, CheckResult("d", Status.FAIL, "")]) == 1
+
+
+def test_health_report_names_problems_without_shoppers() -> None:
+    from edge.ops.health_report import build_report
+
+    state = {
+        "gateway": {
+            "mqtt_connected": False,
+            "sync_backlog": 5000,
+            "disk_free_bytes": 50 * GiB,
+            "disk_total_bytes": 100 * GiB,
+        },
+        "shelves": [{"shelf": "1/2", "connected": False, "firmware": None, "crc_errors": 3, "shoppers": 2}],
+        "availability": {"bridge/bridge-1": "offline"},
+        "counters": {"picks": 4},
+        "plates": [],
+        "events": [],
+        "offers": [],
+    }
+    report = build_report(state, 1000.0)
+    assert report["problems"] == [
+        "gateway not connected to the store broker",
+        "shelf 1/2: serial link down",
+        "bridge/bridge-1 is offline",
+        "5000 events waiting to be sent to the backend",
+    ]
+    assert report["shelves"][0]["shoppers"] == 2  # a count, never an id
+    assert "events" not in report and "offers" not in report
