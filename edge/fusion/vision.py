@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from edge.events import LaneInteraction, ShelfId, WeightEvent
+from edge.sensing.planogram import Planogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,20 @@ class VisionFusionParams:
     camera_floor: float = 0.05
     #: Interactions older than this (seconds before the newest event time seen) are expired.
     expire_s: float = 10.0
+
+
+def candidates_near(
+    planogram: Planogram, shelf: ShelfId, plates: Sequence[int], reach: int = 1
+) -> list[Candidate]:
+    """Every (product, plate) the planogram places on ``plates`` of ``shelf`` or within ``reach`` of them."""
+    near: set[int] = set()
+    for plate in plates:
+        near.update(range(plate - reach, plate + reach + 1))
+    return [
+        Candidate(product.product_id, plate, product.unit_weight_g)
+        for plate in sorted(near)
+        for product in planogram.at(shelf, plate)
+    ]
 
 
 def joins(weight: WeightEvent, interaction: LaneInteraction, params: VisionFusionParams) -> bool:

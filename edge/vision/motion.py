@@ -28,6 +28,8 @@ class MotionGate:
     _background: np.ndarray = field(init=False)
     _diff: np.ndarray = field(init=False)
     _mask: np.ndarray = field(init=False)
+    _bg8: np.ndarray = field(init=False)
+    _scratch: list[np.ndarray] = field(init=False)
     _boxes: list[tuple[int, int, int, int]] = field(init=False)
     _masks: list[np.ndarray] = field(init=False)
     _areas: list[int] = field(init=False)
@@ -40,12 +42,14 @@ class MotionGate:
         self._background = np.zeros((h, w), np.float32)
         self._diff = np.zeros((h, w), np.uint8)
         self._mask = np.zeros((h, w), np.uint8)
-        self._boxes, self._masks, self._areas = [], [], []
+        self._bg8 = np.zeros((h, w), np.uint8)
+        self._boxes, self._masks, self._areas, self._scratch = [], [], [], []
         for (x0, y0, x1, y1), mask in zip(self.layout.boxes, self.layout.masks, strict=True):
             box = (x0 // 2, y0 // 2, max(x0 // 2 + 1, x1 // 2), max(y0 // 2 + 1, y1 // 2))
             small = cv2.resize(mask, (box[2] - box[0], box[3] - box[1]), interpolation=cv2.INTER_NEAREST)
             self._boxes.append(box)
             self._masks.append(small)
+            self._scratch.append(np.zeros_like(small))
             self._areas.append(max(1, int(cv2.countNonZero(small))))
 
     def update(self, frame: np.ndarray) -> list[int]:
@@ -66,7 +70,8 @@ class MotionGate:
             self._background[:] = self._small
             self._primed = True
             return []
-        cv2.absdiff(self._small, cv2.convertScaleAbs(self._background), dst=self._diff)
+        cv2.convertScaleAbs(self._background, dst=self._bg8)
+        cv2.absdiff(self._small, self._bg8, dst=self._diff)
         cv2.threshold(self._diff, self.threshold, 255, cv2.THRESH_BINARY, dst=self._mask)
         changed = cv2.countNonZero(self._mask) / self._mask.size
         if changed > self.lighting_fraction:
@@ -76,7 +81,7 @@ class MotionGate:
         active = []
         for i, ((x0, y0, x1, y1), lane_mask) in enumerate(zip(self._boxes, self._masks, strict=True)):
             region = self._mask[y0:y1, x0:x1]
-            moved = cv2.countNonZero(cv2.bitwise_and(region, lane_mask))
+            moved = cv2.countNonZero(cv2.bitwise_and(region, lane_mask, dst=self._scratch[i]))
             if moved >= self.min_fraction * self._areas[i]:
                 active.append(i)
         cv2.accumulateWeighted(self._small, self._background, self.learn_rate)

@@ -137,10 +137,14 @@ class MjpegCamera:
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
                 seen = -1
+
+                def fresh(last: int) -> Callable[[], bool]:
+                    return lambda: camera._seq != last
+
                 try:
                     while camera._running.is_set():
                         with camera._cond:
-                            camera._cond.wait_for(lambda last=seen: camera._seq != last, timeout=1.0)
+                            camera._cond.wait_for(fresh(seen), timeout=1.0)
                             seen, jpeg = camera._seq, camera._jpeg
                         if server_ref() is not me or me is None:
                             break  # the stream was dropped

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from edge.config import CameraSection, LaneSection
 from edge.events import LaneInteraction, WeightEvent
-from edge.fusion.vision import Candidate, VisionJoin
+from edge.fusion.vision import VisionJoin, candidates_near
 from edge.sensing.detector import ShelfDetector
 from edge.vision.capture import OpenCvCapture
 from edge.vision.model import load_lane_model
@@ -94,12 +94,7 @@ def fuse(scenario: CameraScenario, weights: list[WeightEvent], seen: list[LaneIn
         if isinstance(item, LaneInteraction):
             join.add(item)
             continue
-        candidates = [
-            Candidate(p.product_id, plate, p.unit_weight_g)
-            for p in planogram.near(SHELF, item.plates, reach=1)
-            for plate in planogram.plates_of(SHELF, p.product_id)
-        ]
-        decided, _ = join.refine(item, candidates)
+        decided, _ = join.refine(item, candidates_near(planogram, SHELF, item.plates))
         out.append(Reported(decided.t_start, decided.t_end, decided.plates, decided.kind, decided.product_id))
     for i in join.expired(float("inf")):
         if i.confidence >= 0.5:  # the camera alone saw a pick the load cells missed

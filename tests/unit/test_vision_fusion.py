@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from edge.events import LaneInteraction, ShelfId, WeightEvent
 from edge.fusion.core import BasketFusion
-from edge.fusion.vision import Candidate, VisionJoin, decide, joins
+from edge.fusion.vision import Candidate, VisionJoin, candidates_near, decide, joins
+from edge.sensing.planogram import Placement, Planogram, Product
 
 SHELF = ShelfId(1, 1)
 # Two products 2 % apart on one wide plate: weight alone cannot tell them.
@@ -56,6 +57,15 @@ def test_vision_join_consumes_matched_interactions_and_expires_the_rest() -> Non
     assert decided.product_id == "COFFEE" and len(used) == 1
     assert join.expired(45.0) == []
     assert [i.product_id for i in join.expired(60.0)] == ["JAM"]
+
+
+def test_candidates_come_from_the_planogram_around_the_changed_plates() -> None:
+    planogram = Planogram(
+        Placement(Product(pid, pid, w, 1.0), SHELF, plate)
+        for pid, w, plate in (("TEA", 400.0, 3), ("COFFEE", 408.0, 3), ("JAM", 250.0, 4), ("SOAP", 90.0, 6))
+    )
+    found = candidates_near(planogram, SHELF, (3,))
+    assert sorted((c.product_id, c.plate) for c in found) == [("COFFEE", 3), ("JAM", 4), ("TEA", 3)]
 
 
 def test_basket_event_lists_vision_as_a_source() -> None:
