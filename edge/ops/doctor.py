@@ -335,6 +335,19 @@ def camera_sources(config: EdgeConfig) -> list[tuple[str, str]]:
     return [(camera.camera_id, camera.source) for camera in config.cameras]
 
 
+def check_dashboard(config: EdgeConfig) -> CheckResult:
+    web = config.web
+    if not web.enabled:
+        return CheckResult("dashboard", Status.SKIP, "disabled (web.enabled = false)")
+    where = f"port {web.port}"
+    fix = "set a password of 10+ characters: [web] password in the config, then restart smartshelf-edge"
+    if web.password is None:
+        return CheckResult("dashboard", Status.WARN, f"{where}: no password set, nobody can log in", fix)
+    if len(web.password) < 10:
+        return CheckResult("dashboard", Status.WARN, f"{where}: password shorter than 10 characters", fix)
+    return CheckResult("dashboard", Status.OK, f"{where}, login required")
+
+
 def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[CheckResult]:
     results = [
         CheckResult(
@@ -349,7 +362,7 @@ def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[
     if config.presence.source == "bleak":
         results.append(check_ble_adapter(config, listen_s))
     results += check_cameras(camera_sources(config), timeout_s=5.0)
-    results += [check_disk(config), check_database(config), check_model(config)]
+    results += [check_disk(config), check_database(config), check_model(config), check_dashboard(config)]
     return results
 
 

@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import grp
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -94,6 +95,10 @@ key_file = "{pki}/clients/{gateway_id}.key"
 [logging]
 level = "INFO"
 format = "json"
+
+[web]
+port = 8080
+password = "{secrets.token_urlsafe(12)}"
 """
 
 
@@ -246,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
     state = "created" if result.config_created else "kept (upgrade)"
     console.print(f"config {result.config_file}: {state}")
     console.print(f"MQTT clients with certificates: {', '.join(sorted(result.clients))}")
+    console.print(
+        f"dashboard: http://{socket.gethostname()}:8080 (password: [web] password in {result.config_file})"
+    )
     for path in result.written:
         console.print(f"  wrote {path}")
     console.print("[green]install done[/green]" + ("" if opts.system else f" (files only, under {root})"))
