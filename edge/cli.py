@@ -9,6 +9,7 @@ from edge.cli_registry import Command, run_commands
 COMMANDS: tuple[Command, ...] = (
     Command("run", "edge.app", "Run the gateway daemon."),
     Command("validate-config", "edge.config_cli", "Check a configuration file; name every bad key."),
+    Command("replay", "edge.sensing.replay", "Detect weight events in a recorded log (AiFi CSV layout)."),
     Command("schemas", "edge.mqtt.schema_cli", "Write the JSON schemas of every MQTT payload."),
     Command(
         "install", "edge.ops.install", "Install or upgrade this gateway (units, broker TLS + ACL, certs)."
