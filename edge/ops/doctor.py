@@ -249,7 +249,12 @@ def check_database(config: EdgeConfig) -> CheckResult:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            applied = (
+                {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+                if "schema_migrations" in tables
+                else set()
+            )
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -266,7 +271,19 @@ def check_database(config: EdgeConfig) -> CheckResult:
             f"{path}: integrity check: {verdict}",
             "stop the daemon and restore/move the file; tell central IT",
         )
-    return CheckResult("database", Status.OK, f"{path} intact (schema user_version {version})")
+    from edge.store.migrations import MIGRATIONS
+
+    missing = sorted({m.version for m in MIGRATIONS} - applied)
+    if missing:
+        return CheckResult(
+            "database",
+            Status.WARN,
+            f"{path} intact, migrations {missing} not applied yet",
+            "restart the daemon (it migrates at start): `sudo systemctl restart smartshelf-edge`",
+        )
+    return CheckResult(
+        "database", Status.OK, f"{path} intact (schema {max(applied, default=0)}, {len(applied)} migrations)"
+    )
 
 
 def check_model(config: EdgeConfig) -> CheckResult:
