@@ -142,7 +142,7 @@ class ShelfLink:
                 self._serial = ser
             self.connected = True
             self.on_state(self)
-            threading.Thread(target=self.request, args=(P.GetInfo(),), daemon=True).start()
+            self.hello = None
             try:
                 self._read_loop(ser)
             finally:
@@ -153,8 +153,23 @@ class ShelfLink:
                     ser.close()
                 self.on_state(self)
 
+    def _send_nowait(self, command: P.Command) -> None:
+        with self._write_lock:
+            if self._serial is None:
+                return
+            seq = self._seq
+            self._seq = (self._seq + 1) & 0xFFFF
+            try:
+                self._serial.write(P.encode_frame(command, seq))
+            except (serial.SerialException, OSError) as exc:
+                log.warning("%s: write failed: %s", self.port, exc)
+
     def _read_loop(self, ser: serial.Serial) -> None:
+        asked = 0.0
         while not self._stop.is_set():
+            if self.hello is None and time.monotonic() - asked > 1.0:
+                self._send_nowait(P.GetInfo())  # until the controller has told us who it is
+                asked = time.monotonic()
             try:
                 data = ser.read(4096)
             except (serial.SerialException, OSError) as exc:
