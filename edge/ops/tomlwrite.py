@@ -6,7 +6,6 @@ holds. ``tomllib.loads(dumps(d)) == d`` for such documents (tested).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import PurePath
@@ -15,8 +14,24 @@ from typing import Any
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _string(text: str) -> str:
+    """A TOML basic string: escapes only what TOML requires (never surrogate pairs)."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def _key(key: str) -> str:
-    return key if _BARE.match(key) else json.dumps(key)
+    return key if _BARE.match(key) else _string(key)
 
 
 def _value(value: Any) -> str:
@@ -29,7 +44,7 @@ def _value(value: Any) -> str:
             raise ValueError(f"TOML config values must be finite, got {value}")
         return repr(value)
     if isinstance(value, str | PurePath):
-        return json.dumps(str(value), ensure_ascii=False)
+        return _string(str(value))
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -42,7 +57,9 @@ def _is_table_array(value: Any) -> bool:
 
 
 def _table(path: list[str], data: dict[str, Any], out: list[str]) -> None:
-    scalars = {k: v for k, v in data.items() if v is not None and not isinstance(v, dict) and not _is_table_array(v)}
+    scalars = {
+        k: v for k, v in data.items() if v is not None and not isinstance(v, dict) and not _is_table_array(v)
+    }
     if path and (scalars or not data):
         out.append(f"\n[{'.'.join(_key(p) for p in path)}]")
     for key, value in scalars.items():
