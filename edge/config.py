@@ -167,7 +167,8 @@ class OffersSection(Section):
         "synced when absent, built-in defaults until then.",
     )
     profiles: Path | None = Field(
-        None, description="Shopper profiles JSON ({shopper: profile}) computed by the backend; synced when absent."
+        None,
+        description="Shopper profiles JSON ({shopper: profile}) computed by the backend; synced when absent.",
     )
 
 

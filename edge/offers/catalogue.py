@@ -59,6 +59,9 @@ class Catalogue:
 
     products: dict[str, Product]
     stock: dict[str, dict[ShelfId, int]] = field(default_factory=dict)
+    _stocked: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    version: int = field(default=0, compare=False)
+    _new: list[Product] | None = field(default=None, repr=False, compare=False)
 
     def __contains__(self, product_id: object) -> bool:
         return product_id in self.products
@@ -70,10 +73,21 @@ class Catalogue:
         return self.products.get(product_id)
 
     def new_products(self) -> list[Product]:
-        return sorted((p for p in self.products.values() if p.new), key=lambda p: p.product_id)
+        """New products, by id (cached: products do not change after loading)."""
+        if self._new is None:
+            self._new = sorted((p for p in self.products.values() if p.new), key=lambda p: p.product_id)
+        return self._new
 
     def set_stock(self, product_id: str, shelf: ShelfId, units: int) -> None:
         self.stock.setdefault(product_id, {})[shelf] = max(0, units)
+        self._stocked = None
+        self.version += 1
+
+    def stocked(self) -> frozenset[str]:
+        """Products with at least one unit anywhere in the store (cached until stock changes)."""
+        if self._stocked is None:
+            self._stocked = frozenset(p for p, places in self.stock.items() if any(places.values()))
+        return self._stocked
 
     def stock_near(self, product_id: str, shelf: ShelfId, gondola_distance: int = 0) -> int:
         """Units of ``product_id`` on shelves within ``gondola_distance`` gondolas of ``shelf``."""

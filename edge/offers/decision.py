@@ -148,6 +148,14 @@ class OfferEngine:
         self.offer_ttl_s = offer_ttl_s
         self._state = _State()
         self._horizon = max(rules.rules.shopper_window_s, rules.rules.same_offer_gap_s, rules.rules.min_gap_s)
+        self._swept = float("-inf")
+        self._static: dict[ShelfId, tuple[int, frozenset[str]]] = {}
+        r = rules.rules
+        self._excluded_products = frozenset(r.excluded_products)
+        self._excluded_categories = frozenset(c.lower() for c in r.excluded_categories)
+        self._campaign_scope = [
+            (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
+        ]
 
     # ------------------------------------------------------------------ public
     def decide(
@@ -185,7 +193,7 @@ class OfferEngine:
             return Decision(None, record("no-shopper"))
         if not context.consent:
             return Decision(None, record("no-consent"))
-        self._prune(event.t)
+        self._prune(event.t, shopper)
         capped = self._shopper_capped(shopper, event.t)
         if capped:
             return Decision(None, record(capped))
@@ -248,8 +256,10 @@ class OfferEngine:
         """Best running campaign with budget left for ``product``; flag True if one covers it but is spent."""
         best: Campaign | None = None
         spent = False
-        for campaign in self.rules.campaigns:
-            if not campaign.running(t) or not campaign.covers(product.product_id, product.category):
+        for campaign, products, categories in self._campaign_scope:
+            if product.product_id not in products and product.category not in categories:
+                continue
+            if not campaign.running(t):
                 continue
             used = self._state.campaign_spent.get(campaign.campaign_id, 0)
             mine = self._state.campaign_shopper.get((campaign.campaign_id, shopper), 0)
@@ -262,39 +272,65 @@ class OfferEngine:
                 best = campaign
         return best, spent
 
+    def offerable(self, shelf: ShelfId) -> frozenset[str]:
+        """Products that could be offered at ``shelf`` at all: in the catalogue, not excluded, in stock
+        on this or a nearby gondola. Pass it to ``OfferModel.candidates(within=...)`` so the model
+        only spends its ``k`` on these. Cached until the catalogue's stock changes."""
+        return self._static_ok(shelf)
+
+    def _static_ok(self, shelf: ShelfId) -> frozenset[str]:
+        cached = self._static.get(shelf)
+        if cached is not None and cached[0] == self.catalogue.version:
+            return cached[1]
+        r = self.rules.rules
+        ok = frozenset(
+            pid
+            for pid in self.catalogue.stocked()
+            if (p := self.catalogue.get(pid)) is not None
+            and pid not in self._excluded_products
+            and p.category not in self._excluded_categories
+            and self.catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
+        )
+        self._static[shelf] = (self.catalogue.version, ok)
+        return ok
+
+    def _static_reason(self, product_id: str) -> str:
+        product = self.catalogue.get(product_id)
+        if product is None:
+            return "not-in-catalogue"
+        if product_id in self._excluded_products or product.category in self._excluded_categories:
+            return "excluded"
+        return "out-of-stock"
+
     def _eligible(
         self,
         product_id: str,
         shopper: str,
         t: float,
-        shelf: ShelfId,
+        static: frozenset[str],
         held: set[str],
         filtered: dict[str, int],
     ) -> tuple[Product, Campaign | None] | None:
-        r = self.rules.rules
-        product = self.catalogue.get(product_id)
         reason: str | None = None
         campaign: Campaign | None = None
-        if product is None:
-            reason = "not-in-catalogue"
-        elif product_id in held:
+        product = self.catalogue.products.get(product_id) if product_id in static else None
+        if product_id in held:
             reason = "held"
-        elif product_id in r.excluded_products or product.category in {
-            c.lower() for c in r.excluded_categories
-        }:
-            reason = "excluded"
-        elif self.catalogue.stock_near(product_id, shelf, r.nearby_gondolas) < r.min_stock:
-            reason = "out-of-stock"
-        elif self._recently_offered(shopper, product_id, t):
+        elif product is None:
+            reason = self._static_reason(product_id)
+        elif shopper in self._state.by_shopper and self._recently_offered(shopper, product_id, t):
             reason = "recently-offered"
-        elif self._product_capped(product_id, t):
+        elif self.rules.rules.max_per_product_window is not None and self._product_capped(product_id, t):
             reason = "product-cap"
-        else:
+        elif self._campaign_scope:
             campaign, spent = self._campaign(product, shopper, t)
-            if campaign is None and not r.organic_offers:
+            if campaign is None and not self.rules.rules.organic_offers:
                 reason = "budget" if spent else "no-campaign"
+        elif not self.rules.rules.organic_offers:
+            reason = "no-campaign"
         if reason is not None or product is None:
-            filtered[reason or "not-in-catalogue"] = filtered.get(reason or "not-in-catalogue", 0) + 1
+            key = reason or "not-in-catalogue"
+            filtered[key] = filtered.get(key, 0) + 1
             return None
         return product, campaign
 
@@ -329,13 +365,14 @@ class OfferEngine:
         filtered: dict[str, int],
     ) -> list[Option]:
         r = self.rules.rules
+        static = self._static_ok(shelf)
         options = []
         for rank, raw in enumerate(candidates[: r.candidates]):
             cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
             if cand.score < r.min_acceptance:
                 filtered["low-acceptance"] = filtered.get("low-acceptance", 0) + 1
                 continue
-            found = self._eligible(cand.product_id, shopper, t, shelf, held, filtered)
+            found = self._eligible(cand.product_id, shopper, t, static, held, filtered)
             if found is not None:
                 product, campaign = found
                 options.append(self._option(product, campaign, cand.score, cand.together, product.new))
@@ -351,10 +388,11 @@ class OfferEngine:
         filtered: dict[str, int],
     ) -> list[Option]:
         result = []
+        static = self._static_ok(shelf)
         for product in self.catalogue.new_products():
             if product.product_id in ranked:
                 continue
-            found = self._eligible(product.product_id, shopper, t, shelf, held, filtered)
+            found = self._eligible(product.product_id, shopper, t, static, held, filtered)
             if found is not None:
                 result.append(
                     self._option(found[0], found[1], self.rules.rules.novelty_acceptance, 0.0, True)
@@ -420,10 +458,17 @@ class OfferEngine:
             key = (rec.campaign_id, rec.shopper)
             s.campaign_shopper[key] = s.campaign_shopper.get(key, 0) + 1
 
-    def _prune(self, t: float) -> None:
-        for table, horizon in ((self._state.by_shopper, self._horizon),):
-            for shopper in [k for k, q in table.items() if q and t - q[-1][0] >= horizon]:
-                del table[shopper]
+    def _prune(self, t: float, shopper: str) -> None:
+        """Forget what no window can see any more: this shopper now, everyone else now and then."""
+        mine = self._state.by_shopper.get(shopper)
+        while mine and t - mine[0][0] >= self._horizon:
+            mine.popleft()
+        if t - self._swept < self._horizon / 10:
+            return
+        self._swept = t
+        table = self._state.by_shopper
+        for key in [k for k, q in table.items() if not q or t - q[-1][0] >= self._horizon]:
+            del table[key]
         window = self.rules.rules.product_window_s
         for times in self._state.by_product.values():
             while times and t - times[0] >= window:

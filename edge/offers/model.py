@@ -28,8 +28,10 @@ from edge.offers.profile import Profile, compute_profile
 MODEL_FILE = "offer_model.onnx"
 MANIFEST_FILE = "manifest.json"
 FORMAT = "smartshelf-offer-model/1"
-INPUTS = ("basket", "profile_items", "profile_weights", "profile_baskets", "k")
+INPUTS = ("basket", "profile_items", "profile_weights", "profile_baskets", "penalty", "k")
 OUTPUTS = ("scores", "items", "together")
+MASKED = -1.0e9
+PROFILE_CACHE = 8192
 
 
 class ModelLoadError(EdgeError):
@@ -116,6 +118,9 @@ class OfferModel:
         self._pad_basket = np.array([self._pad], dtype=np.int64)
         self._pad_weights = np.zeros(1, dtype=np.float32)
         self._zero = np.zeros(1, dtype=np.float32)
+        self._no_penalty = np.zeros(self._pad + 1, dtype=np.float32)
+        self._penalties: dict[frozenset[str], np.ndarray] = {}
+        self._encoded: dict[int, tuple[Profile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
     @classmethod
     def load(cls, directory: str | Path, threads: int = 1) -> OfferModel:
@@ -169,22 +174,27 @@ class OfferModel:
         return [c.product_id for c in self.candidates(basket, profile, k)]
 
     def candidates(
-        self, basket: Sequence[str], profile: Profile | None = None, k: int = 10
+        self,
+        basket: Sequence[str],
+        profile: Profile | None = None,
+        k: int = 10,
+        within: frozenset[str] | None = None,
     ) -> list[Candidate]:
-        """Like :meth:`rank` with each product's score and social-proof share."""
+        """Like :meth:`rank` with each product's score and social-proof share.
+
+        ``within`` restricts the result to those products (e.g. ``catalogue.stocked()``: what this
+        store has on its shelves), so a small store still gets ``k`` candidates it can offer.
+        """
         if k <= 0:
             return []
         index = self.index
         basket_idx = [index[p] for p in dict.fromkeys(basket) if p in index]
         basket_idx.append(self._pad)
         if profile is not None and profile.n_baskets > 0:
-            pairs = [(index[p], w) for p, w in zip(profile.items, profile.weights, strict=True) if p in index]
-            p_items = np.array([i for i, _ in pairs] + [self._pad], dtype=np.int64)
-            p_weights = np.array([w for _, w in pairs] + [0.0], dtype=np.float32)
-            p_baskets = np.array([float(profile.n_baskets)], dtype=np.float32)
+            p_items, p_weights, p_baskets = self._encode(profile)
         else:
             p_items, p_weights, p_baskets = self._pad_basket, self._pad_weights, self._zero
-        kk = min(k + 1, self._pad + 1)
+        penalty = self._no_penalty if within is None else self.penalty(within)
         scores, items, together = self.session.run(
             None,
             {
@@ -192,15 +202,41 @@ class OfferModel:
                 "profile_items": p_items,
                 "profile_weights": p_weights,
                 "profile_baskets": p_baskets,
-                "k": np.array([kk], dtype=np.int64),
+                "penalty": penalty,
+                "k": np.array([min(k, self._pad)], dtype=np.int64),
             },
         )
-        result = []
         names = self.items
-        for score, item, share in zip(scores.tolist(), items.tolist(), together.tolist(), strict=True):
-            if item >= self._pad or score <= -1e8:
-                continue
-            result.append(Candidate(names[item], score, share))
-            if len(result) == k:
-                break
-        return result
+        return [
+            Candidate(names[item], score, share)
+            for score, item, share in zip(scores.tolist(), items.tolist(), together.tolist(), strict=True)
+            if item < self._pad and score > MASKED / 10
+        ]
+
+    def _encode(self, profile: Profile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The profile as graph inputs, cached per profile object (profiles are immutable)."""
+        hit = self._encoded.get(id(profile))
+        if hit is not None and hit[0] is profile:
+            return hit[1]
+        index = self.index
+        pairs = [(index[p], w) for p, w in zip(profile.items, profile.weights, strict=True) if p in index]
+        arrays = (
+            np.array([i for i, _ in pairs] + [self._pad], dtype=np.int64),
+            np.array([w for _, w in pairs] + [0.0], dtype=np.float32),
+            np.array([float(profile.n_baskets)], dtype=np.float32),
+        )
+        if len(self._encoded) >= PROFILE_CACHE:
+            self._encoded.clear()
+        self._encoded[id(profile)] = (profile, arrays)
+        return arrays
+
+    def penalty(self, within: frozenset[str]) -> np.ndarray:
+        """The cached ``penalty`` input that hides every product outside ``within``."""
+        penalty = self._penalties.get(within)
+        if penalty is None:
+            penalty = np.full(self._pad + 1, MASKED, dtype=np.float32)
+            penalty[[self.index[p] for p in within if p in self.index]] = 0.0
+            if len(self._penalties) >= 256:
+                self._penalties.clear()
+            self._penalties[within] = penalty
+        return penalty

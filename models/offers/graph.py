@@ -7,6 +7,8 @@ inputs
   ``profile_items``    int64 [P]    item indices of the shopper profile, padded with N (>= 1 entry)
   ``profile_weights``  float32 [P]  decayed repurchase shares of those items (0 for padding)
   ``profile_baskets``  float32 [1]  number of past baskets behind the profile (0: unknown shopper)
+  ``penalty``          float32 [N+1] added to every score: 0, or -1e9 for items not to return
+                                    (products this store does not stock); the last entry is padding
   ``k``                int64 [1]    how many items to return (<= N + 1)
 outputs
   ``scores``    float32 [k]  estimated probability that the item joins the basket, best first
@@ -105,7 +107,8 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         node("Add", ["personal_part", "pop_part"], ["base"]),
         node("Mul", ["base", "one_minus_lam"], ["base_part"]),
         node("Mul", ["cooc", "lam"], ["cooc_part"]),
-        node("Add", ["base_part", "cooc_part"], ["score"]),
+        node("Add", ["base_part", "cooc_part"], ["raw_score"]),
+        node("Add", ["raw_score", "penalty"], ["score"]),
         # nothing already in the basket (and never the padding slot)
         node("Shape", ["basket"], ["b_shape"]),
         node("Expand", ["masked", "b_shape"], ["mask_values"]),
@@ -121,6 +124,7 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
             helper.make_tensor_value_info("profile_items", TensorProto.INT64, ["P"]),
             helper.make_tensor_value_info("profile_weights", TensorProto.FLOAT, ["P"]),
             helper.make_tensor_value_info("profile_baskets", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("penalty", TensorProto.FLOAT, [n + 1]),
             helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
         ],
         [

@@ -163,3 +163,12 @@ def test_holder_keeps_serving_previous_model(model_dir: Path, copy_dir: Path) ->
     assert holder.current.rank(basket=[], profile=None, k=3) == list(before.items[:3])
     fresh = OfferModel.load(model_dir)
     assert holder.swap(fresh) is before and holder.current is fresh
+
+
+def test_within_restricts_to_stocked_products(model_dir: Path) -> None:
+    m = OfferModel.load(model_dir)
+    stocked = frozenset([m.items[-1], m.items[-5], m.items[200], m.items[0], "not-modelled"])
+    got = m.candidates(basket=[m.items[0]], profile=None, k=10, within=stocked)
+    assert {c.product_id for c in got} == {m.items[-1], m.items[-5], m.items[200]}
+    assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
+    assert m.candidates(basket=[], profile=None, k=2, within=stocked)[0].product_id == m.items[0]
