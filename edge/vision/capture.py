@@ -53,7 +53,7 @@ class FrameSource(Protocol):
 
 
 def parse_source(source: str) -> str | int:
-    """A device index ('0', '/dev/video0' stays a path) or a file path / URL."""
+    """A device index ('0' -> 0), a device path ('/dev/video0'), a file path or a URL."""
     return int(source) if source.isdigit() else source
 
 
@@ -92,8 +92,8 @@ class OpenCvCapture:
         src = parse_source(self.source)
         timeout = int(self.open_timeout_s * 1000)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout]
-        if isinstance(src, int):
-            cap = cv2.VideoCapture(src, cv2.CAP_ANY)
+        if isinstance(src, int) or src.startswith("/dev/"):
+            cap = cv2.VideoCapture(src, cv2.CAP_V4L2 if isinstance(src, str) else cv2.CAP_ANY)
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             cap.set(cv2.CAP_PROP_FPS, self.fps)
