@@ -45,6 +45,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_pending ON outbox (sent_at, stream, id)",
         ),
     ),
+    # --- 30-39 offers (edge/offers): decisions are events (stream 'offer_decision'); a view to query them
+    Migration(
+        30,
+        "offer decisions view",
+        (
+            """CREATE VIEW offer_decisions AS
+                SELECT event_id AS decision_id,
+                       t,
+                       json_extract(payload, '$.shopper') AS shopper,
+                       json_extract(payload, '$.experiment_id') AS experiment_id,
+                       json_extract(payload, '$.variant') AS variant,
+                       json_extract(payload, '$.outcome') AS outcome,
+                       json_extract(payload, '$.chosen') AS chosen,
+                       json_extract(payload, '$.arm') AS arm,
+                       json_extract(payload, '$.propensity') AS propensity,
+                       json_extract(payload, '$.campaign_id') AS campaign_id,
+                       json_extract(payload, '$.display') AS display,
+                       json_extract(payload, '$.rules_version') AS rules_version
+                FROM events WHERE stream = 'offer_decision'""",
+        ),
+    ),
     # --- 40-49 displays and sync (edge/displays, edge/sync)
     Migration(
         40,
