@@ -23,8 +23,10 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from rich.console import Console
 
@@ -33,7 +35,8 @@ from edge.config import EdgeConfig, load_config
 from edge.errors import ConfigError
 from edge.ops import units
 from edge.ops.mosquitto_conf import TECHNICIAN, BrokerFiles, client_names, render_acl, render_conf
-from edge.ops.pki import StoreCA
+from edge.ops.pki import StoreCA, ensure_pkcs12
+from edge.ops.tomlwrite import dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class InstallOptions:
     config_from: Path | None = None
     renew_certs: bool = False
     system: bool = False  # create user, chown, systemctl enable --now
+    websockets_port: int | None = None  # secure WebSockets listener for browser displays
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,18 @@ password = "{secrets.token_urlsafe(12)}"
 """
 
 
+BROKER_OPTIONS = PurePosixPath("/etc/smartshelf/broker.toml")
+
+
+def load_broker_options(root: Path) -> dict[str, Any]:
+    """The broker options of the last install (port, bind, names, websockets), so upgrades keep them."""
+    path = under(root, BROKER_OPTIONS)
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
 def install(opts: InstallOptions, layout: units.Layout | None = None) -> InstallResult:
     layout = layout or units.Layout()
     root = opts.root
@@ -127,8 +143,12 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
     ca.ensure_ca()
     names = ("localhost", "127.0.0.1", "::1", socket.gethostname(), f"{socket.gethostname()}.local")
     server = ca.ensure_server(tuple(dict.fromkeys((*names, *opts.broker_names))), force=opts.renew_certs)
-    for name in clients:
-        ca.ensure_client(name, force=opts.renew_certs)
+    for name, role in clients.items():
+        issued = ca.ensure_client(name, force=opts.renew_certs)
+        if role == "display":
+            if opts.renew_certs:
+                issued.cert.with_suffix(".p12").unlink(missing_ok=True)
+            ensure_pkcs12(issued, ca.ca_cert_path, name)
     written += [ca.ca_cert_path, server.cert]
 
     # The broker runs as user mosquitto: its files live under /etc/mosquitto, the key group-readable.
@@ -154,10 +174,19 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
     written.append(
         _write_text(
             under(root, mdir / "conf.d" / "smartshelf.conf"),
-            render_conf(config, files, opts.mqtt_port, opts.bind),
+            render_conf(config, files, opts.mqtt_port, opts.bind, websockets_port=opts.websockets_port),
         )
     )
     pki = layout.pki_dir
+    remembered = {"mqtt_port": opts.mqtt_port, "bind": opts.bind, "broker_names": list(opts.broker_names)}
+    if opts.websockets_port:
+        remembered["websockets_port"] = opts.websockets_port
+    written.append(
+        _write_text(
+            under(root, BROKER_OPTIONS),
+            dumps(remembered, "Broker options of `shelf-edge install` (kept for upgrades)."),
+        )
+    )
     systemd = PurePosixPath("/etc/systemd/system")
     bridge_env = (
         f"Environment=SHELF_EDGE_MQTT__TLS__CERT_FILE={pki}/clients/{config.bridge.bridge_id}.crt\n"
@@ -213,10 +242,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config-from", type=Path, help="Use this TOML as the initial config (new gateway only)."
     )
-    parser.add_argument("--mqtt-port", type=int, default=8883, help="TLS port of the store broker.")
-    parser.add_argument("--bind", default="0.0.0.0", help="Address the broker listens on.")
     parser.add_argument(
-        "--broker-name", action="append", default=[], help="Extra host name/IP displays use for the broker."
+        "--mqtt-port", type=int, help="TLS port of the store broker (default 8883, then remembered)."
+    )
+    parser.add_argument("--bind", help="Address the broker listens on (default 0.0.0.0, then remembered).")
+    parser.add_argument(
+        "--broker-name", action="append", help="Extra host name/IP displays use for the broker (remembered)."
+    )
+    parser.add_argument(
+        "--websockets-port",
+        type=int,
+        help="Also serve secure WebSockets for browser displays (remembered; 0 = off).",
     )
     parser.add_argument("--renew-certs", action="store_true", help="Re-issue server and client certificates.")
     parser.add_argument(
@@ -229,15 +265,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     root: Path = args.root.resolve()
+    stored = load_broker_options(root)
+    ws = args.websockets_port if args.websockets_port is not None else stored.get("websockets_port")
     opts = InstallOptions(
         root=root,
         store_id=args.store_id,
         gateway_id=args.gateway_id,
-        mqtt_port=args.mqtt_port,
-        bind=args.bind,
-        broker_names=tuple(args.broker_name),
+        mqtt_port=args.mqtt_port or int(stored.get("mqtt_port", 8883)),
+        bind=args.bind or str(stored.get("bind", "0.0.0.0")),
+        broker_names=tuple(args.broker_name or stored.get("broker_names", [])),
         config_from=args.config_from,
         renew_certs=args.renew_certs,
+        websockets_port=int(ws) if ws else None,
         system=str(root) == "/" and not args.no_activate,
     )
     try:

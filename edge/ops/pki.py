@@ -180,6 +180,33 @@ class StoreCA:
         )
 
 
+def ensure_pkcs12(issued: Issued, ca_cert: Path, name: str) -> tuple[Path, Path]:
+    """A PKCS#12 bundle (key, certificate, store CA) for a browser's certificate store, encrypted with
+    a random password kept next to it (both 0600). Kept when present."""
+    import secrets
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    bundle = issued.cert.with_suffix(".p12")
+    secret = issued.cert.with_suffix(".p12.password")
+    if bundle.exists() and secret.exists():
+        return bundle, secret
+    password = secrets.token_urlsafe(12)
+    key = serialization.load_pem_private_key(issued.key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{issued.key}: expected an EC private key")
+    data = pkcs12.serialize_key_and_certificates(
+        name.encode(),
+        key,
+        x509.load_pem_x509_certificate(issued.cert.read_bytes()),
+        [x509.load_pem_x509_certificate(ca_cert.read_bytes())],
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+    _write(bundle, data, 0o600)
+    _write(secret, (password + "\n").encode(), 0o600)
+    return bundle, secret
+
+
 def certificate_summary(path: Path) -> tuple[str, dt.datetime]:
     """(common name, not-valid-after) of a PEM certificate."""
     cert = x509.load_pem_x509_certificate(path.read_bytes())

@@ -26,6 +26,7 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 STORE = "store-042"
+WS_PORTS: dict[Path, int] = {}
 CONFIG = """\
 [gateway]
 store_id = "store-042"
@@ -60,6 +61,7 @@ def installed() -> Iterator[tuple[Path, int]]:
     base.chmod(0o755)
     root = base / "root"
     port = free_port()
+    ws_port = free_port()
     seed = base / "seed.toml"
     seed.write_text(CONFIG.format(port=port))
     rc = shelf_edge(
@@ -73,9 +75,12 @@ def installed() -> Iterator[tuple[Path, int]]:
             str(port),
             "--bind",
             "127.0.0.1",
+            "--websockets-port",
+            str(ws_port),
         ]
     )
     assert rc == 0
+    WS_PORTS[root] = ws_port
     yield root, port
     shutil.rmtree(base, ignore_errors=True)
 
@@ -152,13 +157,14 @@ def test_units_verify_with_systemd_analyze(installed: tuple[Path, int]) -> None:
 
 
 def test_upgrade_keeps_config_data_and_certs(installed: tuple[Path, int]) -> None:
-    root, port = installed
+    root, _ = installed
     config_file = root / "etc/smartshelf/edge.toml"
     config_file.write_text(config_file.read_text() + '\n[logging]\nlevel = "DEBUG"\n')
     (root / "var/lib/smartshelf/edge.sqlite").write_bytes(b"data")
     cert = (root / "etc/smartshelf/pki/clients/d-1.crt").read_bytes()
-    rc = shelf_edge(["install", "--root", str(root), "--mqtt-port", str(port), "--bind", "127.0.0.1"])
-    assert rc == 0
+    conf = (root / "etc/mosquitto/conf.d/smartshelf.conf").read_text()
+    assert shelf_edge(["install", "--root", str(root)]) == 0  # broker options remembered
+    assert (root / "etc/mosquitto/conf.d/smartshelf.conf").read_text() == conf
     assert 'level = "DEBUG"' in config_file.read_text()
     assert (root / "var/lib/smartshelf/edge.sqlite").read_bytes() == b"data"
     assert (root / "etc/smartshelf/pki/clients/d-1.crt").read_bytes() == cert
@@ -203,13 +209,18 @@ def _probe(port: int) -> bool:
 class Client:
     """A paho MQTT 5 client with a certificate from the scratch root's PKI."""
 
-    def __init__(self, root: Path, port: int, name: str) -> None:
+    def __init__(self, root: Path, port: int, name: str, transport: str = "tcp") -> None:
         pki = root / "etc/smartshelf/pki"
         self.messages: list[tuple[str, bytes]] = []
         self.subacks: dict[int, list[int]] = {}
         self.pubacks: dict[int, int] = {}
         self.connected = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{name}", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"test-{name}-{transport}",
+            protocol=mqtt.MQTTv5,
+            transport=transport,
+        )
         self.client.tls_set(
             ca_certs=str(pki / "ca.crt"),
             certfile=str(pki / f"clients/{name}.crt"),
@@ -266,6 +277,29 @@ def test_display_acl_with_real_tls(tls_broker: tuple[Path, int]) -> None:
     finally:
         gateway.close()
         d1.close()
+
+
+def test_browser_display_over_secure_websockets(tls_broker: tuple[Path, int]) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    root, port = tls_broker
+    clients = root / "etc/smartshelf/pki/clients"
+    bundle = pkcs12.load_key_and_certificates(
+        (clients / "d-2.p12").read_bytes(), (clients / "d-2.p12.password").read_text().strip().encode()
+    )
+    assert bundle[1] is not None and "d-2" in bundle[1].subject.rfc4514_string()
+    assert (clients / "d-2.p12").stat().st_mode & 0o077 == 0
+    gateway, d2 = Client(root, port, "gw-1"), Client(root, WS_PORTS[root], "d-2", transport="websockets")
+    try:
+        assert d2.subscribe(offer_topic("d-2", 2)) == 1
+        d2.subscribe(offer_topic("d-1", 1))
+        assert gateway.publish(offer_topic("d-1", 1), b"not-for-d2") == 0
+        assert gateway.publish(offer_topic("d-2", 2), b"for-d2") == 0
+        wait_until(lambda: (offer_topic("d-2", 2), b"for-d2") in d2.messages, 10, what="offer over wss")
+        assert b"not-for-d2" not in [p for _, p in d2.messages]
+    finally:
+        gateway.close()
+        d2.close()
 
 
 def test_client_without_store_certificate_is_refused(tls_broker: tuple[Path, int], tmp_path: Path) -> None:
