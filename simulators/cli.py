@@ -28,6 +28,11 @@ COMMANDS: tuple[Command, ...] = (
         "Score weight alone, camera alone and fused on camera scenarios with ground truth.",
     ),
     Command(
+        "score-presence",
+        "simulators.phones_score",
+        "Score BLE presence on store scenarios: shelf accuracy at picks, departure delay, privacy.",
+    ),
+    Command(
         "camera",
         "simulators.camera.serve",
         "Serve a simulated shelf camera as HTTP MJPEG (or write a video).",

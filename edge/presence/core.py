@@ -48,6 +48,8 @@ class PresenceParams:
     score_scale_db: float = 3.0
     #: Sightings weaker than this are ignored, dBm.
     floor_dbm: float = -100.0
+    #: Zones are re-evaluated at most this often per shopper on sightings (tick always evaluates), s.
+    eval_interval_s: float = 0.5
 
 
 def robust_level(values: list[float]) -> float:
@@ -83,6 +85,7 @@ class _Shopper:
     zone: ShelfId | None = None
     zone_since: float = 0.0
     dwell_sent: bool = False
+    evaluated_at: float = -math.inf
 
 
 class PresenceTracker:
@@ -113,6 +116,8 @@ class PresenceTracker:
         horizon = s.t - self.params.window_s
         while history and history[0][0] < horizon:
             history.popleft()
+        if s.t - state.evaluated_at < self.params.eval_interval_s:
+            return []
         return self._update(s.shopper, state, s.t)
 
     def tick(self, t: float) -> list[PresenceEvent]:
@@ -187,6 +192,7 @@ class PresenceTracker:
 
     def _update(self, shopper: str, state: _Shopper, t: float) -> list[PresenceEvent]:
         p = self.params
+        state.evaluated_at = t
         levels = self.levels(shopper, t)
         events: list[PresenceEvent] = []
         best = max(levels.items(), key=lambda kv: (kv[1], kv[0]), default=None)

@@ -266,6 +266,11 @@ class TokenResolver:
         self._seen_nonces[replay_key] = now
         return self._name(row)
 
+    def enrolled_shoppers(self) -> set[str]:
+        """Pseudonymous ids with a live key (for audits: nobody else is in the table)."""
+        live = np.flatnonzero(self._alive[: self._n])
+        return {self._name(int(r)) for r in live}
+
     def table_nbytes(self) -> int:
         """Bytes held by key rows and slots (numpy buffers)."""
         n = self._keys.nbytes + self._day.nbytes + self._alive.nbytes + self._shopper.nbytes
