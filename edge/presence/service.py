@@ -1,0 +1,152 @@
+"""The presence stage as the daemon runs it: source -> resolver -> tracker, keys, window, ticks.
+
+Wiring for ``edge/app.py``::
+
+    presence = PresenceService(config, mqtt, on_event=handle_presence_event)
+    presence.load_keys()                      # config.presence.keys_file (no-op when unset)
+    task = asyncio.create_task(presence.run())
+    ...
+    presence.shoppers_at(shelf, t)            # [(shopper, score)], best first, for pick attribution
+    presence.set_keys(keys_from_sync)         # full set after a backend sync (revocations included)
+    task.cancel()
+
+Everything runs on the event loop that runs :meth:`PresenceService.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from edge.config import EdgeConfig
+from edge.events import PresenceEvent, ShelfId, Sighting
+from edge.mqtt.client import MqttClient
+from edge.presence.core import PresenceParams, PresenceTracker
+from edge.presence.keys import load_keys_file, trim_heap
+from edge.presence.resolver import EnrolledKey, TokenResolver
+from edge.presence.sources import SightingSource, build_source
+
+log = logging.getLogger("edge.presence")
+
+
+def zones_from_config(config: EdgeConfig) -> dict[str, ShelfId]:
+    """``presence.receivers`` ({'rx-1': '1/2'}) as receiver id -> ShelfId."""
+    out = {}
+    for receiver, zone in config.presence.receivers.items():
+        gondola, shelf = zone.split("/")
+        out[receiver] = ShelfId(int(gondola), int(shelf))
+    return out
+
+
+class PresenceService:
+    """Owns the resolver, the tracker and the sighting source of one gateway."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        mqtt: MqttClient | None,
+        on_event: Callable[[PresenceEvent], None] | None = None,
+        source: SightingSource | None = None,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.resolver = TokenResolver()
+        self.tracker = PresenceTracker(
+            zones_from_config(config), PresenceParams(departure_s=config.presence.departure_s)
+        )
+        self.source = source if source is not None else build_source(config, mqtt)
+        self.on_event = on_event or (lambda e: None)
+        self.clock = clock
+        self.tick_s = tick_s
+        self.events = 0
+        self.event_errors = 0
+
+    # ------------------------------------------------------------------ keys
+    def load_keys(self, path: str | Path | None = None) -> int:
+        """Load the keys file (``path`` or ``presence.keys_file``); return the live key count."""
+        path = path or self.config.presence.keys_file
+        if path is None:
+            log.info("presence: no keys file configured; waiting for keys from sync")
+            return 0
+        keys = load_keys_file(path, store=self.config.gateway.store_id)
+        self.set_keys(keys)
+        del keys
+        trim_heap()
+        log.info("presence: %d enrolled keys loaded from %s", self.resolver.enrolled, path)
+        return self.resolver.enrolled
+
+    def set_keys(self, keys: Sequence[EnrolledKey]) -> list[str]:
+        """Make ``keys`` the enrolled set; shoppers no longer in it are forgotten at once. Returns them."""
+        before = self.resolver.enrolled_shoppers()
+        self.resolver.set_keys(keys)
+        gone = sorted(before - self.resolver.enrolled_shoppers())
+        for shopper in gone:
+            self.tracker.forget(shopper)
+        if self.resolver.current_interval is None:
+            self.resolver.advance(self.clock())
+        return gone
+
+    def revoke(self, shopper_ids: Iterable[str]) -> int:
+        """Revocation: remove the shoppers' keys and everything the tracker holds about them."""
+        ids = list(shopper_ids)
+        wiped = self.resolver.revoke(ids)
+        for shopper in ids:
+            self.tracker.forget(shopper)
+        return wiped
+
+    # ------------------------------------------------------------------ flow
+    def on_sighting(self, s: Sighting) -> None:
+        resolved = self.resolver.resolve(s)
+        if resolved is None:
+            return  # not enrolled: dropped, nothing kept
+        self._emit(self.tracker.observe(resolved))
+
+    def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
+        return self.tracker.shoppers_at(shelf, t)
+
+    def tick(self, now: float) -> None:
+        """Roll the token window and emit departures/dwells; :meth:`run` calls it every ``tick_s``."""
+        self.resolver.advance(now)
+        self._emit(self.tracker.tick(now))
+
+    async def run(self) -> None:
+        """Run the source and the ticks until cancelled."""
+        self.resolver.advance(self.clock())
+        log.info(
+            "presence: source %s, %d zones, %d enrolled keys",
+            self.source.name,
+            len(self.tracker.zones),
+            self.resolver.enrolled,
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.source.run(self.on_sighting))
+            group.create_task(self._ticks())
+
+    async def _ticks(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.tick(self.clock())
+
+    def _emit(self, events: list[PresenceEvent]) -> None:
+        for event in events:
+            self.events += 1
+            try:
+                self.on_event(event)
+            except Exception:
+                self.event_errors += 1
+                log.exception("presence: event handler failed for a %s event", event.kind)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics (counts only: nothing about non-enrolled devices)."""
+        return {
+            "enrolled_keys": self.resolver.enrolled,
+            "sightings_resolved": self.resolver.resolved,
+            "sightings_dropped": self.resolver.dropped,
+            "shoppers_tracked": len(self.tracker.shoppers()),
+            "presence_events": self.events,
+            "table_bytes": self.resolver.table_nbytes(),
+        }
