@@ -118,3 +118,9 @@ def test_batch_tokens_match_reference_generator_across_chunks() -> None:
 def test_batch_aes_refuses_bad_shapes() -> None:
     with pytest.raises(ValueError, match="shape"):
         encrypt_block(np.zeros((3, 15), dtype=np.uint8), bytes(16))
+
+
+def test_batch_aes_fips197_known_answer() -> None:
+    key = np.frombuffer(bytes.fromhex("000102030405060708090a0b0c0d0e0f"), np.uint8).reshape(1, 16)
+    out = encrypt_block(key, bytes.fromhex("00112233445566778899aabbccddeeff"))
+    assert out[0].tobytes().hex() == "69c4e0d86a7b0430d8cdb78070b4c55a"
