@@ -36,7 +36,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(payload=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_any_sightings_payload_is_decoded_or_counted_never_raised(payload: bytes) -> None:
     source, got = _source()
@@ -48,7 +48,7 @@ def test_any_sightings_payload_is_decoded_or_counted_never_raised(payload: bytes
         assert len(got) == len(json.loads(payload)["sightings"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     items=st.lists(
         st.fixed_dictionaries(
@@ -72,7 +72,7 @@ def test_well_formed_messages_deliver_every_sighting_and_resolve_to_nothing(item
     assert all(_RESOLVER.resolve(s) is None for s in got)  # no keys: everything dropped
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     mdata=st.lists(st.tuples(st.integers(0, 65535), st.binary(max_size=40)), max_size=4),
     sdata=st.lists(st.tuples(st.text(max_size=40), st.binary(max_size=40)), max_size=4),
@@ -83,7 +83,7 @@ def test_candidate_tokens_are_always_16_bytes(mdata, sdata, uuids) -> None:  # t
         assert len(token) == 16
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(content=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_keys_file_loader_raises_only_keys_file_error(content: bytes) -> None:
     with tempfile.TemporaryDirectory() as d:
