@@ -12,6 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from edge.offers.holder import ModelHolder
 from edge.store.db import open_database
 from edge.sync.client import BackendClient
 from edge.sync.release_meta import ReleaseSigned, file_entry, load_private_key, sign, write_keypair
@@ -48,27 +49,10 @@ def build_release(directory: Path, scale: float) -> Path:
     return directory
 
 
-class Holder:
-    """The swap contract of edge.offers.holder.ModelHolder: readers take ``current``, one writer swaps."""
-
-    def __init__(self, model: OnnxModel | None) -> None:
-        self._model = model
-        self._lock = threading.Lock()
-
-    @property
-    def current(self) -> OnnxModel | None:
-        return self._model
-
-    def swap(self, new: OnnxModel | None) -> OnnxModel | None:
-        with self._lock:
-            old, self._model = self._model, new
-        return old
-
-
 class Decisions(threading.Thread):
     """Decides continuously with whatever model the holder has, like the offer stage does."""
 
-    def __init__(self, holder: Holder, health: HealthMonitor) -> None:
+    def __init__(self, holder: ModelHolder, health: HealthMonitor) -> None:
         super().__init__(daemon=True)
         self.holder, self.health = holder, health
         self.ok = 0
@@ -103,7 +87,7 @@ def rig(tmp_path: Path):
         admin = BackendClient(backend.url, "-", "admin")
         gw = BackendClient(backend.url, "store-1", "gw")
         health = HealthMonitor()
-        holder = Holder(None)
+        holder = ModelHolder(None)
         clock = [time.time()]
         manager = ReleaseManager(
             db=open_database(tmp_path / "edge.db"),

@@ -1,0 +1,39 @@
+"""The publisher's handlers for display acks, state and availability take any bytes without raising."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.config import DisplaySection, MqttSection
+from edge.displays.publisher import DisplayPublisher
+from edge.mqtt.client import MqttClient, MqttMessage
+from edge.mqtt.topics import Topics
+
+TOPICS = Topics("s")
+PUB = DisplayPublisher(
+    MqttClient(MqttSection(), "fuzz"), TOPICS, [DisplaySection(display_id="d1", gondola=1, shelf=1)]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["ack", "state", "availability"]))
+def test_any_bytes(payload: bytes, leaf: str) -> None:
+    msg = MqttMessage(TOPICS.display(1, 1, "d1", leaf), payload, False, time.time())
+    {"ack": PUB._on_ack, "state": PUB._on_state, "availability": PUB._on_availability}[leaf](msg)
+
+
+def test_valid_ack_and_availability_are_taken() -> None:
+    before = PUB.counts["acks"]
+    PUB._on_ack(
+        MqttMessage(
+            TOPICS.display(1, 1, "d1", "ack"),
+            b'{"offer_id":"o","display":"d1","status":"shown","at":1.0}',
+            False,
+            0.0,
+        )
+    )
+    PUB._on_availability(MqttMessage(TOPICS.display(1, 1, "d1", "availability"), b"online", True, 0.0))
+    assert PUB.counts["acks"] == before + 1 and PUB.status["d1"].available is True
