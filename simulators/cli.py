@@ -28,6 +28,11 @@ COMMANDS: tuple[Command, ...] = (
         "Score weight alone, camera alone and fused on camera scenarios with ground truth.",
     ),
     Command(
+        "phones",
+        "simulators.phones_cli",
+        "Play a presence scenario in real time via MQTT receivers or the BlueZ stand-in.",
+    ),
+    Command(
         "score-presence",
         "simulators.phones_score",
         "Score BLE presence on store scenarios: shelf accuracy at picks, departure delay, privacy.",

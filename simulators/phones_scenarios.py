@@ -149,3 +149,15 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "busy": busy,
     "long-dwell": long_dwell,
 }
+
+
+def starting_at(scenario: Scenario, start: float) -> Scenario:
+    """The same scenario with every time shifted so that its first visit begins at ``start``."""
+    first = min(v[1] for s in scenario.scripts for v in s.visits)
+    dt = start - first
+    scripts = tuple(
+        ShopperScript(s.customer, [(shelf, a + dt, b + dt) for shelf, a, b in s.visits], s.advert_interval_s)
+        for s in scenario.scripts
+    )
+    picks = tuple(Pick(p.t + dt, p.shopper, p.shelf) for p in scenario.picks)
+    return Scenario(scenario.name, scenario.layout, scripts, picks, scenario.store)
