@@ -88,9 +88,11 @@ class HealthReporter:
         return True
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        # The first report waits a little, so it describes a gateway that has had time to connect.
+        delay = min(self.interval, 15.0)
+        while not self._stop.wait(delay):
             self.send_once()
-            self._stop.wait(self.interval)
+            delay = self.interval
 
     def start(self) -> None:
         self._thread.start()

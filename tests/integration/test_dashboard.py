@@ -211,7 +211,16 @@ def test_health_report_reaches_the_backend(broker: MosquittoBroker, tmp_path: Pa
                 answer = requests.get(f"{backend.url}/v1/health-reports", timeout=5).json()
                 return list(answer["gateways"])
 
-            found = wait_until(reports, 10, what="a health report at the backend")
+            def connected_report() -> list[dict[str, object]]:
+                found = reports()
+                ok = (
+                    found
+                    and isinstance(found[0]["report"], dict)
+                    and found[0]["report"]["gateway"]["mqtt_connected"]
+                )
+                return found if ok else []
+
+            found = wait_until(connected_report, 10, what="a health report of a connected gateway")
             assert found[0]["store_id"] == "store-009" and found[0]["gateway_id"] == "gw-3"
             report = found[0]["report"]
             assert isinstance(report, dict)
