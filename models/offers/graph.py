@@ -69,6 +69,10 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         _const("basket_weight", np.array([params.basket_weight], dtype=np.float32)),
         _const("basket_shrink", np.array([params.basket_shrink], dtype=np.float32)),
         _const("profile_shrink", np.array([params.profile_shrink], dtype=np.float32)),
+        _const("history_weight", np.array([params.history_weight], dtype=np.float32)),
+        _const("one_minus_history", np.array([1.0 - params.history_weight], dtype=np.float32)),
+        _const("axis1", np.array([1], dtype=np.int64)),
+        _const("tiny", np.array([1e-9], dtype=np.float32)),
     ]
     node = helper.make_node
     nodes = [
@@ -95,10 +99,24 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         node(
             "ScatterElements",
             ["zeros", "profile_items", "profile_weights"],
-            ["personal"],
+            ["personal_raw"],
             axis=0,
             reduction="add",
         ),
+        # co-purchase with the shopper's past products: sum_j w_j * nbr_w[j, i] / sum_j w_j
+        node("Gather", ["nbr_idx", "profile_items"], ["h_rows_idx"], axis=0),
+        node("Gather", ["nbr_w", "profile_items"], ["h_rows_w"], axis=0),
+        node("Unsqueeze", ["profile_weights", "axis1"], ["h_col"]),
+        node("Mul", ["h_rows_w", "h_col"], ["h_rows_ww"]),
+        node("Reshape", ["h_rows_idx", "flat"], ["h_flat_idx"]),
+        node("Reshape", ["h_rows_ww", "flat"], ["h_flat_w"]),
+        node("ScatterElements", ["zeros", "h_flat_idx", "h_flat_w"], ["near_sum"], axis=0, reduction="add"),
+        node("ReduceSum", ["profile_weights"], ["h_total"], keepdims=1),
+        node("Add", ["h_total", "tiny"], ["h_denom"]),
+        node("Div", ["near_sum", "h_denom"], ["near"]),
+        node("Mul", ["near", "history_weight"], ["near_part"]),
+        node("Mul", ["personal_raw", "one_minus_history"], ["personal_only"]),
+        node("Add", ["personal_only", "near_part"], ["personal"]),
         node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
         node("Div", ["profile_baskets", "p_denom"], ["conf"]),
         node("Sub", ["one", "conf"], ["one_minus_conf"]),

@@ -6,11 +6,13 @@ The score of item ``i`` for a shopper with current basket ``b`` (``B`` known ite
     lam   = basket_weight * B / (B + basket_shrink)                 (0 when the basket is empty)
     conf  = n / (n + profile_shrink)                                 (0 for an unknown shopper)
     cooc  = mean over j in b of  c(j,i) / (c(j) + damping)           (co-purchase with the basket)
-    score = lam * cooc + (1 - lam) * (conf * personal(i) + (1 - conf) * popularity(i))
+    mine  = (1 - history_weight) * personal(i) + history_weight * near(i)
+    score = lam * cooc + (1 - lam) * (conf * mine + (1 - conf) * popularity(i))
 
 ``personal(i)`` is the shopper's time-decayed repurchase frequency (share of past baskets holding
-``i``, older baskets weighted by ``decay**age``), ``popularity(i)`` the share of all baskets holding
-``i``. ``c(j,i)`` counts baskets holding both, kept for the ``neighbours`` strongest ``i`` per ``j``.
+``i``, older baskets weighted by ``decay**age``), ``near(i)`` the same co-purchase score as ``cooc``
+taken over the shopper's past products weighted by ``personal`` (what people who buy what this
+shopper buys also buy), ``popularity(i)`` the share of all baskets holding ``i``. ``c(j,i)`` counts baskets holding both, kept for the ``neighbours`` strongest ``i`` per ``j``.
 Nothing here is specific to one data set: the few mixing constants are chosen at build time on the
 latest part of the given training data (see ``models.offers.tuning``).
 """
@@ -35,6 +37,7 @@ class Params:
     profile_shrink: float = 1.0
     basket_weight: float = 0.7
     basket_shrink: float = 1.0
+    history_weight: float = 0.0
     damping: float = 5.0
     neighbours: int = 100
     min_item_baskets: int = 2
@@ -171,14 +174,24 @@ class Scorer:
             cooc /= len(idx)
         lam = p.basket_weight * len(idx) / (len(idx) + p.basket_shrink)
         personal = np.zeros(n + 1, dtype=np.float64)
+        near = np.zeros(n + 1, dtype=np.float64)
         conf = 0.0
         if profile is not None and profile.n_baskets > 0:
             conf = profile.n_baskets / (profile.n_baskets + p.profile_shrink)
-            for item, weight in zip(profile.items, profile.weights, strict=True):
-                j = self.stats.index.get(item)
-                if j is not None:
-                    personal[j] += weight
-        score = lam * cooc[:n] + (1 - lam) * (conf * personal[:n] + (1 - conf) * self.pop)
+            pairs = [
+                (self.stats.index[i], w)
+                for i, w in zip(profile.items, profile.weights, strict=True)
+                if i in self.stats.index
+            ]
+            if pairs:
+                rows = np.array([j for j, _ in pairs], dtype=np.int64)
+                weights = np.array([w for _, w in pairs], dtype=np.float64)
+                np.add.at(personal, rows, weights)
+                if p.history_weight > 0:
+                    np.add.at(near, self.nbr_idx[rows].ravel(), (self.nbr_w[rows] * weights[:, None]).ravel())
+                    near /= weights.sum() + 1e-9
+        mine = (1 - p.history_weight) * personal[:n] + p.history_weight * near[:n]
+        score = lam * cooc[:n] + (1 - lam) * (conf * mine + (1 - conf) * self.pop)
         score[idx] = -1e9
         return score
 

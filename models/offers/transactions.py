@@ -70,6 +70,27 @@ def read_transactions(path: str | Path, max_baskets: int | None = None) -> list[
     lines: dict[str, list[str]] = {}
     meta: dict[str, tuple[str | None, float]] = {}
     spend: dict[str, float] = {}
+    try:
+        _read_lines(path, lines, meta, spend)
+    except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
+        raise TransactionsError(str(path), 0, f"not a readable UTF-8 CSV file: {exc}") from None
+    baskets = [
+        Basket(bid, meta[bid][0], meta[bid][1], tuple(items), round(spend[bid], 2))
+        for bid, items in lines.items()
+        if items
+    ]
+    baskets.sort(key=lambda b: (b.t, b.basket_id))
+    if max_baskets is not None:
+        baskets = baskets[:max_baskets]
+    return baskets
+
+
+def _read_lines(
+    path: Path,
+    lines: dict[str, list[str]],
+    meta: dict[str, tuple[str | None, float]],
+    spend: dict[str, float],
+) -> None:
     with _open_text(path) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -97,15 +118,6 @@ def read_transactions(path: str | Path, max_baskets: int | None = None) -> list[
             if product_id not in items:
                 items.append(product_id)
             spend[basket_id] = spend.get(basket_id, 0.0) + q * p
-    baskets = [
-        Basket(bid, meta[bid][0], meta[bid][1], tuple(items), round(spend[bid], 2))
-        for bid, items in lines.items()
-        if items
-    ]
-    baskets.sort(key=lambda b: (b.t, b.basket_id))
-    if max_baskets is not None:
-        baskets = baskets[:max_baskets]
-    return baskets
 
 
 def online_retail_rows(path: str | Path) -> Iterator[tuple[str, str, str, str, str, str]]:

@@ -32,6 +32,7 @@ DECAYS = (0.5, 0.7, 0.85, 1.0)
 PROFILE_SHRINKS = (0.25, 1.0, 4.0)
 BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
 BASKET_SHRINKS = (0.5, 2.0, 8.0)
+HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 
 
 def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
@@ -66,6 +67,13 @@ def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tup
             results.append((_recall(Scorer(stats, candidate), nb), candidate))
             bar.advance(task)
         best_recall, best = max(results, key=lambda r: r[0])
+        task = bar.add_task("tuning: history co-purchase", total=len(HISTORY_WEIGHTS))
+        results = []
+        for weight in HISTORY_WEIGHTS:
+            candidate = replace(best, history_weight=weight)
+            results.append((_recall(Scorer(stats, candidate), nb), candidate))
+            bar.advance(task)
+        best_recall, best = max(results, key=lambda r: (r[0], -r[1].history_weight))
         report["next_basket_recall@10"] = round(best_recall, 4)
     if len(bc) >= MIN_QUERIES:
         grid2 = list(itertools.product(BASKET_WEIGHTS, BASKET_SHRINKS))

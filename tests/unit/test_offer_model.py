@@ -14,6 +14,7 @@ import pytest
 from edge.offers import ModelLoadError, OfferModel, Profile
 from edge.offers.holder import ModelHolder
 from models.offers import build
+from models.offers.build import build_from_baskets
 from models.offers.method import Params, Scorer, fit
 from models.offers.transactions import TX_HEADER, online_retail_rows, read_transactions
 
@@ -83,10 +84,14 @@ def test_profile_drives_repurchase(model_dir: Path) -> None:
     assert Profile.from_dict(json.loads(json.dumps(profile.to_dict()))) == profile
 
 
-def test_onnx_graph_matches_numpy_method(tx: Path, model_dir: Path) -> None:
-    m = OfferModel.load(model_dir)
-    params = Params(**{k: v for k, v in m.params.items()})
-    scorer = Scorer(fit(read_transactions(tx, max_baskets=800), params), params)
+@pytest.mark.parametrize("history_weight", [0.0, 0.3])
+def test_onnx_graph_matches_numpy_method(tx: Path, tmp_path: Path, history_weight: float) -> None:
+    baskets = read_transactions(tx, max_baskets=800)
+    params = Params(history_weight=history_weight, decay=0.7, basket_weight=0.6)
+    build_from_baskets(baskets, tmp_path, params=params, tune=False)
+    m = OfferModel.load(tmp_path)
+    assert m.params == params.as_dict()
+    scorer = Scorer(fit(baskets, params), params)
     history = [list(m.items[10:14]), list(m.items[40:42])]
     for basket in ([], list(m.items[5:7]), [m.items[100]]):
         for profile in (None, m.profile(history)):
