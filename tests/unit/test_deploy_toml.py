@@ -30,7 +30,7 @@ documents = st.dictionaries(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(documents)
 def test_round_trip(doc: dict[str, Any]) -> None:
     assert tomllib.loads(dumps(doc)) == doc
