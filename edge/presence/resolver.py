@@ -157,6 +157,9 @@ class TokenResolver:
         self._slots: dict[int, _Slot] = {}
         self._current: int | None = None
         self._seen_nonces: dict[bytes, float] = {}
+        #: Bumped by every change of the key rows; a slot prepared under another generation is stale.
+        self._generation = 0
+        self._prepared: dict[int, tuple[int, _Slot]] = {}
         #: Sightings resolved / dropped since start (counts only, nothing about dropped devices).
         self.resolved = 0
         self.dropped = 0
@@ -196,6 +199,7 @@ class TokenResolver:
             live = np.flatnonzero(self._alive[: self._n])
             self._wipe(live[np.isin(self._row_ids(live), ids)])
         m = len(keys)
+        self._generation += 1
         self._grow(self._n + m)
         rows = np.arange(self._n, self._n + m, dtype=np.int64)
         self._keys[rows] = np.frombuffer(b"".join(k.key for k in keys), dtype=np.uint8).reshape(m, -1)
@@ -227,8 +231,27 @@ class TokenResolver:
         for interval in [i for i in self._slots if i not in wanted]:
             del self._slots[interval]
         for interval in sorted(wanted - self._slots.keys()):
-            self._slots[interval] = self._build_slot(interval)
+            ready = self._prepared.pop(interval, None)
+            if ready is not None and ready[0] == self._generation:
+                self._slots[interval] = ready[1]
+            else:
+                self._slots[interval] = self._build_slot(interval)
+        self._prepared = {i: p for i, p in self._prepared.items() if i > cur}
         self._reorder()
+
+    def next_interval(self) -> int | None:
+        """The interval the window will take in at its next roll (what :meth:`prepare` should compute)."""
+        return None if self._current is None else self._current + self.params.after + 1
+
+    def prepare(self, interval: int) -> None:
+        """Compute an interval's slot ahead of the roll, e.g. in a worker thread (numpy releases the GIL).
+
+        Only reads the key rows; if keys change meanwhile the prepared slot is discarded at
+        :meth:`advance` (generation check) and computed there instead, so it is never stale.
+        """
+        generation = self._generation
+        slot = self._build_slot(interval)
+        self._prepared[interval] = (generation, slot)
 
     # ------------------------------------------------------------------ lookups
     def lookup(self, token: bytes) -> tuple[str, int] | None:
@@ -332,6 +355,7 @@ class TokenResolver:
     def _wipe(self, rows: I64) -> None:
         if not rows.size:
             return
+        self._generation += 1
         self._alive[rows] = False
         self._keys[rows] = 0
         self._shopper[rows] = b""
@@ -341,6 +365,7 @@ class TokenResolver:
             slot.lo[hit] = 0
 
     def _compact(self) -> None:
+        self._generation += 1
         live = np.flatnonzero(self._alive[: self._n])
         self._keys = self._keys[live].copy()
         self._day = self._day[live].copy()

@@ -28,8 +28,12 @@ from edge.presence.core import PresenceParams, PresenceTracker
 from edge.presence.keys import load_keys_file, trim_heap
 from edge.presence.resolver import EnrolledKey, TokenResolver
 from edge.presence.sources import SightingSource, build_source
+from edge.presence.tokens import INTERVAL_S
 
 log = logging.getLogger("edge.presence")
+
+#: Seconds before a token interval boundary at which the next interval's tokens are computed.
+PREPARE_AHEAD_S = 60.0
 
 
 def zones_from_config(config: EdgeConfig) -> dict[str, ShelfId]:
@@ -127,8 +131,22 @@ class PresenceService:
             group.create_task(self._ticks())
 
     async def _ticks(self) -> None:
+        prepared: int | None = None
         while True:
             await asyncio.sleep(self.tick_s)
+            now = self.clock()
+            upcoming = self.resolver.next_interval()
+            if upcoming is not None and upcoming != prepared:
+                roll_at = (upcoming - self.resolver.params.after) * INTERVAL_S
+                if roll_at - now <= PREPARE_AHEAD_S:
+                    prepared = upcoming
+                    try:
+                        # the next interval's tokens, off the event loop: the roll itself is then instant
+                        await asyncio.to_thread(self.resolver.prepare, upcoming)
+                    except Exception:
+                        log.exception(
+                            "presence: preparing interval %d failed; it is built at the roll", upcoming
+                        )
             self.tick(self.clock())
 
     def _emit(self, events: list[PresenceEvent]) -> None:

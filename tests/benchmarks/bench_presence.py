@@ -7,7 +7,9 @@ Figures (one core):
 - presence.table_build_s: ``set_keys`` + first ``advance`` (key rows + 3 interval slots);
   baseline: building the same three slots with one ``cryptography`` AES context per key, on a
   sample, extrapolated to N.
-- presence.table_roll_s: one ``advance`` to the next interval (one slot computed, one dropped).
+- presence.table_roll_s: one ``advance`` to the next interval (one slot computed, one dropped);
+  baseline: a full build. ``blocking_with_prepare_s``: the same roll when the slot was prepared
+  ahead (``TokenResolver.prepare``, as PresenceService does in a worker thread).
 - presence.table_mb: resident memory added by the resolver (RSS after build minus before, input
   list freed and the heap trimmed as the daemon does); baseline: the numpy buffers the resolver
   reports (``table_nbytes``); ``rss_before_trim_mb`` is the same figure without the trim.
@@ -112,6 +114,13 @@ def main() -> list[dict[str, object]]:
     start = time.perf_counter()
     resolver.advance(t0 + INTERVAL_S)
     roll_s = time.perf_counter() - start
+    # as the daemon does it: the next interval prepared ahead (worker thread), then the roll installs it
+    upcoming = resolver.next_interval()
+    assert upcoming is not None
+    resolver.prepare(upcoming)
+    start = time.perf_counter()
+    resolver.advance(t0 + 2 * INTERVAL_S)
+    roll_prepared_s = time.perf_counter() - start
 
     t1 = t0 + INTERVAL_S
     sightings = _sightings(day_keys, t1, rng)
@@ -153,6 +162,7 @@ def main() -> list[dict[str, object]]:
             "value": round(roll_s, 2),
             "unit": "s",
             "baseline": round(build_s, 2),
+            "blocking_with_prepare_s": round(roll_prepared_s, 4),
             "n_keys": N,
         },
         {

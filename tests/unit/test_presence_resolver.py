@@ -142,3 +142,25 @@ def test_enrolled_key_validation() -> None:
         EnrolledKey("sh-1", DAY, b"x")
     with pytest.raises(ValueError, match="ASCII"):
         EnrolledKey("", DAY, bytes(32))
+
+
+def test_prepared_slot_is_installed_at_the_roll(resolver: TokenResolver) -> None:
+    upcoming = resolver.next_interval()
+    assert upcoming == interval_of(T0) + 2
+    resolver.prepare(upcoming)
+    prepared = resolver._prepared[upcoming][1]
+    resolver.advance(T0 + INTERVAL_S)
+    assert resolver._slots[upcoming] is prepared
+    assert resolver.resolve(_sighting(_app(9), T0 + 2 * INTERVAL_S)) is not None
+
+
+def test_prepared_slot_is_discarded_when_keys_changed_meanwhile(resolver: TokenResolver) -> None:
+    upcoming = resolver.next_interval()
+    assert upcoming is not None
+    resolver.prepare(upcoming)
+    stale = resolver._prepared[upcoming][1]
+    resolver.revoke(["sh-9"])
+    resolver.advance(T0 + INTERVAL_S)
+    assert resolver._slots[upcoming] is not stale
+    assert resolver.resolve(_sighting(_app(9), T0 + 2 * INTERVAL_S)) is None
+    assert resolver.resolve(_sighting(_app(10), T0 + 2 * INTERVAL_S)) is not None
