@@ -1,0 +1,72 @@
+"""The keys file: round trip, atomic 0600 write, clear errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from edge.presence.keys import KeysFileError, load_keys_file, write_keys_file
+from edge.presence.resolver import EnrolledKey
+
+
+def test_round_trip_and_permissions(tmp_path: Path) -> None:
+    keys = [EnrolledKey("sh-1", 20415, bytes(range(32))), EnrolledKey("sh-2", 20416, bytes(32))]
+    path = write_keys_file(tmp_path / "sub" / "keys.json", "store-001", keys)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_keys_file(path, store="store-001") == keys
+    assert [p.name for p in path.parent.iterdir()] == ["keys.json"]  # no temp file left
+
+
+def test_other_store_is_refused(tmp_path: Path) -> None:
+    path = write_keys_file(tmp_path / "keys.json", "store-002", [])
+    with pytest.raises(KeysFileError, match="keys are for store 'store-002', this is 'store-001'"):
+        load_keys_file(path, store="store-001")
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ({"format": "x", "version": 1, "store": "s", "keys": []}, "format"),
+        (
+            {
+                "format": "smartshelf-presence-keys",
+                "version": 1,
+                "store": "s",
+                "keys": [{"shopper": "a b", "day": 1, "key": "00" * 32}],
+            },
+            "keys.0.shopper",
+        ),
+        (
+            {
+                "format": "smartshelf-presence-keys",
+                "version": 1,
+                "store": "s",
+                "keys": [{"shopper": "a", "day": 1, "key": "00"}],
+            },
+            "keys.0.key",
+        ),
+        (
+            {
+                "format": "smartshelf-presence-keys",
+                "version": 1,
+                "store": "s",
+                "keys": [{"shopper": "a", "day": -1, "key": "00" * 32}],
+            },
+            "keys.0.day",
+        ),
+    ],
+)
+def test_malformed_entries_are_named(tmp_path: Path, doc: dict, where: str) -> None:  # type: ignore[type-arg]
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(KeysFileError) as info:
+        load_keys_file(path)
+    assert info.value.where == where
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(KeysFileError, match="cannot read: No such file"):
+        load_keys_file(tmp_path / "nope.json")
