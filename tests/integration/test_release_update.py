@@ -224,3 +224,34 @@ def test_unhealthy_release_is_reverted_and_download_resumes(rig) -> None:
     assert holder.current is v1 and manager.current_version() == 1
     assert manager.check(gw) is None  # a reverted version is not installed again
     assert outcomes(backend)[-2:] == [(2, "activated"), (2, "reverted")]
+
+
+def test_publish_and_keygen_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from models.cli import main
+
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 1  # never overwrites a signing key
+    release = build_release(tmp_path / "r", 1.5)
+    with BackendServer(tmp_path / "backend.db") as backend:
+        backend.add_token("admin", "admin")
+        argv = [
+            "publish",
+            str(release),
+            "--key",
+            str(tmp_path / "k/release-signing.pem"),
+            "--backend",
+            backend.url,
+            "--token",
+            "admin",
+        ]
+        assert main(argv) == 0
+        assert "published offers v1: 3 files" in capsys.readouterr().out
+        assert main(argv) == 0  # --version auto: v2
+        (release / "golden.json").write_text("{}")
+        assert main(argv) == 1
+        assert "refused (contract)" in capsys.readouterr().err
+        good = build_release(tmp_path / "r2", 2.5)
+        assert main(["publish", str(good), *argv[2:-2], "--token", "wrong"]) == 1
+        assert "401" in capsys.readouterr().err
+        meta = json.loads(backend.store.latest_release("offers") or b"")
+        assert meta["signed"]["version"] == 2
