@@ -20,6 +20,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("calibrate", "edge.ops.calibrate", "Guided tare + span calibration of a shelf's plates."),
     Command("provision", "edge.ops.provision", "Register this gateway with the backend (enrollment code)."),
     Command(
+        "dashboard", "edge.web.cli", "Serve the technician dashboard on its own (the daemon normally does)."
+    ),
+    Command(
         "camera-check",
         "edge.vision.check_cli",
         "Open a camera: fps, drops, lanes, interactions; replay a file.",

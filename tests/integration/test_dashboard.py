@@ -229,3 +229,40 @@ def test_health_report_reaches_the_backend(broker: MosquittoBroker, tmp_path: Pa
             assert dashboard.reporter is not None and dashboard.reporter.sent >= 1
         finally:
             dashboard.stop()
+
+
+def test_standalone_dashboard_command(broker: MosquittoBroker, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from simulators.broker import free_port
+
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[gateway]\ndata_dir = "{tmp_path}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+        '[web]\nhost = "127.0.0.1"\npassword = "long-enough-password"\n'
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "dashboard", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(healthy, 20, what="standalone dashboard healthy")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert proc.stdout is not None and f"dashboard on http://127.0.0.1:{port}" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
