@@ -45,6 +45,23 @@ def find_online_retail(explicit: Path | None = None) -> Path:
     )
 
 
+def slice_online_retail(source: Path, out: Path, max_invoices: int) -> Path:
+    """Copy the first ``max_invoices`` invoices (the file is in time order) to ``out`` (gzip, same layout)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    invoices: set[str] = set()
+    with gzip.open(source, "rt", newline="") as src, gzip.open(out, "wt", newline="", compresslevel=1) as dst:
+        reader = csv.reader(src)
+        writer = csv.writer(dst)
+        writer.writerow(next(reader))
+        for row in reader:
+            if row[0] not in invoices:
+                if len(invoices) >= max_invoices:
+                    break
+                invoices.add(row[0])
+            writer.writerow(row)
+    return out
+
+
 def top_products(path: Path, n: int) -> list[tuple[str, str, float]]:
     """(stock code, description, median unit price) of the ``n`` products on most invoices."""
     invoices: Counter[str] = Counter()

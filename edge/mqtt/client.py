@@ -64,6 +64,7 @@ class MqttClient:
         self.connect_count = 0
         self.disconnect_count = 0
         self.handler_errors = 0
+        self._stopping = False
         self._subs: list[_Subscription] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -72,7 +73,8 @@ class MqttClient:
             client_id=client_id,
             protocol=mqtt.MQTTv5,
         )
-        self._client.enable_logger(logging.getLogger("edge.mqtt.paho"))
+        # paho's own logger is left off: while the broker is away it logs every failed loop
+        # iteration as an error; this wrapper logs the connection state changes instead.
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
         if settings.tls is not None:
@@ -105,6 +107,7 @@ class MqttClient:
         return self.connected.wait(timeout)
 
     def stop(self) -> None:
+        self._stopping = True
         if self.availability_topic and self.connected.is_set():
             info = self._client.publish(self.availability_topic, b"offline", qos=1, retain=True)
             deadline = time.monotonic() + 2.0
@@ -161,7 +164,7 @@ class MqttClient:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         was_connected = self.connected.is_set()
         self.connected.clear()
-        if was_connected:
+        if was_connected and not self._stopping:
             self.disconnect_count += 1
             log.warning("lost broker connection (%s); reconnecting with backoff", reason_code)
 

@@ -1,0 +1,249 @@
+"""``shelf-edge run``: the gateway daemon. Wiring only: build adapters from config, connect the stages, run.
+
+Flow (see ../README.md and ARCHITECTURE.md):
+  samples (MQTT from shelf-bridge) -> sensing.ShelfDetector -> WeightEvent
+  sightings (BLE source) -> presence.TokenResolver -> presence.PresenceTracker -> PresenceEvent
+  WeightEvent + presence at that shelf -> fusion.BasketFusion -> BasketEvent
+  BasketEvent -> offers (OfferModel.rank + OfferEngine.decide) -> Offer -> displays.DisplayPublisher
+Every event is written to SQLite with its outbox row in one transaction, and published for observers
+on ``smartshelf/{store}/gateway/{id}/events/{kind}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from edge.config import EdgeConfig, load_config
+from edge.errors import ConfigError, EdgeError, PayloadError
+from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, Sighting, WeightEvent
+from edge.fusion.core import BasketFusion, Baskets
+from edge.logging_setup import configure
+from edge.mqtt.client import MqttClient, MqttMessage
+from edge.mqtt.payloads import (
+    BasketEventMessage,
+    OfferMessage,
+    PresenceEventMessage,
+    SampleBatchMessage,
+    WeightEventMessage,
+    decode,
+    encode,
+)
+from edge.mqtt.topics import Topics
+from edge.store.db import open_database
+from edge.store.events_repo import EventStore
+from edge.sync.service import run_sync
+from edge.wiring import OfferStage, PresenceStage, SensingStage, build_display_publisher, build_offer_stage
+
+log = logging.getLogger("edge.app")
+
+
+class Gateway:
+    """The running daemon: one MQTT connection, one database, the stages between them."""
+
+    def __init__(self, config: EdgeConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        gw = config.gateway
+        self.topics = Topics(gw.store_id)
+        self.mqtt = MqttClient(
+            config.mqtt,
+            client_id=f"gateway-{gw.gateway_id}",
+            availability_topic=self.topics.availability("gateway", gw.gateway_id),
+        )
+        gw.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = gw.data_dir / "edge.db"
+        self.db = open_database(self.db_path)
+        self.store = EventStore(self.db)
+        self.sensing = SensingStage(config)
+        self.presence = PresenceStage(config, self.mqtt)
+        self.fusion = BasketFusion()
+        self.baskets = Baskets()
+        self.offers: OfferStage | None = build_offer_stage(config)
+        self.displays = build_display_publisher(config, self.mqtt, self.topics)
+        self.stats: dict[str, int] = {
+            "batches": 0,
+            "malformed": 0,
+            "weight_events": 0,
+            "basket_events": 0,
+            "presence_events": 0,
+            "offers": 0,
+        }
+
+    # ------------------------------------------------------------------ stage handlers (event loop)
+    def on_samples(self, msg: MqttMessage) -> None:
+        try:
+            batch: SampleBatch = decode(SampleBatchMessage, msg.topic, msg.payload).to_event()
+        except PayloadError as exc:
+            self.stats["malformed"] += 1
+            log.warning("%s", exc)
+            return
+        self.stats["batches"] += 1
+        for event in self.sensing.feed(batch):
+            self.on_weight(event)
+
+    def on_weight(self, event: WeightEvent) -> None:
+        self.stats["weight_events"] += 1
+        self._record(
+            "weight", event.kind, None, event.t_end, WeightEventMessage.from_event(event).model_dump()
+        )
+        log.info(
+            "%s at %s plates %s: %+.1f g -> %s x%d (confidence %.2f)",
+            event.kind,
+            event.shelf,
+            list(event.plates),
+            event.delta_g,
+            event.product_id,
+            event.quantity,
+            event.confidence,
+        )
+        shoppers = self.presence.shoppers_at(event.shelf, event.t_end)
+        basket_event = self.fusion.on_weight(event, shoppers)
+        self.on_basket(basket_event)
+
+    def on_basket(self, event: BasketEvent) -> None:
+        self.baskets.apply(event)
+        message = BasketEventMessage.from_event(event)
+        if not self._record("basket", event.kind, event.event_id, event.t, message.model_dump()):
+            return  # replayed batch: this event was handled before
+        self.stats["basket_events"] += 1
+        self.mqtt.publish(
+            self.topics.gateway_events(self.config.gateway.gateway_id, "basket"), encode(message), qos=1
+        )
+        if self.displays is not None:
+            for conversion in self.displays.on_basket(event):
+                log.info(
+                    "conversion: shopper %s picked offered %s", conversion.shopper, conversion.product_id
+                )
+        if self.offers is not None and event.shopper is not None and event.kind == "pick":
+            offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
+            if record:
+                self._record("decision", str(record["outcome"]), str(record["decision_id"]), event.t, record)
+            if offer is not None:
+                self.on_offer(offer)
+
+    def on_offer(self, offer: Offer) -> None:
+        self.stats["offers"] += 1
+        message = OfferMessage.from_offer(offer)
+        self._record("offer", "offer", offer.offer_id, offer.t, message.model_dump())
+        if self.displays is not None:
+            self.displays.publish(offer)
+        self.mqtt.publish(
+            self.topics.gateway_events(self.config.gateway.gateway_id, "offer"), encode(message), qos=1
+        )
+        log.info(
+            "offer %s -> display %s: %s for shopper %s",
+            offer.offer_id,
+            offer.display,
+            offer.name,
+            offer.shopper,
+        )
+
+    def on_sighting(self, sighting: Sighting) -> None:
+        for event in self.presence.observe(sighting):
+            self.on_presence(event)
+
+    def on_presence(self, event: PresenceEvent) -> None:
+        self.stats["presence_events"] += 1
+        message = PresenceEventMessage.from_event(event)
+        event_id = f"pe-{event.shopper}-{event.shelf.gondola}-{event.shelf.shelf}-{event.kind}-{event.t:.3f}"
+        self._record("presence", event.kind, event_id, event.t, message.model_dump())
+        self.mqtt.publish(
+            self.topics.gateway_events(self.config.gateway.gateway_id, "presence"), encode(message)
+        )
+        log.info("shopper %s %s at %s", event.shopper, event.kind, event.shelf)
+        if event.kind == "departure":
+            if self.displays is not None:
+                self.displays.withdraw_for(event.shopper, event.t)
+            if not self.presence.is_present(event.shopper):
+                self.baskets.forget(event.shopper)
+
+    def tick(self) -> None:
+        now = self.clock()
+        for event in self.presence.tick(now):
+            self.on_presence(event)
+        if self.displays is not None:
+            self.displays.expire(now)
+
+    def _record(
+        self, stream: str, kind: str, event_id: str | None, t: float, payload: dict[str, Any]
+    ) -> bool:
+        event_id = event_id or f"{stream}-{kind}-{t:.6f}-{hash(str(payload)) & 0xFFFFFFFF:08x}"
+        return self.store.append(stream, kind, event_id, t, payload)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.mqtt.attach_loop(loop)
+        self.mqtt.subscribe(self.topics.all_samples(), self.on_samples, qos=0)
+        if self.displays is not None:
+            self.displays.start()
+        self.mqtt.start()
+        tasks = [
+            asyncio.create_task(self._ticker(stop), name="tick"),
+            asyncio.create_task(run_sync(self.config, stop, db_path=self.db_path), name="sync"),
+        ]
+        presence_task = self.presence.start(self.on_sighting)
+        if presence_task is not None:
+            tasks.append(presence_task)
+        log.info(
+            "gateway %s of store %s running (%d displays, offers %s)",
+            self.config.gateway.gateway_id,
+            self.config.gateway.store_id,
+            len(self.config.displays),
+            "on" if self.offers else "off",
+        )
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.mqtt.stop()
+            self.db.conn.close()
+            log.info("gateway stopped: %s", ", ".join(f"{k}={v}" for k, v in self.stats.items()))
+
+    async def _ticker(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except EdgeError:
+                log.exception("tick failed")
+            await asyncio.sleep(0.5)
+
+
+# ---------------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="gateway TOML configuration")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    configure(config.logging.level, config.logging.format)
+    try:
+        gateway = Gateway(config)
+    except EdgeError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await gateway.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+__all__ = ["Gateway", "ShelfId", "add_arguments", "run"]

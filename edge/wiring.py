@@ -1,0 +1,151 @@
+"""Builds the daemon's stages from configuration. Each stage holds a pure core and its inputs.
+
+Kept apart from ``app.py`` so that the daemon's event flow reads in one place and the choices made
+from configuration (which adapter, which files) in another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.config import EdgeConfig
+from edge.displays.publisher import DisplayPublisher
+from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, Sighting, WeightEvent
+from edge.mqtt.client import MqttClient
+from edge.mqtt.topics import Topics
+from edge.presence.core import PresenceParams, PresenceTracker
+from edge.presence.keys import load_keys_file
+from edge.presence.resolver import TokenResolver
+from edge.presence.sources import SightingSource, build_source
+from edge.sensing.detector import ShelfDetector
+from edge.sensing.planogram import Planogram
+
+log = logging.getLogger("edge.wiring")
+
+#: Candidates asked of the model per decision; the rules then drop what is not in stock nearby,
+#: capped, excluded or already held, so ask for many more than one offer needs.
+CANDIDATES = 200
+
+
+def parse_zone(text: str) -> ShelfId:
+    gondola, shelf = text.split("/")
+    return ShelfId(int(gondola), int(shelf))
+
+
+class SensingStage:
+    """One weight detector per shelf, created when the shelf's first batch arrives."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        path = config.sensing.planogram
+        self.planogram = Planogram.load_csv(path) if path else Planogram()
+        self.detectors: dict[ShelfId, ShelfDetector] = {}
+        if path:
+            log.info(
+                "planogram %s: %d products on %d shelves",
+                path,
+                len(self.planogram.products),
+                len(self.planogram.shelves()),
+            )
+
+    def feed(self, batch: SampleBatch) -> list[WeightEvent]:
+        detector = self.detectors.get(batch.shelf)
+        if detector is None:
+            detector = self.detectors[batch.shelf] = ShelfDetector(batch.shelf, self.planogram)
+            log.info("shelf %s: first samples (%d plates)", batch.shelf, len(batch.plates))
+        return detector.feed(batch)
+
+
+class PresenceStage:
+    """Resolver (enrolled keys) + presence tracker (zones) + the configured sighting source."""
+
+    def __init__(self, config: EdgeConfig, mqtt: MqttClient) -> None:
+        p = config.presence
+        self.resolver = TokenResolver()
+        if p.keys_file:
+            keys = load_keys_file(p.keys_file, config.gateway.store_id)
+            self.resolver.set_keys(keys)
+            log.info("enrolled keys: %d rows from %s", len(keys), p.keys_file)
+        zones = {receiver: parse_zone(zone) for receiver, zone in p.receivers.items()}
+        self.tracker = PresenceTracker(zones, PresenceParams(departure_s=p.departure_s))
+        self.source: SightingSource | None = None if p.source == "none" else build_source(config, mqtt)
+
+    def start(self, on_sighting: Callable[[Sighting], None]) -> asyncio.Task[None] | None:
+        if self.source is None:
+            return None
+        return asyncio.create_task(self.source.run(on_sighting), name="presence-source")
+
+    def observe(self, sighting: Sighting) -> list[PresenceEvent]:
+        self.resolver.advance(sighting.t)
+        resolved = self.resolver.resolve(sighting)
+        return [] if resolved is None else self.tracker.observe(resolved)
+
+    def tick(self, now: float) -> list[PresenceEvent]:
+        self.resolver.advance(now)
+        return self.tracker.tick(now)
+
+    def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
+        return self.tracker.shoppers_at(shelf, t)
+
+    def is_present(self, shopper: str) -> bool:
+        return shopper in self.tracker.shoppers()
+
+
+class OfferStage:
+    """Offer model (held for atomic swaps) + the pure decision engine, for one display per shelf."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        from edge.offers.catalogue import Catalogue
+        from edge.offers.decision import OfferEngine
+        from edge.offers.holder import ModelHolder
+        from edge.offers.rules import OfferRules
+
+        o = config.offers
+        assert o.model_dir is not None and o.catalogue is not None
+        self.holder = ModelHolder()
+        self.holder.load_and_swap(o.model_dir)
+        self.catalogue = Catalogue.load(o.catalogue)
+        self.engine = OfferEngine(OfferRules(), self.catalogue)
+        self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
+        self.profiles: dict[str, object] = {}
+        self.records: list[dict[str, object]] = []
+        model = self.holder.current
+        log.info(
+            "offer model %s (%d items), catalogue %d products",
+            model.version if model else "-",
+            len(model.items) if model else 0,
+            len(self.catalogue),
+        )
+
+    def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, dict[str, object]]:
+        from edge.offers.decision import DecisionContext
+
+        model = self.holder.current
+        display = self.display_for.get(event.shelf)
+        if model is None or display is None or event.shopper is None:
+            return None, {}
+        profile = self.profiles.get(event.shopper)
+        candidates = model.candidates(basket, profile, k=CANDIDATES)  # type: ignore[arg-type]
+        decision = self.engine.decide(
+            event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
+        )
+        return decision.offer, decision.record.to_dict()
+
+
+def build_offer_stage(config: EdgeConfig) -> OfferStage | None:
+    o = config.offers
+    if o.model_dir is None or o.catalogue is None:
+        log.info("offers off: offers.model_dir and offers.catalogue must both be set")
+        return None
+    if not Path(o.model_dir).exists():
+        log.warning("offers off until a model is installed: %s does not exist", o.model_dir)
+        return None
+    return OfferStage(config)
+
+
+def build_display_publisher(config: EdgeConfig, mqtt: MqttClient, topics: Topics) -> DisplayPublisher | None:
+    if not config.displays:
+        return None
+    return DisplayPublisher(mqtt, topics, list(config.displays))
