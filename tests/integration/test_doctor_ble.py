@@ -10,10 +10,12 @@ import pytest
 
 from edge.config import parse_config
 from edge.events import ShelfId
-from edge.ops.doctor import check_ble_adapter
+from edge.ops.doctor import check_ble_adapter, check_broker_and_store
 from edge.ops.doctor_core import Status
 from simulators.bluez import simulated_bluez, write_spec
-from simulators.phones import Customer, ShopperScript
+from simulators.broker import MosquittoBroker
+from simulators.phones import Customer, PhoneWorld, ShopperScript, aisle_store
+from simulators.phones_mqtt import ReceiverPublisher
 
 pytestmark = pytest.mark.integration
 
@@ -39,3 +41,30 @@ def test_adapter_present_scanning_then_missing_then_dead(tmp_path: Path) -> None
         bluez.kill()
         dead = check_ble_adapter(config("hci0"), listen_s=0.5)
         assert dead.status is Status.FAIL and "hci0 cannot scan" in dead.detail
+
+
+def test_remote_receivers_heard_or_named(broker: MosquittoBroker) -> None:
+    now = time.time()
+    phone = Customer("sh-1", bytes(range(16)), "android")
+    world = PhoneWorld(
+        aisle_store(1, 2),
+        [ShopperScript(phone, [(ShelfId(1, 1), now, now + 120)])],
+        store="s1",
+        receivers=["rx-g1s1"],
+    )
+    config = parse_config(
+        {
+            "gateway": {"store_id": "s1"},
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "presence": {"source": "mqtt-receivers", "receivers": {"rx-g1s1": "1/1", "rx-g1s2": "1/2"}},
+        }
+    )
+    with ReceiverPublisher(world, config.mqtt, "s1", period_s=0.25):
+        results = {r.name: r for r in check_broker_and_store(config, listen_s=1.5)}
+    assert results["broker"].status is Status.OK
+    assert (
+        results["ble rx-g1s1"].status is Status.OK
+        and "scanning at shelf 1/1" in results["ble rx-g1s1"].detail
+    )
+    assert results["ble rx-g1s2"].status is Status.FAIL
+    assert results["ble rx-g1s2"].detail == "no reports from receiver at shelf 1/2"
