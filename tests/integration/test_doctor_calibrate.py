@@ -88,3 +88,71 @@ def test_unplugged_shelf_is_reported(shelf: tuple[EdgeConfig, SimulatedShelfFirm
     wait_until(lambda: not next(iter(bridge.links.values())).connected, 10, what="bridge sees the unplug")
     with pytest.raises(CalibrationFailed, match="does not answer: not-connected"):
         run_calibration(config, 1, 1, [1], KNOWN_G, lambda *a: None, Console(file=io.StringIO()), timeout=5)
+
+
+def test_calibrate_command_guides_a_technician(
+    shelf: tuple[EdgeConfig, SimulatedShelfFirmware, Bridge], tmp_path: Path
+) -> None:
+    """The real command in a terminal session: prompts on stdout, Enter on stdin."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from edge.ops.tomlwrite import dumps
+    from tests.support.waiting import wait_until
+
+    config, sim, _bridge = shelf
+    config_file = tmp_path / "edge.toml"
+    config_file.write_text(dumps(config.model_dump(mode="json", exclude_none=True)))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "calibrate",
+            "--config",
+            str(config_file),
+            "--shelf",
+            "1/1",
+            "--known-g",
+            str(KNOWN_G),
+            "--plates",
+            "2",
+            "--timeout",
+            "30",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    output = bytearray()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read1(4096):
+            output.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        for prompt in (
+            "Clear plate 2",
+            "Place the known weight of 500 g on plate 2",
+            "Take the weight off plate 2",
+        ):
+            wait_until(lambda p=prompt: p in output.decode(errors="replace"), 40, what=prompt)
+            if prompt.startswith("Place"):
+                sim.schedule_return(time.time() + 0.05, (2,), KNOWN_G, hold_s=0.4)
+            proc.stdin.write(b"\n")
+            proc.stdin.flush()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    text = output.decode(errors="replace")
+    assert "calibrated (stored by the bridge)" in text and "g/count" in text
