@@ -130,6 +130,14 @@ class PresenceSection(Section):
         12.0, gt=0, description="A shopper is gone after this many seconds without adverts."
     )
 
+    @field_validator("adapters")
+    @classmethod
+    def _check_adapters(cls, value: list[str]) -> list[str]:
+        for adapter in value:
+            if not (adapter.startswith("hci") and adapter[3:].isdigit() and len(adapter) <= 6):
+                raise ValueError(f"adapter {adapter!r}: must look like 'hci1'")
+        return value
+
     @field_validator("receivers")
     @classmethod
     def _check_zone(cls, value: dict[str, str]) -> dict[str, str]:

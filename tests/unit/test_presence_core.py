@@ -77,3 +77,16 @@ def test_forget_removes_a_shopper_at_once() -> None:
     _feed(tr, "s1", 0, 3, {"rx-a": -60})
     tr.forget("s1")
     assert tr.shoppers() == [] and tr.shoppers_at(A, 3) == []
+
+
+def test_weighted_level_follows_recent_adverts() -> None:
+    old, new = [-75.0] * 6, [-55.0] * 4
+    assert robust_level(old + new) == -75.0
+    assert robust_level(old + new, [0.1] * 6 + [1.0] * 4) == -55.0
+
+
+def test_just_arrived_shopper_is_placed_where_they_stand() -> None:
+    tr = PresenceTracker(ZONES)
+    _feed(tr, "s1", 0, 4, {"rx-a": -60, "rx-b": -70})  # standing at A
+    _feed(tr, "s1", 4, 7, {"rx-a": -72, "rx-b": -56})  # walked to B, 3 s ago
+    assert tr.zone_of("s1") == B
