@@ -1,7 +1,7 @@
 """Offer engine at the edge: the ONNX offer model, catalogue, rules, experiments and the decision.
 
-Importing this package loads onnxruntime (for :class:`OfferModel`); the pure decision core lives in
-``edge.offers.decision`` / ``rules`` / ``experiments`` and does not.
+The pure decision core lives in ``edge.offers.decision`` / ``rules`` / ``experiments`` (no I/O, no
+clock, no onnxruntime use); :class:`OfferModel` is the onnxruntime adapter.
 """
 
 from edge.offers.candidates import Candidate

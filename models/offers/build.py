@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from edge.offers.model import FORMAT, MANIFEST_FILE, MODEL_FILE, sha256_file
 from models.offers.graph import OPSET, build_graph
 from models.offers.method import Params, Statistics, fit
-from models.offers.transactions import Basket, read_transactions
+from models.offers.transactions import Basket, online_retail_baskets, read_transactions
 
 DEFAULT_MAX_BASKETS_DEMO = 3000
 
@@ -129,3 +129,12 @@ def build(
     return build_from_baskets(
         baskets, out, tune=tune, show_progress=show_progress, source=Path(transactions).name
     )
+
+
+def build_demo_model(
+    out: str | Path, source: str | Path, max_baskets: int = DEFAULT_MAX_BASKETS_DEMO, tune: bool = False
+) -> BuildResult:
+    """A small offer model straight from online_retail.csv.gz (earliest ``max_baskets`` baskets):
+    a few seconds, for the demo's cache directory and for tests."""
+    baskets = online_retail_baskets(source, max_baskets=max_baskets)
+    return build_from_baskets(baskets, out, tune=tune, source=Path(source).name)

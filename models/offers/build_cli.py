@@ -6,12 +6,18 @@ import argparse
 import json
 from pathlib import Path
 
-from models.offers.build import build
-from models.offers.transactions import TransactionsError
+from models.offers.build import build, build_from_baskets
+from models.offers.transactions import TransactionsError, online_retail_baskets
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--transactions", required=True, type=Path, help="TX.csv (see models/README.md).")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--transactions", type=Path, help="TX.csv (see models/README.md).")
+    source.add_argument(
+        "--online-retail",
+        type=Path,
+        help="Read online_retail.csv.gz directly (same filtering as the converter).",
+    )
     parser.add_argument("--out", required=True, type=Path, help="Directory to write the model into.")
     parser.add_argument(
         "--max-baskets",
@@ -29,13 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = build(
-            args.transactions,
-            args.out,
-            max_baskets=args.max_baskets,
-            tune=not args.no_tune,
-            show_progress=not args.quiet,
-        )
+        if args.online_retail is not None:
+            baskets = online_retail_baskets(args.online_retail, max_baskets=args.max_baskets)
+            result = build_from_baskets(
+                baskets,
+                args.out,
+                tune=not args.no_tune,
+                show_progress=not args.quiet,
+                source=args.online_retail.name,
+            )
+        else:
+            result = build(
+                args.transactions,
+                args.out,
+                max_baskets=args.max_baskets,
+                tune=not args.no_tune,
+                show_progress=not args.quiet,
+            )
     except (OSError, TransactionsError, ValueError) as exc:
         print(f"shelf-models build: {exc}")
         return 1

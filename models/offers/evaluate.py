@@ -6,8 +6,11 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edge.offers.model import OfferModel
 from models.offers.build import build_from_baskets
@@ -91,5 +94,11 @@ def evaluate(
         "basket completion": completion_queries(train, test, max_queries),
         "next basket": next_basket_queries(train, test, max_queries),
     }
-    results = {task: {name: score(r, queries[task], k) for name, r in rankers.items()} for task in TASKS}
+    results: dict[str, dict[str, Scores]] = {task: {} for task in TASKS}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not show_progress) as bar:
+        for task in TASKS:
+            for name, ranker in rankers.items():
+                progress = bar.add_task(f"{task}: {name}", total=len(queries[task]))
+                results[task][name] = score(ranker, queries[task], k, partial(bar.advance, progress))
     return Evaluation(results, len(train), len(test), out, result.manifest["params"])

@@ -101,9 +101,13 @@ def next_basket_queries(
     return queries
 
 
-def score(ranker: Ranker, queries: Sequence[Query], k: int = 10) -> Scores:
+def score(
+    ranker: Ranker, queries: Sequence[Query], k: int = 10, tick: Callable[[], None] | None = None
+) -> Scores:
     recall = ndcg = hr = 0.0
     for q in queries:
+        if tick is not None:
+            tick()
         ranked = ranker(q.basket, q.history, k)[:k]
         hits = [1.0 if item in q.targets else 0.0 for item in ranked]
         recall += sum(hits) / len(q.targets)

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from models.offers.method import Params, Statistics
+from models.offers.method import HISTORY_ITEMS, Params, Statistics
 
 OPSET = 18
 FORMAT = "smartshelf-offer-model/1"
@@ -73,9 +73,11 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         _const("one_minus_history", np.array([1.0 - params.history_weight], dtype=np.float32)),
         _const("axis1", np.array([1], dtype=np.int64)),
         _const("tiny", np.array([1e-9], dtype=np.float32)),
+        _const("zero_i", np.array([0], dtype=np.int64)),
+        _const("history_items", np.array([HISTORY_ITEMS], dtype=np.int64)),
     ]
     node = helper.make_node
-    nodes = [
+    head = [
         # lam = basket_weight * B / (B + basket_shrink), B = number of real (non-padding) basket items
         node("Less", ["basket", "pad"], ["is_item"]),
         node("Cast", ["is_item"], ["is_item_f"], to=TensorProto.FLOAT),
@@ -103,20 +105,28 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
             axis=0,
             reduction="add",
         ),
-        # co-purchase with the shopper's past products: sum_j w_j * nbr_w[j, i] / sum_j w_j
-        node("Gather", ["nbr_idx", "profile_items"], ["h_rows_idx"], axis=0),
-        node("Gather", ["nbr_w", "profile_items"], ["h_rows_w"], axis=0),
-        node("Unsqueeze", ["profile_weights", "axis1"], ["h_col"]),
+    ]
+    history = [
+        # co-purchase with the shopper's strongest HISTORY_ITEMS past products:
+        # sum_j w_j * nbr_w[j, i] / sum_j w_j (left out of the graph when history_weight is 0)
+        node("Slice", ["profile_items", "zero_i", "history_items"], ["h_items"]),
+        node("Slice", ["profile_weights", "zero_i", "history_items"], ["h_weights"]),
+        node("Gather", ["nbr_idx", "h_items"], ["h_rows_idx"], axis=0),
+        node("Gather", ["nbr_w", "h_items"], ["h_rows_w"], axis=0),
+        node("Unsqueeze", ["h_weights", "axis1"], ["h_col"]),
         node("Mul", ["h_rows_w", "h_col"], ["h_rows_ww"]),
         node("Reshape", ["h_rows_idx", "flat"], ["h_flat_idx"]),
         node("Reshape", ["h_rows_ww", "flat"], ["h_flat_w"]),
         node("ScatterElements", ["zeros", "h_flat_idx", "h_flat_w"], ["near_sum"], axis=0, reduction="add"),
-        node("ReduceSum", ["profile_weights"], ["h_total"], keepdims=1),
+        node("ReduceSum", ["h_weights"], ["h_total"], keepdims=1),
         node("Add", ["h_total", "tiny"], ["h_denom"]),
         node("Div", ["near_sum", "h_denom"], ["near"]),
         node("Mul", ["near", "history_weight"], ["near_part"]),
         node("Mul", ["personal_raw", "one_minus_history"], ["personal_only"]),
         node("Add", ["personal_only", "near_part"], ["personal"]),
+    ]
+    no_history = [node("Identity", ["personal_raw"], ["personal"])]
+    tail = [
         node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
         node("Div", ["profile_baskets", "p_denom"], ["conf"]),
         node("Sub", ["one", "conf"], ["one_minus_conf"]),
@@ -134,6 +144,9 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         node("TopK", ["masked_score", "k"], ["scores", "items"], axis=0, largest=1, sorted=1),
         node("Gather", ["together_all", "items"], ["together"], axis=0),
     ]
+    nodes = head + (history if params.history_weight > 0 else no_history) + tail
+    used = {name for n in nodes for name in n.input}
+    inits = [i for i in inits if i.name in used]
     graph = helper.make_graph(
         nodes,
         "offer_model",

@@ -11,7 +11,7 @@ The score of item ``i`` for a shopper with current basket ``b`` (``B`` known ite
 
 ``personal(i)`` is the shopper's time-decayed repurchase frequency (share of past baskets holding
 ``i``, older baskets weighted by ``decay**age``), ``near(i)`` the same co-purchase score as ``cooc``
-taken over the shopper's past products weighted by ``personal`` (what people who buy what this
+taken over the shopper's 25 strongest past products weighted by ``personal`` (what people who buy what this
 shopper buys also buy), ``popularity(i)`` the share of all baskets holding ``i``. ``c(j,i)`` counts baskets holding both, kept for the ``neighbours`` strongest ``i`` per ``j``.
 Nothing here is specific to one data set: the few mixing constants are chosen at build time on the
 latest part of the given training data (see ``models.offers.tuning``).
@@ -27,6 +27,8 @@ import numpy as np
 
 from edge.offers.profile import Profile, compute_profile
 from models.offers.transactions import Basket
+
+HISTORY_ITEMS = 25  # strongest profile products whose co-purchases feed near(i)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +190,9 @@ class Scorer:
                 weights = np.array([w for _, w in pairs], dtype=np.float64)
                 np.add.at(personal, rows, weights)
                 if p.history_weight > 0:
-                    np.add.at(near, self.nbr_idx[rows].ravel(), (self.nbr_w[rows] * weights[:, None]).ravel())
-                    near /= weights.sum() + 1e-9
+                    top, w_top = rows[:HISTORY_ITEMS], weights[:HISTORY_ITEMS]
+                    np.add.at(near, self.nbr_idx[top].ravel(), (self.nbr_w[top] * w_top[:, None]).ravel())
+                    near /= w_top.sum() + 1e-9
         mine = (1 - p.history_weight) * personal[:n] + p.history_weight * near[:n]
         score = lam * cooc[:n] + (1 - lam) * (conf * mine + (1 - conf) * self.pop)
         score[idx] = -1e9

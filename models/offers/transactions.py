@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,57 +67,74 @@ def read_transactions(path: str | Path, max_baskets: int | None = None) -> list[
     Products appearing twice in a basket are counted once; lines with quantity <= 0 are ignored.
     """
     path = Path(path)
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or tuple(h.strip() for h in header) != TX_HEADER:
+                raise TransactionsError(
+                    str(path), 1, f"header must be {','.join(TX_HEADER)} (got {header!r})"
+                )
+            return baskets_from_rows(enumerate(reader, start=2), str(path), max_baskets)
+    except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
+        raise TransactionsError(str(path), 0, f"not a readable UTF-8 CSV file: {exc}") from None
+
+
+def baskets_from_rows(
+    rows: Iterable[tuple[int, Sequence[str]]], source: str, max_baskets: int | None = None
+) -> list[Basket]:
+    """Baskets from numbered TX rows (fields in TX_HEADER order), sorted by time."""
     lines: dict[str, list[str]] = {}
     meta: dict[str, tuple[str | None, float]] = {}
     spend: dict[str, float] = {}
-    try:
-        _read_lines(path, lines, meta, spend)
-    except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
-        raise TransactionsError(str(path), 0, f"not a readable UTF-8 CSV file: {exc}") from None
+    for number, row in rows:
+        if not row:
+            continue
+        if len(row) != len(TX_HEADER):
+            raise TransactionsError(source, number, f"expected 6 fields, got {len(row)}")
+        basket_id, customer_id, product_id, stamp, quantity, price = (f.strip() for f in row)
+        if not basket_id or not product_id:
+            raise TransactionsError(source, number, "basket_id and product_id must not be empty")
+        try:
+            t = parse_timestamp(stamp)
+            q = float(quantity)
+            p = float(price) if price else 0.0
+        except ValueError as exc:
+            raise TransactionsError(source, number, f"bad number or timestamp: {exc}") from None
+        if q <= 0:
+            continue
+        items = lines.setdefault(basket_id, [])
+        if basket_id not in meta:
+            meta[basket_id] = (customer_id or None, t)
+        if product_id not in items:
+            items.append(product_id)
+        spend[basket_id] = spend.get(basket_id, 0.0) + q * p
     baskets = [
         Basket(bid, meta[bid][0], meta[bid][1], tuple(items), round(spend[bid], 2))
         for bid, items in lines.items()
         if items
     ]
     baskets.sort(key=lambda b: (b.t, b.basket_id))
-    if max_baskets is not None:
-        baskets = baskets[:max_baskets]
-    return baskets
+    return baskets if max_baskets is None else baskets[:max_baskets]
 
 
-def _read_lines(
-    path: Path,
-    lines: dict[str, list[str]],
-    meta: dict[str, tuple[str | None, float]],
-    spend: dict[str, float],
-) -> None:
-    with _open_text(path) as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != TX_HEADER:
-            raise TransactionsError(str(path), 1, f"header must be {','.join(TX_HEADER)} (got {header!r})")
-        for number, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(TX_HEADER):
-                raise TransactionsError(str(path), number, f"expected 6 fields, got {len(row)}")
-            basket_id, customer_id, product_id, stamp, quantity, price = (f.strip() for f in row)
-            if not basket_id or not product_id:
-                raise TransactionsError(str(path), number, "basket_id and product_id must not be empty")
-            try:
-                t = parse_timestamp(stamp)
-                q = float(quantity)
-                p = float(price) if price else 0.0
-            except ValueError as exc:
-                raise TransactionsError(str(path), number, f"bad number or timestamp: {exc}") from None
-            if q <= 0:
-                continue
-            items = lines.setdefault(basket_id, [])
-            if basket_id not in meta:
-                meta[basket_id] = (customer_id or None, t)
-            if product_id not in items:
-                items.append(product_id)
-            spend[basket_id] = spend.get(basket_id, 0.0) + q * p
+def online_retail_baskets(source: str | Path, max_baskets: int | None = None) -> list[Basket]:
+    """Baskets straight from online_retail.csv.gz (the converter's filtering, no TX.csv written).
+
+    With ``max_baskets`` reading stops after that many invoices in file order (the file is in
+    invoice order), so a small demo model costs a fraction of a pass over the file.
+    """
+
+    def rows() -> Iterator[tuple[int, Sequence[str]]]:
+        seen: set[str] = set()
+        for number, row in enumerate(online_retail_rows(source), start=2):
+            if row[0] not in seen:
+                if max_baskets is not None and len(seen) >= max_baskets:
+                    return
+                seen.add(row[0])
+            yield number, row
+
+    return baskets_from_rows(rows(), str(source), max_baskets)
 
 
 def online_retail_rows(path: str | Path) -> Iterator[tuple[str, str, str, str, str, str]]:

@@ -88,3 +88,22 @@ def test_catalogue_command(source: Path, tmp_path: Path) -> None:
     assert catalogue.stocked() == frozenset({"85123A", "71053"})
     product = catalogue.get("85123A")
     assert product is not None and product.price > 0 and 0.2 <= product.margin <= 0.5
+
+
+def test_demo_build_straight_from_online_retail(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = shelf_models(
+        "build",
+        "--online-retail",
+        str(source),
+        "--max-baskets",
+        "300",
+        "--no-tune",
+        "--quiet",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["baskets"] == 300 and manifest["tuning"] == {"tuned": False}
+    OfferModel.load(out)
