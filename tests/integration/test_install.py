@@ -342,3 +342,19 @@ def test_install_sh_runs_the_installer(tmp_path: Path) -> None:
     assert "install done" in done.stderr
     assert load_config(root / "etc/smartshelf/edge.toml").gateway.store_id == "store-777"
     assert "smartshelf/store-777/#" in (root / "etc/mosquitto/smartshelf.acl").read_text()
+
+
+def test_bridge_unit_environment_selects_the_bridge_certificate(
+    installed: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, port = installed
+    unit = (root / "etc/systemd/system/smartshelf-bridge.service").read_text()
+    for line in unit.splitlines():
+        if line.startswith("Environment=SHELF_EDGE_MQTT__TLS__"):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            monkeypatch.setenv(key, value)
+    config = load_config(root / "etc/smartshelf/edge.toml")  # the file plus the unit's environment
+    assert config.mqtt.tls is not None
+    assert str(config.mqtt.tls.cert_file) == "/etc/smartshelf/pki/clients/bridge-1.crt"
+    assert str(config.mqtt.tls.key_file) == "/etc/smartshelf/pki/clients/bridge-1.key"
+    assert config.mqtt.port == port and str(config.mqtt.tls.ca_file) == "/etc/smartshelf/pki/ca.crt"
