@@ -174,6 +174,13 @@ def test_metrics_healthz_and_privacy(store: tuple[EdgeConfig, DashboardHandle]) 
     wait_until(lambda: dashboard.live.snapshot()["plates"], 15, what="samples")
     publish_gateway_traffic(config)
     wait_until(lambda: dashboard.live.snapshot()["counters"]["acks_shown"] == 1, 10, what="ack counted")
+    from edge.store.db import open_database
+    from edge.store.events_repo import EventStore
+
+    db = open_database(config.gateway.data_dir / "edge.db")
+    for i in range(3):  # three events waiting in the outbox for the backend
+        EventStore(db).append("basket", "pick", f"e{i}", float(i), {"n": i})
+    db.conn.close()
     health = requests.get(f"{dashboard.url}/healthz", timeout=5)
     assert health.status_code == 200 and health.json()["status"] == "ok"
     metrics = requests.get(f"{dashboard.url}/metrics", timeout=5).text
@@ -181,6 +188,7 @@ def test_metrics_healthz_and_privacy(store: tuple[EdgeConfig, DashboardHandle]) 
     assert 'smartshelf_shelf_shoppers{shelf="1/2"} 1.0' in metrics
     assert 'smartshelf_display_acks_total{status="shown"} 1.0' in metrics
     assert 'smartshelf_basket_events_total{kind="pick"} 1.0' in metrics
+    assert "smartshelf_sync_backlog_events 3.0" in metrics
     assert SHOPPER not in metrics
     session = requests.Session()
     login = session.post(
