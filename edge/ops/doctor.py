@@ -287,7 +287,9 @@ def check_database(config: EdgeConfig) -> CheckResult:
 
 
 def check_model(config: EdgeConfig) -> CheckResult:
-    directory = config.offers.model_dir
+    from edge.web.gateway_info import active_model_dir
+
+    directory = active_model_dir(config)
     if directory is None:
         return CheckResult(
             "offer model",

@@ -15,8 +15,19 @@ from edge.config import EdgeConfig
 DB_FILE = "edge.db"
 
 
+def active_model_dir(config: EdgeConfig) -> Path | None:
+    """The offer model the daemon runs: the active release slot (``models/offers/active.json``,
+    written by sync) when there is one, else ``offers.model_dir``."""
+    pointer = Path(config.gateway.data_dir) / "models" / "offers" / "active.json"
+    try:
+        slot = json.loads(pointer.read_text())["slot"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config.offers.model_dir
+    return pointer.parent / f"slot-{slot}"
+
+
 def model_version(config: EdgeConfig) -> str | None:
-    directory = config.offers.model_dir
+    directory = active_model_dir(config)
     if directory is None:
         return None
     try:

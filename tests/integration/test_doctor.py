@@ -266,3 +266,24 @@ def test_corrupt_database_fails(store: Store, tmp_path: Path, capsys: pytest.Cap
     )
     result = check_database(config)
     assert result.status.value == "fail", result
+
+
+def test_model_check_follows_the_active_release_slot(tmp_path: Path) -> None:
+    import json as _json
+
+    from edge.config import parse_config
+    from edge.ops.doctor import check_model
+    from edge.web.gateway_info import model_version
+
+    releases = tmp_path / "models/offers"
+    _tiny_model(releases / "slot-b")
+    (releases / "active.json").write_text(_json.dumps({"version": 7, "slot": "b"}))
+    config = parse_config(
+        {"gateway": {"data_dir": str(tmp_path)}, "offers": {"model_dir": str(tmp_path / "nowhere")}}
+    )
+    result = check_model(config)
+    assert result.status.value == "ok", result
+    version = model_version(config)
+    assert version is not None and f"version {version} loaded" in result.detail
+    (releases / "active.json").unlink()  # no release yet: offers.model_dir, which is missing here
+    assert check_model(config).status.value == "fail"
