@@ -188,6 +188,13 @@ class Gateway:
             asyncio.create_task(self._ticker(stop), name="tick"),
             asyncio.create_task(run_sync(self.config, stop, db_path=self.db_path), name="sync"),
         ]
+        dashboard = None
+        if self.config.web.enabled:
+            from edge.web.server import start_dashboard
+
+            dashboard = start_dashboard(
+                self.config, mqtt=self.mqtt, extra_state=lambda: {"daemon": dict(self.stats)}
+            )
         presence_task = self.presence.start(self.on_sighting)
         if presence_task is not None:
             tasks.append(presence_task)
@@ -204,6 +211,8 @@ class Gateway:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if dashboard is not None:
+                dashboard.stop()
             self.mqtt.stop()
             self.db.conn.close()
             log.info("gateway stopped: %s", ", ".join(f"{k}={v}" for k, v in self.stats.items()))

@@ -49,6 +49,7 @@ class MosquittoBroker:
             "log_type warning",
             "log_type notice",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
             f"listener {self.port} 127.0.0.1",
             "protocol mqtt",
         ]

@@ -32,7 +32,7 @@ from edge.events import ShelfId
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import OfferMessage
 from edge.mqtt.topics import Topics
-from simulators.broker import MosquittoBroker
+from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_store import DemoFiles, prepare, write_config
 from simulators.displays import SimulatedDisplay
 from simulators.processes import ManagedProcess
@@ -270,6 +270,7 @@ class Demo:
         names = {
             s.customer.shopper: NAMES[i % len(NAMES)] for i, s in enumerate(scripts) if s.customer.enrolled
         }
+        dashboard_port = free_port()
         write_config(
             files.config,
             store=STORE,
@@ -281,6 +282,7 @@ class Demo:
             model_dir=model_dir,
             keys=files.keys,
             zones=layout.zones_text(),
+            dashboard_port=dashboard_port,
         )
 
         self.picks = picks
@@ -319,6 +321,7 @@ class Demo:
             c.print(daemon.tail(), markup=False)
             return 1
         c.print("shelf-bridge and shelf-edge are online; shoppers are coming in")
+        c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: demo)")
         for s in scripts:
             if s.customer.enrolled:
                 c.print(f"  shopper {names[s.customer.shopper]} ({s.customer.shopper}) uses the loyalty app")

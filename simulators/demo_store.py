@@ -111,6 +111,8 @@ def write_config(
     keys: Path,
     zones: dict[str, str],
     backend_url: str | None = None,
+    dashboard_port: int = 0,
+    dashboard_password: str = "demo",
 ) -> Path:
     """The gateway TOML for the demo (the same file format a store uses)."""
     lines = [
@@ -162,6 +164,13 @@ def write_config(
             f"shelf = {shelf.shelf}",
         ]
     lines += ["", "[offers]", f'model_dir = "{model_dir}"', f'catalogue = "{catalogue}"', "offer_ttl_s = 20"]
+    lines += [
+        "",
+        "[web]",
+        'host = "127.0.0.1"',
+        f"port = {dashboard_port}",
+        f'password = "{dashboard_password}"',
+    ]
     if backend_url:
         lines += ["", "[backend]", f'url = "{backend_url}"']
     text = "\n".join(lines) + "\n"

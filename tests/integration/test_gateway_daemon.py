@@ -30,6 +30,7 @@ def config_for(broker, tmp_path):
                 "reconnect_max_s": 1.0,
             },
             "presence": {"source": "none"},
+            "web": {"enabled": False},
         }
     )
 
@@ -72,7 +73,7 @@ def test_daemon_process_goes_online_and_stops_cleanly_on_sigterm(broker, tmp_pat
     config_path = tmp_path / "edge.toml"
     config_path.write_text(
         f'[gateway]\nstore_id = "s1"\ngateway_id = "gw-p"\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[mqtt]\nport = {broker.port}\n[presence]\nsource = "none"\n'
+        f'[mqtt]\nport = {broker.port}\n[presence]\nsource = "none"\n[web]\nport = 0\npassword = "pw"\n'
     )
     seen: list[bytes] = []
     watcher = MqttClient(config_for(broker, tmp_path).mqtt, "watcher")
