@@ -17,6 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edge.config import EdgeConfig, load_config
@@ -38,7 +39,16 @@ from edge.mqtt.topics import Topics
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.sync.service import run_sync
-from edge.wiring import OfferStage, PresenceStage, SensingStage, build_display_publisher, build_offer_stage
+from edge.updates import apply_update
+from edge.wiring import (
+    OfferStage,
+    PresenceStage,
+    SensingStage,
+    active_release,
+    build_display_publisher,
+    build_offer_stage,
+    build_release_manager,
+)
 
 log = logging.getLogger("edge.app")
 
@@ -64,8 +74,9 @@ class Gateway:
         self.presence = PresenceStage(config, self.mqtt)
         self.fusion = BasketFusion()
         self.baskets = Baskets()
-        self.offers: OfferStage | None = build_offer_stage(config)
-        self.displays = build_display_publisher(config, self.mqtt, self.topics)
+        self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
+        self.releases = build_release_manager(config, self.offers)
+        self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
         self.stats: dict[str, int] = {
             "batches": 0,
             "malformed": 0,
@@ -186,7 +197,16 @@ class Gateway:
         self.mqtt.start()
         tasks = [
             asyncio.create_task(self._ticker(stop), name="tick"),
-            asyncio.create_task(run_sync(self.config, stop, db_path=self.db_path), name="sync"),
+            asyncio.create_task(
+                run_sync(
+                    self.config,
+                    stop,
+                    db_path=self.db_path,
+                    on_update=self._update_from_sync(loop),
+                    releases=self.releases,  # type: ignore[arg-type]
+                ),
+                name="sync",
+            ),
         ]
         dashboard = None
         if self.config.web.enabled:
@@ -216,6 +236,14 @@ class Gateway:
             self.mqtt.stop()
             self.db.conn.close()
             log.info("gateway stopped: %s", ", ".join(f"{k}={v}" for k, v in self.stats.items()))
+
+    def _update_from_sync(self, loop: asyncio.AbstractEventLoop) -> Callable[[str, Path], None]:
+        """Sync pulls in a worker thread; what it pulled is applied on the event loop, between events."""
+
+        def on_update(kind: str, path: Path) -> None:
+            loop.call_soon_threadsafe(apply_update, self, kind, path)
+
+        return on_update
 
     async def _ticker(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

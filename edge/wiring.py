@@ -7,12 +7,14 @@ from configuration (which adapter, which files) in another.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from edge.config import EdgeConfig
-from edge.displays.publisher import DisplayPublisher
+from edge.displays.publisher import DisplayPublisher, Recorder
 from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, Sighting, WeightEvent
 from edge.mqtt.client import MqttClient
 from edge.mqtt.topics import Topics
@@ -96,17 +98,18 @@ class PresenceStage:
 class OfferStage:
     """Offer model (held for atomic swaps) + the pure decision engine, for one display per shelf."""
 
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, model_dir: Path, catalogue: Path) -> None:
         from edge.offers.catalogue import Catalogue
         from edge.offers.decision import OfferEngine
         from edge.offers.holder import ModelHolder
         from edge.offers.rules import OfferRules
+        from edge.sync.releases import HealthMonitor
 
-        o = config.offers
-        assert o.model_dir is not None and o.catalogue is not None
         self.holder = ModelHolder()
-        self.holder.load_and_swap(o.model_dir)
-        self.catalogue = Catalogue.load(o.catalogue)
+        self.holder.load_and_swap(model_dir)
+        #: Every decision's outcome and latency, watched by the release manager after a model switch.
+        self.health = HealthMonitor()
+        self.catalogue = Catalogue.load(catalogue)
         self.engine = OfferEngine(OfferRules(), self.catalogue)
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
         self.profiles: dict[str, object] = {}
@@ -127,25 +130,78 @@ class OfferStage:
         if model is None or display is None or event.shopper is None:
             return None, {}
         profile = self.profiles.get(event.shopper)
-        candidates = model.candidates(basket, profile, k=CANDIDATES)  # type: ignore[arg-type]
-        decision = self.engine.decide(
-            event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
-        )
+        started = time.perf_counter()
+        try:
+            candidates = model.candidates(basket, profile, k=CANDIDATES)  # type: ignore[arg-type]
+            decision = self.engine.decide(
+                event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
+            )
+        except Exception:
+            self.health.record(False, time.perf_counter() - started)
+            log.exception("offer decision failed for basket event %s", event.event_id)
+            return None, {}
+        self.health.record(True, time.perf_counter() - started)
         return decision.offer, decision.record.to_dict()
 
 
-def build_offer_stage(config: EdgeConfig) -> OfferStage | None:
+def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) -> OfferStage | None:
+    """The offer stage, serving the active signed release if there is one, else ``offers.model_dir``."""
     o = config.offers
-    if o.model_dir is None or o.catalogue is None:
-        log.info("offers off: offers.model_dir and offers.catalogue must both be set")
+    model_dir = released_model or o.model_dir
+    if model_dir is None or o.catalogue is None:
+        log.info("offers off: no model (offers.model_dir or a release) or no offers.catalogue")
         return None
-    if not Path(o.model_dir).exists():
-        log.warning("offers off until a model is installed: %s does not exist", o.model_dir)
+    if not Path(model_dir).exists():
+        log.warning("offers off until a model is installed: %s does not exist", model_dir)
         return None
-    return OfferStage(config)
+    return OfferStage(config, Path(model_dir), o.catalogue)
 
 
-def build_display_publisher(config: EdgeConfig, mqtt: MqttClient, topics: Topics) -> DisplayPublisher | None:
+def build_release_manager(config: EdgeConfig, stage: OfferStage | None) -> object | None:
+    """Signed model updates for the offer model, when a release signing key is configured."""
+    b = config.backend
+    if b.url is None or b.release_public_key is None:
+        return None
+    from edge.offers.holder import ModelHolder
+    from edge.offers.model import OfferModel
+    from edge.store.db import open_database
+    from edge.sync.release_meta import load_public_key
+    from edge.sync.releases import HealthMonitor, HealthPolicy, ReleaseManager
+
+    return ReleaseManager[OfferModel](
+        db=open_database(config.gateway.data_dir / "edge.db"),
+        data_dir=config.gateway.data_dir,
+        model="offers",
+        public_key=load_public_key(b.release_public_key),
+        holder=stage.holder if stage is not None else ModelHolder(),
+        loader=OfferModel.load,
+        health=stage.health if stage is not None else HealthMonitor(),
+        policy=HealthPolicy(b.health_window_s, b.health_max_error_rate, b.health_max_p99_ms),
+    )
+
+
+def active_release(config: EdgeConfig) -> Path | None:
+    """The slot of the active signed offer-model release on disk, if any (before the manager exists)."""
+    root = config.gateway.data_dir / "models" / "offers"
+    try:
+        slot = json.loads((root / "active.json").read_text())["slot"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.error("ignoring unreadable %s: %s", root / "active.json", exc)
+        return None
+    return root / f"slot-{slot}"
+
+
+def build_display_publisher(
+    config: EdgeConfig, mqtt: MqttClient, topics: Topics, record: Recorder
+) -> DisplayPublisher | None:
     if not config.displays:
         return None
-    return DisplayPublisher(mqtt, topics, list(config.displays))
+    return DisplayPublisher(
+        mqtt,
+        topics,
+        list(config.displays),
+        record=record,
+        conversion_window_s=config.backend.conversion_window_s,
+    )
