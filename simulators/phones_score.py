@@ -26,7 +26,7 @@ from edge.mqtt.payloads import PresenceEventMessage, SightingsMessage, decode, e
 from edge.presence.core import PresenceParams, PresenceTracker
 from edge.presence.resolver import TokenResolver
 from edge.presence.tokens import AppTokenGenerator, interval_of
-from simulators.phones import PhoneWorld, days_covering, enrolled_keys, random_address
+from simulators.phones import PhoneWorld, RadioModel, days_covering, enrolled_keys, random_address
 from simulators.phones_mqtt import sightings_messages
 from simulators.phones_scenarios import SCENARIOS, Scenario
 
@@ -61,8 +61,10 @@ class _Capture(logging.Handler):
         self.lines.append(self.format(record))
 
 
-def score(scenario: Scenario, params: PresenceParams | None = None, seed: int = 1) -> Score:
-    world = PhoneWorld(scenario.layout, scenario.scripts, store=scenario.store, seed=seed)
+def score(
+    scenario: Scenario, params: PresenceParams | None = None, seed: int = 1, radio: RadioModel | None = None
+) -> Score:
+    world = PhoneWorld(scenario.layout, scenario.scripts, store=scenario.store, seed=seed, radio=radio)
     t0, t1 = world.start_t(), world.end_t() + 40.0
     resolver = TokenResolver()
     resolver.set_keys(enrolled_keys(scenario.enrolled, scenario.store, days_covering(t0, t1)))
@@ -202,13 +204,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="Radio noise seed.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object per scenario.")
+    parser.add_argument("--noise-db", type=float, default=3.0, help="Multipath noise (std dev), dB.")
+    parser.add_argument(
+        "--drop", type=float, default=0.2, help="Fraction of adverts lost before sensitivity."
+    )
+    parser.add_argument("--body-db", type=float, default=8.0, help="Body shadowing, dB.")
 
 
 def run(args: argparse.Namespace) -> int:
     names = args.scenario or sorted(SCENARIOS)
     ok = True
     for name in names:
-        result = score(SCENARIOS[name](), seed=args.seed)
+        radio = RadioModel(noise_db=args.noise_db, drop_p=args.drop, body_db=args.body_db)
+        result = score(SCENARIOS[name](), seed=args.seed, radio=radio)
         ok &= passed(result)
         if args.json:
             print(json.dumps(asdict(result)))

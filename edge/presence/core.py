@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 
 from edge.events import PresenceEvent, ShelfId, ShopperSighting
 
+#: Margin credited when no other shelf hears the shopper at all, dB.
+NO_RIVAL_MARGIN_DB = 18.0
+
 
 @dataclass(frozen=True, slots=True)
 class PresenceParams:
@@ -46,23 +49,42 @@ class PresenceParams:
     dwell_s: float = 20.0
     #: Softness of the shelf score (a logistic over dB differences), dB.
     score_scale_db: float = 3.0
+    #: Level at which "close to the shelf" counts one half in the score, dBm (~1.5 m with n = 2.7).
+    close_dbm: float = -66.0
     #: Sightings weaker than this are ignored, dBm.
     floor_dbm: float = -100.0
+    #: Age at which an advert counts half in the weighted median, seconds.
+    half_life_s: float = 2.0
     #: Zones are re-evaluated at most this often per shopper on sightings (tick always evaluates), s.
     eval_interval_s: float = 0.5
 
 
-def robust_level(values: list[float]) -> float:
-    """Median after dropping values outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR]."""
+def robust_level(values: list[float], weights: list[float] | None = None) -> float:
+    """(Weighted) median after dropping values outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR].
+
+    ``weights`` (same length) let recent adverts count more, so a shopper who just arrived is
+    placed by where they stand, not by where they walked.
+    """
     ordered = sorted(values)
     n = len(ordered)
     if n < 4:
-        return _median(ordered)
-    q1 = _quantile(ordered, 0.25)
-    q3 = _quantile(ordered, 0.75)
-    spread = 1.5 * (q3 - q1)
-    kept = [v for v in ordered if q1 - spread <= v <= q3 + spread]
-    return _median(kept or ordered)
+        kept = ordered
+    else:
+        q1 = _quantile(ordered, 0.25)
+        q3 = _quantile(ordered, 0.75)
+        spread = 1.5 * (q3 - q1)
+        kept = [v for v in ordered if q1 - spread <= v <= q3 + spread] or ordered
+    if weights is None:
+        return _median(kept)
+    lo, hi = kept[0], kept[-1]
+    pairs = sorted((v, w) for v, w in zip(values, weights, strict=True) if lo <= v <= hi)
+    half = sum(w for _, w in pairs) / 2.0
+    acc = 0.0
+    for v, w in pairs:
+        acc += w
+        if acc >= half:
+            return v
+    return pairs[-1][0]
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -145,10 +167,11 @@ class PresenceTracker:
             return {}
         out: dict[ShelfId, float] = {}
         for receiver, history in state.readings.items():
-            fresh = [r for (ts, r) in history if t - self.params.window_s <= ts <= t]
-            if len(fresh) < self.params.min_adverts or t - history[-1][0] > self.params.fresh_s:
+            recent = [(ts, r) for (ts, r) in history if t - self.params.window_s <= ts <= t]
+            if len(recent) < self.params.min_adverts or t - history[-1][0] > self.params.fresh_s:
                 continue
-            level = robust_level(fresh)
+            half_life = self.params.half_life_s
+            level = robust_level([r for _, r in recent], [0.5 ** ((t - ts) / half_life) for ts, _ in recent])
             shelf = self.zones[receiver]
             if level > out.get(shelf, -math.inf):
                 out[shelf] = level
@@ -164,8 +187,9 @@ class PresenceTracker:
     def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
         """Shoppers whose zone is ``shelf`` at ``t`` with a score in (0, 1], best first.
 
-        The score is the confidence that the shopper is at this shelf rather than the next best one:
-        a logistic of the dB margin over the best other shelf (1.0 when no other shelf hears them).
+        The score is the product of two logistics: the dB margin of this shelf over the best other
+        shelf (here rather than there) and this shelf's level against ``close_dbm`` (standing at
+        the shelf rather than passing by in the aisle).
         """
         ranked: list[tuple[str, float]] = []
         for shopper, state in self._shoppers.items():
@@ -173,15 +197,16 @@ class PresenceTracker:
                 continue
             levels = self.levels(shopper, t)
             own = levels.get(shelf)
-            if own is None:
-                ranked.append((shopper, 0.5))
+            if own is None:  # zone kept through a gap in adverts
+                ranked.append((shopper, 0.25))
                 continue
+            scale = self.params.score_scale_db
             others = [v for k, v in levels.items() if k != shelf]
-            if not others:
-                ranked.append((shopper, 1.0))
-                continue
-            margin = own - max(others)
-            ranked.append((shopper, 1.0 / (1.0 + math.exp(-margin / self.params.score_scale_db))))
+            margin = own - max(others) if others else NO_RIVAL_MARGIN_DB
+            # here rather than at another shelf, and close to this one rather than passing by
+            here = 1.0 / (1.0 + math.exp(-margin / scale))
+            close = 1.0 / (1.0 + math.exp(-(own - self.params.close_dbm) / scale))
+            ranked.append((shopper, round(here * close, 4)))
         ranked.sort(key=lambda item: (-item[1], item[0]))
         return ranked
 
