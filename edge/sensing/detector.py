@@ -23,6 +23,7 @@ How it works (constants in :class:`DetectorParams`, each derived from REFERENCE.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,6 +92,7 @@ class ShelfDetector:
         self.plates = plates
         self._base: F64 = np.zeros(n)
         self._var: F64 = np.full(n, self.params.initial_noise_g**2)
+        self._band_cache: F64 | None = None
         self._before: F64 = np.zeros(n)
         self._onset: F64 = np.zeros(n)
         self._active = np.zeros(n, dtype=bool)
@@ -108,35 +110,37 @@ class ShelfDetector:
             self._reset_state(batch.plates)
         if not batch.t:
             return []
+        p = self.params
         t: F64 = np.asarray(batch.t, dtype=np.float64)
         x: F64 = np.asarray(batch.readings, dtype=np.float64).reshape(len(t), len(self.plates))
-        if self._last_t is not None:
-            keep = t > self._last_t
-            if not keep.all():
-                self.stats["out_of_order"] += int((~keep).sum())
-                t, x = t[keep], x[keep]
-                if len(t) == 0:
-                    return []
-        if self._last_t is None:
+        last = self._last_t
+        if last is not None and (t[0] <= last or (len(t) > 1 and t[-1] <= t[0])):
+            keep = t > np.maximum.accumulate(np.concatenate([[last], t]))[:-1]
+            self.stats["out_of_order"] += int((~keep).sum())
+            t, x = t[keep], x[keep]
+            if len(t) == 0:
+                return []
+        n = len(t)
+        if last is None:
             self._base = x[0].copy()
             self._warm_until = float(t[0]) + 1.0
-        self.stats["samples"] += len(t)
-        steps = np.diff(t) if self._last_t is None else np.diff(t, prepend=self._last_t)
-        steps = steps[steps <= self.params.max_gap_s]
-        if len(steps):
-            self._dt = 0.9 * self._dt + 0.1 * float(np.median(steps))
-        p = self.params
-        hist_n = max(p.short_n, self._window_n()) + 1
+        self.stats["samples"] += n
+        first_t, last_t = float(t[0]), float(t[-1])
+        span = last_t - (last if last is not None else first_t)
+        steps = n if last is not None else n - 1
+        maybe_gap = span > p.max_gap_s
+        if steps and not maybe_gap:
+            self._dt = 0.9 * self._dt + 0.1 * span / steps
         buf_t = np.concatenate([self._hist_t, t])
         buf = np.concatenate([self._hist, x])
         h = len(self._hist_t)
         events: list[WeightEvent] = []
-        if not self._episodes and not self._has_gap(t) and self._quiet(buf, h):
-            self._update_quiet(x, len(t))
+        if not self._episodes and not (maybe_gap and self._has_gap(t)) and self._quiet(x, buf, h):
+            self._update_quiet(x, n)
         else:
-            for i in range(len(t)):
-                events.extend(self._step(buf_t, buf, h + i))
-        self._last_t = float(t[-1])
+            events = self._slow(buf_t, buf, h)
+        self._last_t = last_t
+        hist_n = max(p.short_n, self._window_n()) + 1
         self._hist_t, self._hist = buf_t[-hist_n:], buf[-hist_n:]
         return events
 
@@ -145,8 +149,10 @@ class ShelfDetector:
         return max(3, round(self.params.settle_window_s / self._dt))
 
     def _band(self) -> F64:
-        p = self.params
-        return np.maximum(p.active_floor_g, p.active_k * np.sqrt(self._var))
+        if self._band_cache is None:
+            p = self.params
+            self._band_cache = np.maximum(p.active_floor_g, p.active_k * np.sqrt(self._var))
+        return self._band_cache
 
     def _has_gap(self, t: F64) -> bool:
         prev = self._last_t if self._last_t is not None else float(t[0])
@@ -165,66 +171,158 @@ class ShelfDetector:
         result: F64 = (c[idx] - c[idx - w]) / w[:, None]
         return result
 
-    def _quiet(self, buf: F64, h: int) -> bool:
+    def _quiet(self, x: F64, buf: F64, h: int) -> bool:
         if self._warm_until is not None and self._hist_t.size == 0:
             return True
-        means = self._short_means(buf, h)
-        return bool((np.abs(means - self._base) <= self._band()).all())
+        band = self._band()
+        if bool((np.abs(x - self._base) <= band).all()):
+            return True  # every sample inside the band: so are their short means
+        return bool((np.abs(self._short_means(buf, h) - self._base) <= band).all())
 
     def _update_quiet(self, x: F64, n: int) -> None:
         p = self.params
-        a = 1.0 - float(np.exp(-n * self._dt / p.base_tau_s))
-        if self._warm_until is not None and self._last_t is not None and self._last_t < self._warm_until:
-            a = max(a, 0.5)
+        warm = self._warm_until is not None and self._last_t is not None and self._last_t < self._warm_until
+        a = 1.0 - math.exp(-n * self._dt / p.base_tau_s)
+        b = 1.0 - math.exp(-n * self._dt / p.noise_tau_s)
+        if warm:
+            a, b = max(a, 0.5), max(b, 0.3)
         dev = x - self._base
         self._base = self._base + a * dev.mean(axis=0)
-        b = 1.0 - float(np.exp(-n * self._dt / p.noise_tau_s))
-        if self._warm_until is not None and self._last_t is not None and self._last_t < self._warm_until:
-            b = max(b, 0.3)
         band = self._band()
         sq = np.minimum(dev * dev, band * band).mean(axis=0)
-        self._var = np.clip(self._var + b * (sq - self._var), 0.05, p.max_noise_g**2)
+        self._set_var(self._var + b * (sq - self._var))
 
-    def _step(self, buf_t: F64, buf: F64, i: int) -> list[WeightEvent]:
+    def _set_var(self, var: F64) -> None:
+        self._var = np.clip(var, 0.05, self.params.max_noise_g**2)
+        self._band_cache = None
+
+    def _slow(self, buf_t: F64, buf: F64, h: int) -> list[WeightEvent]:
+        """Process the batch rows ``buf[h:]`` while something moves: vectorised per batch, with a
+        short loop over rows only for activations and settling."""
         p = self.params
-        t = float(buf_t[i])
-        prev_t = float(buf_t[i - 1]) if i > 0 else (self._last_t if self._last_t is not None else t)
-        gap = t - prev_t > p.max_gap_s
-        if gap:
-            self.stats["gaps"] += 1
-        k = min(p.short_n, i + 1)
-        if gap:
-            k = 1
-        short = buf[i - k + 1 : i + 1].mean(axis=0)
-        warm = self._warm_until is not None and t < self._warm_until
-        dev = short - self._base
-        trigger = (~self._active) & (np.abs(dev) > self._band()) & (not warm)
-        quiet = ~self._active & ~trigger
+        m = len(buf_t) - h
+        t_new = buf_t[h:]
+        prev_t = (
+            float(buf_t[h - 1]) if h > 0 else (self._last_t if self._last_t is not None else float(t_new[0]))
+        )
+        gap_rows = np.diff(t_new, prepend=prev_t) > p.max_gap_s
+        self.stats["gaps"] += int(gap_rows.sum())
+        short = self._short_means(buf, h)
+        if gap_rows.any():  # right after a gap the short mean must not reach back across it
+            recent = np.convolve(gap_rows, np.ones(p.short_n), "full")[:m] > 0
+            short[recent] = buf[h:][recent]
+        warm = self._warm_until is not None and float(t_new[0]) < self._warm_until
+        exceed = np.abs(short - self._base) > self._band()
+        exceed[:, self._active] = False
+        if self._warm_until is not None:
+            exceed[t_new < self._warm_until] = False
+        first = np.where(exceed.any(axis=0), exceed.argmax(axis=0), m)
+        triggers: dict[int, list[int]] = {}
+        for plate_col in np.flatnonzero(first < m).tolist():
+            triggers.setdefault(int(first[plate_col]), []).append(plate_col)
+        touched = np.zeros(len(self.plates), dtype=bool)
+        stats = self._window_stats(buf_t, buf, h)
+        events: list[WeightEvent] = []
+        for r in range(m):
+            for col in triggers.pop(r, ()):
+                touched[col] = True
+                self._activate(col, self._onset_time(buf_t, h, r, gap_rows))
+            if self._episodes and stats[2][r]:
+                closed = self._settle_row(buf_t, h, r, stats, events)
+                for done in closed:
+                    touched[done] = True
+                    later = np.abs(short[r + 1 :, done] - self._base[done]) > self._band()[done]
+                    if self._warm_until is not None:
+                        later &= t_new[r + 1 :] >= self._warm_until
+                    if later.any():
+                        triggers.setdefault(r + 1 + int(later.argmax()), []).append(done)
+            elif not self._episodes and not triggers:
+                break
+        # quiet plates follow the batch (drift, creep); calm ones also refine their noise estimate
+        quiet = ~self._active & ~touched
         if quiet.any():
-            a = 1.0 - float(np.exp(-self._dt / p.base_tau_s))
+            x = buf[h:]
+            a = 1.0 - float(np.exp(-m * self._dt / p.base_tau_s))
             if warm:
-                a = max(a, 0.2)
-            d = buf[i] - self._base
-            self._base = np.where(quiet, self._base + a * d, self._base)
-            # noise: only plates away from any activity, each squared deviation capped at the band
-            calm = quiet & ~np.convolve(self._active | trigger, np.ones(2 * p.join_reach + 1), "same").astype(
-                bool
-            )
+                a = max(a, 0.5)
+            dev = x - self._base
+            self._base = np.where(quiet, self._base + a * dev.mean(axis=0), self._base)
+            near = np.convolve(self._active | touched, np.ones(2 * p.join_reach + 1), "same").astype(bool)
+            calm = quiet & ~near
             if calm.any():
-                b = 1.0 - float(np.exp(-self._dt / p.noise_tau_s))
+                b = 1.0 - float(np.exp(-m * self._dt / p.noise_tau_s))
                 if warm:
-                    b = max(b, 0.05)
+                    b = max(b, 0.3)
                 band = self._band()
-                var = np.clip(
-                    self._var + b * (np.minimum(d * d, band * band) - self._var), 0.05, p.max_noise_g**2
-                )
-                self._var = np.where(calm, var, self._var)
-        for col in np.flatnonzero(trigger):
-            onset = prev_t if gap else float(buf_t[max(0, i - k + 1)])
-            self._activate(int(col), onset)
-        if not self._episodes:
-            return []
-        return self._check_settled(buf_t, buf, i)
+                sq = np.minimum(dev * dev, band * band).mean(axis=0)
+                self._set_var(np.where(calm, self._var + b * (sq - self._var), self._var))
+        return events
+
+    def _onset_time(self, buf_t: F64, h: int, r: int, gap_rows: npt.NDArray[np.bool_]) -> float:
+        """When the change began: the first sample of the short mean, or the last one before a gap."""
+        k = self.params.short_n
+        lo = max(0, r - k + 1)
+        gaps = np.flatnonzero(gap_rows[lo : r + 1])
+        if len(gaps):
+            g = lo + int(gaps[-1])
+            return float(buf_t[h + g - 1]) if h + g >= 1 else float(buf_t[h + g])
+        return float(buf_t[max(0, h + r - k + 1)])
+
+    def _window_stats(self, buf_t: F64, buf: F64, h: int) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+        """Mean and std over the settle window ending at each new row, and whether it is usable."""
+        p = self.params
+        w = self._window_n()
+        m = len(buf_t) - h
+        ref = buf[0]
+        d = buf - ref
+        c1 = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d, axis=0)])
+        c2 = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d * d, axis=0)])
+        ends = np.arange(h, h + m) + 1
+        starts = np.maximum(ends - w, 0)
+        n = (ends - starts)[:, None]
+        s1 = c1[ends] - c1[starts]
+        mean = s1 / n
+        var = (c2[ends] - c2[starts]) / n - mean**2
+        std = np.sqrt(np.maximum(var, 0.0))
+        gaps = np.concatenate([[0], np.cumsum(np.diff(buf_t) > p.max_gap_s)])
+        span = buf_t[ends - 1] - buf_t[starts]
+        valid = ((ends - starts) == w) & (span <= 2.0 * p.settle_window_s) & (gaps[ends - 1] == gaps[starts])
+        return mean + ref, std, valid
+
+    def _settle_row(
+        self,
+        buf_t: F64,
+        h: int,
+        r: int,
+        stats: tuple[F64, F64, npt.NDArray[np.bool_]],
+        events: list[WeightEvent],
+    ) -> list[int]:
+        p = self.params
+        mean, std, _ = stats
+        t = float(buf_t[h + r])
+        window_start = float(buf_t[max(0, h + r - self._window_n() + 1)])
+        limit = np.maximum(p.settle_floor_g, p.settle_k * np.sqrt(self._var))
+        still = std[r] <= limit
+        closed: list[int] = []
+        for episode in list(self._episodes):
+            cols = sorted(episode.plates)
+            forced = t - episode.t_start > p.max_episode_s
+            settled = all(still[c] and self._onset[c] <= window_start for c in cols)
+            if not (forced or settled):
+                episode.pending_until = None
+                continue
+            episode.forced = forced
+            after = mean[r]
+            found, step = self._evaluate(episode, cols, after, window_start, t)
+            if any(e.product_id is None for e in found) and not forced:
+                if episode.pending_until is None:
+                    episode.pending_until = t + p.confirm_unknown_s
+                if t < episode.pending_until:
+                    continue  # wait: a lean or a resting hand comes off again
+            self._finish(episode, cols, after, found, step)
+            events.extend(found)
+            closed.extend(cols)
+        return closed
 
     def _activate(self, col: int, onset: float) -> None:
         self._active[col] = True
@@ -251,44 +349,6 @@ class ShelfDetector:
             episode.t_start = min(episode.t_start, onset)
         for c in episode.plates:
             self._owner[c] = episode
-
-    def _check_settled(self, buf_t: F64, buf: F64, i: int) -> list[WeightEvent]:
-        p = self.params
-        t = float(buf_t[i])
-        j = int(np.searchsorted(buf_t[: i + 1], t - p.settle_window_s, side="right"))
-        if i + 1 - j < max(3, 0.4 * p.settle_window_s / self._dt) or (
-            j == 0 and i + 1 - j < self._window_n()
-        ):
-            return []  # too few samples in the window (lost frames, a gap, the very start)
-        window_t = buf_t[j : i + 1]
-        if len(window_t) > 1 and float(np.diff(window_t).max()) > p.max_gap_s:
-            return []
-        window = buf[j : i + 1]
-        std = window.std(axis=0)
-        limit = np.maximum(p.settle_floor_g, p.settle_k * np.sqrt(self._var))
-        still = std <= limit
-        events: list[WeightEvent] = []
-        for episode in list(self._episodes):
-            cols = sorted(episode.plates)
-            forced = t - episode.t_start > p.max_episode_s
-            settled = all(still[c] for c in cols) and not any(
-                self._onset[c] > float(window_t[0]) for c in cols
-            )
-            if not (forced or settled):
-                episode.pending_until = None
-                continue
-            episode.forced = forced
-            after = window.mean(axis=0)
-            found, step = self._evaluate(episode, cols, after, float(window_t[0]), t)
-            unexplained = any(e.product_id is None for e in found)
-            if unexplained and not forced:
-                if episode.pending_until is None:
-                    episode.pending_until = t + p.confirm_unknown_s
-                if t < episode.pending_until:
-                    continue  # wait: a lean or a resting hand comes off again
-            self._finish(episode, cols, after, found, step)
-            events.extend(found)
-        return events
 
     def _evaluate(
         self, episode: _Episode, cols: list[int], after: F64, settled_from: float, t: float
