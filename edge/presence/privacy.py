@@ -34,7 +34,7 @@ def forget_shoppers(db: sqlite_utils.Database, shopper_ids: Iterable[str]) -> di
     conn.execute("BEGIN IMMEDIATE")
     try:
         for name in db.table_names():
-            columns = {c.name for c in db[name].columns}  # type: ignore[union-attr]
+            columns = {c.name for c in db.table(name).columns}
             clauses = []
             params: list[str] = []
             if "shopper" in columns:
