@@ -134,6 +134,7 @@ class Decision:
 @dataclass(slots=True)
 class _State:
     by_shopper: dict[str, deque[tuple[float, str, str | None]]] = field(default_factory=dict)
+    last_offer: dict[str, dict[str, float]] = field(default_factory=dict)
     by_product: dict[str, deque[float]] = field(default_factory=dict)
     campaign_spent: dict[str, int] = field(default_factory=dict)
     campaign_shopper: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -203,8 +204,12 @@ class OfferEngine:
             held.add(event.product_id)
         filtered: dict[str, int] = {}
         options = self._options(shopper, event.t, context.shelf, held, candidates, filtered)
-        novel = self._novel(
-            shopper, event.t, context.shelf, held, {o.product.product_id for o in options}, filtered
+        novel = (
+            self._novel(
+                shopper, event.t, context.shelf, held, {o.product.product_id for o in options}, filtered
+            )
+            if variant.novelty_share > 0
+            else []
         )
         ranked = sorted(options, key=lambda o: (-o.key(variant), o.product.product_id))
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
@@ -335,10 +340,8 @@ class OfferEngine:
         return product, campaign
 
     def _recently_offered(self, shopper: str, product_id: str, t: float) -> bool:
-        gap = self.rules.rules.same_offer_gap_s
-        return any(
-            p == product_id and t - when < gap for when, p, _ in self._state.by_shopper.get(shopper, ())
-        )
+        when = self._state.last_offer.get(shopper, {}).get(product_id)
+        return when is not None and t - when < self.rules.rules.same_offer_gap_s
 
     def _product_capped(self, product_id: str, t: float) -> bool:
         r = self.rules.rules
@@ -450,6 +453,7 @@ class OfferEngine:
         assert rec.chosen is not None
         s = self._state
         s.by_shopper.setdefault(rec.shopper, deque()).append((rec.t, rec.chosen, rec.campaign_id))
+        s.last_offer.setdefault(rec.shopper, {})[rec.chosen] = rec.t
         if rec.outcome != "offered":
             return
         s.by_product.setdefault(rec.chosen, deque()).append(rec.t)
@@ -469,6 +473,7 @@ class OfferEngine:
         table = self._state.by_shopper
         for key in [k for k, q in table.items() if not q or t - q[-1][0] >= self._horizon]:
             del table[key]
+            self._state.last_offer.pop(key, None)
         window = self.rules.rules.product_window_s
         for times in self._state.by_product.values():
             while times and t - times[0] >= window:

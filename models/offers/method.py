@@ -97,8 +97,21 @@ def _encode(baskets: Sequence[Basket], index: dict[str, int], cap: int) -> list[
     return encoded
 
 
+def _merge(keys_all: list[np.ndarray], counts_all: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the counts of equal pair keys over several (keys, counts) chunks."""
+    if not keys_all:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    keys, inverse = np.unique(np.concatenate(keys_all), return_inverse=True)
+    return keys, np.bincount(inverse, weights=np.concatenate(counts_all)).astype(np.float64)
+
+
 def cooccurrence(
-    encoded: Sequence[np.ndarray], n_items: int, k: int, progress: Progress = _noop, chunk: int = 2000
+    encoded: Sequence[np.ndarray],
+    n_items: int,
+    k: int,
+    progress: Progress = _noop,
+    chunk: int = 500,
+    compact_at: int = 10_000_000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` co-purchased items per item: (neighbour index [N,k], pair count [N,k], item count [N])."""
     keys_all: list[np.ndarray] = []
@@ -118,11 +131,12 @@ def cooccurrence(
         cols = flat[offsets[owner] + local % lengths[owner]]
         keys, counts = np.unique(rows * n_items + cols, return_counts=True)
         keys_all.append(keys)
-        counts_all.append(counts)
-    keys = np.concatenate(keys_all) if keys_all else np.zeros(0, dtype=np.int64)
-    counts = np.concatenate(counts_all) if counts_all else np.zeros(0, dtype=np.int64)
-    keys, inverse = np.unique(keys, return_inverse=True)
-    counts = np.bincount(inverse, weights=counts).astype(np.float64)
+        counts_all.append(counts.astype(np.float64))
+        pending = sum(len(x) for x in keys_all)
+        if len(keys_all) > 2 and pending > 3 * len(keys_all[0]) + compact_at:
+            merged_keys, merged_counts = _merge(keys_all, counts_all)  # bounds memory on large data
+            keys_all, counts_all = [merged_keys], [merged_counts]
+    keys, counts = _merge(keys_all, counts_all)
     rows, cols = keys // n_items, keys % n_items
     item_count = np.zeros(n_items, dtype=np.float64)
     diagonal = rows == cols

@@ -28,7 +28,7 @@ from models.offers.transactions import Basket
 VALIDATION_SHARE = 0.15
 MIN_QUERIES = 50
 MAX_QUERIES = 1500
-DECAYS = (0.5, 0.7, 0.85, 1.0)
+DECAYS = (0.5, 0.7, 0.85, 0.95, 1.0)
 PROFILE_SHRINKS = (0.25, 1.0, 4.0)
 BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
 BASKET_SHRINKS = (0.5, 2.0, 8.0)

@@ -142,8 +142,8 @@ def test_campaign_only_mode_reports_budget() -> None:
     d = OfferEngine(r, catalogue()).decide(event(), ["C"], CANDS, CTX)
     assert d.offer is None and d.record.outcome == "no-candidate"
     assert (
-        dict(d.record.filtered)["budget"] == 1 and dict(d.record.filtered)["no-campaign"] == 2
-    )  # A and new N
+        dict(d.record.filtered)["budget"] == 1 and dict(d.record.filtered)["no-campaign"] == 1
+    )  # A only: without a novelty share the new N is not considered
 
 
 def test_no_consent_and_no_shopper() -> None:

@@ -177,3 +177,16 @@ def test_within_restricts_to_stocked_products(model_dir: Path) -> None:
     assert {c.product_id for c in got} == {m.items[-1], m.items[-5], m.items[200]}
     assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
     assert m.candidates(basket=[], profile=None, k=2, within=stocked)[0].product_id == m.items[0]
+
+
+def test_cooccurrence_chunking_and_compaction_agree(tx: Path) -> None:
+    from models.offers.method import _encode, cooccurrence, vocabulary
+
+    baskets = read_transactions(tx, max_baskets=300)
+    items, _ = vocabulary(baskets, 2)
+    encoded = _encode(baskets, {item: i for i, item in enumerate(items)}, 100)
+    whole = cooccurrence(encoded, len(items), 20)
+    pieces = cooccurrence(encoded, len(items), 20, chunk=7, compact_at=50)
+    for a, b in zip(whole, pieces, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert whole[2].max() > 0 and whole[1].max() > 0
