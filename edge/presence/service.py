@@ -28,7 +28,7 @@ from edge.presence.core import PresenceParams, PresenceTracker
 from edge.presence.keys import load_keys_file, trim_heap
 from edge.presence.resolver import EnrolledKey, TokenResolver
 from edge.presence.sources import SightingSource, build_source
-from edge.presence.tokens import INTERVAL_S
+from edge.presence.tokens import INTERVAL_S, CheckIn
 
 log = logging.getLogger("edge.presence")
 
@@ -68,6 +68,8 @@ class PresenceService:
         self.tick_s = tick_s
         self.events = 0
         self.event_errors = 0
+        self.check_ins_accepted = 0
+        self.check_ins_refused = 0
 
     # ------------------------------------------------------------------ keys
     def load_keys(self, path: str | Path | None = None) -> int:
@@ -108,6 +110,15 @@ class PresenceService:
         if resolved is None:
             return  # not enrolled: dropped, nothing kept
         self._emit(self.tracker.observe(resolved))
+
+    def check_in(self, c: CheckIn, now: float) -> str | None:
+        """A backgrounded iOS app's check-in: the shopper if the token, tag, time and nonce hold."""
+        if c.store != self.config.gateway.store_id:
+            return None
+        shopper = self.resolver.resolve_check_in(c, now)
+        self.check_ins_accepted += shopper is not None
+        self.check_ins_refused += shopper is None
+        return shopper
 
     def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
         return self.tracker.shoppers_at(shelf, t)
@@ -167,4 +178,6 @@ class PresenceService:
             "shoppers_tracked": len(self.tracker.shoppers()),
             "presence_events": self.events,
             "table_bytes": self.resolver.table_nbytes(),
+            "check_ins_accepted": self.check_ins_accepted,
+            "check_ins_refused": self.check_ins_refused,
         }
