@@ -1,9 +1,11 @@
 """Per-lane interaction tracker (pure core): model answers over time -> LaneInteraction.
 
 A lane goes active when a hand is seen in ``enter_frames`` consecutive observations and closes
-when it has been gone for ``exit_frames``. The hand's state in the first third of the visit (empty
-or holding) against the last third tells a pick (empty -> holding), a return (holding -> empty)
-and a touch (no change). The product is the one the model saw most, weighted by how sure it was
+when it has been gone for ``exit_frames``. The hand's state in the first third of the visit against
+the last third tells a pick (P(holding) rises by ``min_change`` to a holding level), a return (it
+falls from one) and a touch (no such change). Comparing the two thirds, rather than each with a fixed
+threshold, keeps a model that sees an empty hand over the product's own facings as "half holding"
+from turning picks into touches. The product is the one the model saw most, weighted by how sure it was
 that the hand held something, in the half of the visit where the hand held it.
 
 No clock: time comes with each observation (the frame's capture time).
@@ -39,8 +41,10 @@ class TrackerParams:
     exit_frames: int = 3
     #: Interactions with fewer hand frames than this are dropped as flicker.
     min_frames: int = 3
-    #: Mean P(holding) in a half above which the hand counts as holding there.
+    #: Mean P(holding) in the first or last third above which the hand counts as holding there.
     holding_p: float = 0.5
+    #: Rise (pick) or fall (return) of mean P(holding) between the first and last third that counts.
+    min_change: float = 0.25
 
 
 @dataclass(slots=True)
@@ -102,15 +106,15 @@ class LaneTracker:
         first, last = frames[:third], frames[-third:]
         hold_in = sum(f.p_holding for f in first) / len(first)
         hold_out = sum(f.p_holding for f in last) / len(last)
-        came, left = hold_in >= p.holding_p, hold_out >= p.holding_p
-        if left and not came:
+        change = hold_out - hold_in
+        if change >= p.min_change and hold_out >= p.holding_p:
             kind: str = "pick"
             evidence = frames[len(frames) // 2 :]
-            sure = hold_out * (1.0 - hold_in)
-        elif came and not left:
+            sure = min(1.0, hold_out * (0.5 + change))
+        elif -change >= p.min_change and hold_in >= p.holding_p:
             kind = "return"
             evidence = frames[: len(frames) // 2]
-            sure = hold_in * (1.0 - hold_out)
+            sure = min(1.0, hold_in * (0.5 - change))
         else:
             kind = "touch"
             evidence = []

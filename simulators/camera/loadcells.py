@@ -1,7 +1,7 @@
 """Load-cell samples of the shelf a camera scenario shows, for scoring weight alone against fused.
 
 Per plate at 60 Hz (REFERENCE.md section 1): the weight of the units on it, each product's real
-unit weight off its catalogue weight by a fixed N(0, 2 %) error, a swing of 20-120 g while a hand
+unit weight off its catalogue weight by a fixed N(0, 2 %) error and each unit off that by N(0, 1.5 %), a swing of 20-120 g while a hand
 handles the shelf that dies out ~0.35 s after it leaves, white noise of 0.63 g (the median plate)
 and 0.241 g quantisation. Two lanes may share one plate (the similar-weight scenario).
 """
@@ -41,12 +41,13 @@ def plate_samples(
         for pid, wt in zip(scenario.products, scenario.weights_g, strict=True)
     }
     for lane, (pid, plate) in enumerate(zip(scenario.products, scenario.plates, strict=True)):
-        w[:, col[plate]] += 6 * real[pid] + 150.0 * lane  # 6 units + the tray
+        w[:, col[plate]] += scenario.facings[lane] * real[pid] + 150.0 * lane  # the units + the tray
     for r in scenario.reaches:
         c = col[scenario.plates[r.lane]]
         if r.kind != "touch":
             sign = -1.0 if r.kind == "pick" else 1.0
-            w[t >= r.t_swap, c] += sign * r.quantity * real[r.product_id]
+            unit = real[r.product_id] * (1.0 + rng.gauss(0.0, 0.015))  # units of one product differ too
+            w[t >= r.t_swap, c] += sign * r.quantity * unit
         t_in, t_out = r.t0 + r.reach_s, r.t0 + r.reach_s + r.dwell_s
         amp = rng.uniform(20.0, 120.0)
         handled = (t >= t_in) & (t < t_out)

@@ -10,6 +10,7 @@ exactly as an IP camera does. ``stop()`` drops the stream (listening socket and 
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from simulators.camera.scenario import CameraScenario, ScenarioPlayer
+from simulators.camera.scenario import CameraScenario, Reach, ReachKind, ScenarioPlayer, make_reach
 
 log = logging.getLogger(__name__)
 BOUNDARY = "smartshelfframe"
@@ -45,6 +46,7 @@ class MjpegCamera:
         self.loop = loop
         self.frames_sent = 0
         self._player = ScenarioPlayer(scenario)
+        self._rng = random.Random(f"live/{scenario.seed}")
         self._jpeg = b""
         self._seq = 0
         self._cond = threading.Condition()
@@ -61,6 +63,21 @@ class MjpegCamera:
         """The scenario time a frame captured at wall-clock ``wall`` shows."""
         t = wall - self._started_at
         return t % self.scenario.duration_s if self.loop else t
+
+    def add_reach(self, lane: int, kind: ReachKind, shopper: str = "s-live", delay_s: float = 0.0) -> Reach:
+        """Script an arm into ``lane`` now (+ ``delay_s``), for a live demo; returns it with its timing.
+
+        The item leaves (pick) or joins (return) the facings at ``reach.t_swap`` scenario seconds, i.e.
+        at wall time ``started_at + reach.t_swap`` (``loop=False`` keeps the two clocks aligned).
+        """
+        t0 = self.scenario_time(time.time()) + delay_s
+        reach = make_reach(self._rng, lane, t0, kind, self.scenario.products[lane], shopper)
+        self._player.live.append(reach)
+        return reach
+
+    @property
+    def started_at(self) -> float:
+        return self._started_at
 
     def start(self) -> MjpegCamera:
         if self._started_at == 0.0:
@@ -108,9 +125,7 @@ class MjpegCamera:
             if delay > 0:
                 time.sleep(delay)
             t = k * period
-            if not self.loop and t > self.scenario.duration_s:
-                break
-            frame = self._player.frame_at(t % self.scenario.duration_s)
+            frame = self._player.frame_at(t % self.scenario.duration_s if self.loop else t)
             ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if ok:
                 with self._cond:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -90,6 +90,8 @@ class CameraScenario:
     geometry: ShelfGeometry = field(default_factory=ShelfGeometry)
     #: Plate (load cell) under each lane; two lanes may share one wide plate.
     plates: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    #: Units on each lane at the start (the camera shows up to 6 facings).
+    facings: tuple[int, ...] = (6, 6, 6, 6, 6, 6)
 
 
 def _interp(a: float, b: float, u: float) -> float:
@@ -103,6 +105,8 @@ class ScenarioPlayer:
     """Frames and labels of a scenario at any time."""
 
     scenario: CameraScenario
+    #: Reaches added while running (a live demo scripting the camera), on top of the scenario's.
+    live: list[Reach] = field(default_factory=list)
     renderer: ShelfRenderer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +116,7 @@ class ScenarioPlayer:
     def arms_at(self, t: float) -> list[tuple[Arm, Reach]]:
         g = self.scenario.geometry
         out = []
-        for r in self.scenario.reaches:
+        for r in (*self.scenario.reaches, *self.live):
             if not r.t0 <= t < r.t_end:
                 continue
             x0, x1 = g.lane_x(r.lane)
@@ -132,11 +136,11 @@ class ScenarioPlayer:
 
     def facings_at(self, t: float) -> list[int]:
         s = self.scenario
-        counts = [6] * len(s.products)
-        for r in s.reaches:
+        counts = list(s.facings)
+        for r in (*s.reaches, *self.live):
             if r.t_swap <= t and r.kind != "touch":
                 counts[r.lane] += -r.quantity if r.kind == "pick" else r.quantity
-        return [min(6, max(1, c)) for c in counts]
+        return [min(6, max(0, c)) for c in counts]
 
     def occluders_at(self, t: float) -> list[Occluder]:
         g = self.scenario.geometry
@@ -177,7 +181,10 @@ class ScenarioPlayer:
         return labels
 
 
-def _reach(rng: random.Random, lane: int, t0: float, kind: ReachKind, product: str, shopper: str) -> Reach:
+def make_reach(
+    rng: random.Random, lane: int, t0: float, kind: ReachKind, product: str, shopper: str
+) -> Reach:
+    """One reach with natural random timing, arm angle, depth, skin tone and sleeve."""
     return Reach(
         lane=lane,
         t0=round(t0, 3),
@@ -203,6 +210,7 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
     rng = random.Random(f"{name}/{seed}")
     products = rng.sample(catalogue, 6)
     weights = [unit_weight(p) for p in products]
+    facings = tuple(rng.randint(3, 6) for _ in products)
     plates = (1, 2, 3, 4, 5, 6)
     if name == "similar-weight":
         # Lanes 2 and 3 hold two different products 2 % apart in weight on one wide plate (plate 3):
@@ -214,6 +222,7 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
     made: list[Reach] = []
     in_hand: dict[str, list[tuple[int, str]]] = {s: [] for s in shoppers}
     lane_pool = [2, 3, 2, 3, 0, 1, 4, 5] if name == "similar-weight" else list(range(6))
+    stock = list(facings)
     for i in range(reaches):
         shopper = shoppers[i % len(shoppers)]
         held = in_hand[shopper]
@@ -227,7 +236,7 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
             kind = "touch" if roll > 0.85 else "pick"
             if kind == "pick":
                 held.append((lane, product))
-        r = _reach(rng, lane, t, kind, product, shopper)
+        r = make_reach(rng, lane, t, kind, product, shopper)
         if name == "two-shoppers" and len(made) % 2 == 1:
             # Two shoppers side by side: the second arm starts while the first is in, in another lane.
             prev = made[-1]
@@ -237,12 +246,16 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
                 product = products[lane]
                 if kind == "pick":
                     held[-1] = (lane, product)
-            r = _reach(rng, lane, prev.t0 + rng.uniform(0.2, 0.8), kind, product, shopper)
+            r = make_reach(rng, lane, prev.t0 + rng.uniform(0.2, 0.8), kind, product, shopper)
             t = max(prev.t_end, r.t_end) + rng.uniform(0.8, 1.6)
         else:
             t = r.t_end + rng.uniform(0.8, 1.8)
+        if r.kind == "pick" and stock[r.lane] <= 0:  # nothing left to take: the hand only touches
+            held.remove((r.lane, r.product_id))
+            r = replace(r, kind="touch")
+        stock[r.lane] += {"pick": -1, "return": 1, "touch": 0}[r.kind]
         made.append(r)
-    duration = max(r.t_end for r in made) + 1.5
+    duration = max((r.t_end for r in made), default=0.0) + 1.5
     passes: list[Pass] = []
     lighting: list[tuple[float, float]] = []
     noise = 3.0
@@ -275,4 +288,5 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
         lighting=tuple(lighting),
         noise_sigma=noise,
         plates=plates,
+        facings=facings,
     )

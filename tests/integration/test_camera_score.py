@@ -22,4 +22,4 @@ def test_fused_is_ahead_of_weight_alone_on_similar_weights(tmp_path: Path) -> No
     assert scores["fused"].product_accuracy > scores["weight"].product_accuracy
     assert scores["fused"].f1 >= scores["weight"].f1
     assert scores["camera"].f1 > 0.5  # the camera alone finds most interactions
-    assert all(s.truth == 10 for s in scores.values())
+    assert all(s.truth == 11 for s in scores.values())

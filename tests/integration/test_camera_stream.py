@@ -87,3 +87,25 @@ def test_camera_stage_reports_interactions_from_the_live_stream(camera: MjpegCam
     assert first.plate == camera.scenario.plates[truth.lane]
     assert first.product_id == truth.product_id
     assert stage.stats.lanes_inferred < stage.stats.lanes_seen  # gating kept idle lanes from the model
+
+
+def test_a_live_scripted_reach_is_seen_as_a_pick_of_that_lane(catalogue: list[str]) -> None:
+    scenario = build_scenario("basic", catalogue, seed=6, reaches=0)
+    with MjpegCamera(scenario, loop=False) as cam:
+        stage = CameraStage(camera_section(scenario, cam.url))
+        found: list[LaneInteraction] = []
+
+        async def main() -> None:
+            task = asyncio.create_task(stage.run(found.append))
+            await asyncio.sleep(0.5)
+            reach = cam.add_reach(4, "pick")
+            assert reach.t0 > 0 and reach.product_id == scenario.products[4]
+            for _ in range(200):
+                if found:
+                    break
+                await asyncio.sleep(0.05)
+            stage.stop()
+            await asyncio.wait_for(task, timeout=10)
+
+        asyncio.run(main())
+    assert [(i.kind, i.plate, i.product_id) for i in found] == [("pick", 5, scenario.products[4])]
