@@ -157,12 +157,15 @@ def service_uuid(token: bytes) -> str:
 
 def token_from_uuid(value: str) -> bytes | None:
     """The token in a 128-bit service UUID, or None for 16/32-bit (Bluetooth base) or malformed UUIDs."""
-    if len(value) != 36 or value.lower().endswith(_BT_BASE_SUFFIX):
+    if len(value) != 36 or value[8] != "-" or value[13] != "-" or value[18] != "-" or value[23] != "-":
+        return None
+    if value[8:].lower() == _BT_BASE_SUFFIX:
         return None
     try:
-        return uuid.UUID(value).bytes
+        token = bytes.fromhex(value[:8] + value[9:13] + value[14:18] + value[19:23] + value[24:])
     except ValueError:
         return None
+    return token if len(token) == TOKEN_LEN else None
 
 
 def candidate_tokens(
@@ -173,13 +176,11 @@ def candidate_tokens(
     """Every 16-byte value of an advertisement that may be a token, in layout order."""
     found: list[bytes] = []
     for _company, data in manufacturer_data:
-        token = token_from_payload(data)
-        if token is not None:
-            found.append(token)
+        if len(data) == PAYLOAD_LEN and data[0] == PAYLOAD_MAGIC and data[1] == SCHEME_VERSION:
+            found.append(data[2:])
     for _uuid, data in service_data:
-        token = token_from_payload(data)
-        if token is not None:
-            found.append(token)
+        if len(data) == PAYLOAD_LEN and data[0] == PAYLOAD_MAGIC and data[1] == SCHEME_VERSION:
+            found.append(data[2:])
     for value in service_uuids:
         token = token_from_uuid(value)
         if token is not None:
