@@ -154,7 +154,15 @@ def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) ->
     if not Path(model_dir).exists():
         log.warning("offers off until a model is installed: %s does not exist", model_dir)
         return None
-    return OfferStage(config, Path(model_dir), o.catalogue)
+    from edge.offers.catalogue import CatalogueError
+    from edge.offers.model import ModelLoadError
+
+    try:
+        return OfferStage(config, Path(model_dir), o.catalogue)
+    except (ModelLoadError, CatalogueError) as exc:
+        # Sensing, presence and the outbox keep working; a good release or model brings offers back.
+        log.error("offers off: %s", exc)
+        return None
 
 
 def build_release_manager(config: EdgeConfig, stage: OfferStage | None) -> object | None:

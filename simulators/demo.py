@@ -14,6 +14,7 @@ The narrator only listens to MQTT, like any observer of the store would.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import random
 import threading
@@ -29,13 +30,17 @@ from rich.table import Table
 
 from edge.config import DisplaySection, MqttSection
 from edge.events import ShelfId
+from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import OfferMessage
 from edge.mqtt.topics import Topics
+from edge.sync.pull import keys_resource
+from simulators.backend.server import BackendServer
 from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_store import DemoFiles, prepare, write_config
 from simulators.displays import SimulatedDisplay
 from simulators.processes import ManagedProcess
+from simulators.web_display.server import WebDisplayServer
 
 if TYPE_CHECKING:
     from simulators.phones import ShopperScript
@@ -171,7 +176,11 @@ def plan_shoppers(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--duration", type=float, default=75.0, help="stop after this many seconds (default %(default)s)"
+        "--duration",
+        type=float,
+        default=75.0,
+        help="stop this many seconds after the first shopper enters, or when the scenario is over "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--shoppers", type=int, default=3, help="simulated opted-in shoppers (default %(default)s)"
@@ -180,10 +189,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workdir", type=Path, default=Path("var/demo"), help="cache and logs (default %(default)s)"
     )
+    parser.add_argument(
+        "--restart-broker-at",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop Mosquitto this many seconds after the first shopper enters, start it again 3 s later",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
+    configure("WARNING", "console")
     return Demo(args, console).run()
 
 
@@ -199,6 +216,8 @@ class Demo:
         self.broker_restarts = 0
         self.broker_back_at: float | None = None
         self.broker_stopped_at: float | None = None
+        self.backend_events = 0
+        self.web_display_url = ""
         self.daemon_alive_at_end = False
 
     def run(self) -> int:
@@ -238,12 +257,21 @@ class Demo:
             products,
         )
 
-        broker = MosquittoBroker()
+        broker = MosquittoBroker(websockets_port=free_port())
         broker.start()
         self.stack.append(broker)
         mqtt = MqttSection(host=broker.host, port=broker.port, reconnect_min_s=0.5, reconnect_max_s=2.0)
         topics = Topics(STORE)
-        c.print(f"mosquitto listening on {broker.host}:{broker.port}")
+        c.print(
+            f"mosquitto listening on {broker.host}:{broker.port} (MQTT) and :{broker.websockets_port} (WebSockets)"
+        )
+        backend = BackendServer(run_dir / "backend.db")
+        backend.start()
+        self.stack.append(backend)
+        self.backend = backend
+        c.print(
+            f"reference backend on {backend.url}: serves today's consented customer keys, receives events"
+        )
 
         shelf_ports: dict[ShelfId, str] = {}
         for i, shelf in enumerate(files.shelves()):
@@ -262,11 +290,14 @@ class Demo:
         layout = aisle_store(gondolas=2, shelves_per_gondola=2)
         t0 = time.time() + 8.0
         scripts, picks = plan_shoppers(files, args.shoppers, t0, args.seed)
+        # The backend derives per-(customer, store, day) keys and serves them; the gateway pulls them.
         write_keys_file(
             files.keys,
             STORE,
             enrolled_keys([s.customer for s in scripts], STORE, days_covering(t0 - 3600, t0 + 3600)),
         )
+        today = dt.datetime.fromtimestamp(t0, dt.UTC).date()
+        backend.store.put_resource(STORE, keys_resource(today), files.keys.read_bytes())
         names = {
             s.customer.shopper: NAMES[i % len(NAMES)] for i, s in enumerate(scripts) if s.customer.enrolled
         }
@@ -280,15 +311,27 @@ class Demo:
             planogram=planogram,
             catalogue=catalogue,
             model_dir=model_dir,
-            keys=files.keys,
+            keys=None,
             zones=layout.zones_text(),
             dashboard_port=dashboard_port,
+            backend_url=backend.url,
         )
 
         self.picks = picks
         narrator = self.narrator = Narrator(c, mqtt, topics, names, started)
         narrator.client.start()
         self.stack.append(narrator.client)
+        displays = [
+            DisplaySection(
+                display_id=f"d-g{shelf.gondola}s{shelf.shelf}", gondola=shelf.gondola, shelf=shelf.shelf
+            )
+            for shelf in files.shelves()
+        ]
+        web = WebDisplayServer()
+        web.start()
+        self.stack.append(web)
+        assert broker.websockets_port is not None
+        self.web_display_url = web.page_url(broker.websockets_port, STORE, displays)
         for shelf in files.shelves():
             d = DisplaySection(
                 display_id=f"d-g{shelf.gondola}s{shelf.shelf}", gondola=shelf.gondola, shelf=shelf.shelf
@@ -322,6 +365,7 @@ class Demo:
             return 1
         c.print("shelf-bridge and shelf-edge are online; shoppers are coming in")
         c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: demo)")
+        c.print(f"shelf displays in a browser: {self.web_display_url}")
         for s in scripts:
             if s.customer.enrolled:
                 c.print(f"  shopper {names[s.customer.shopper]} ({s.customer.shopper}) uses the loyalty app")
@@ -414,10 +458,14 @@ class Demo:
         table.add_row("presence events (arrivals, departures)", str(len(presence)))
         table.add_row("offers decided", str(len(offers)))
         table.add_row("offers shown on displays (acknowledged)", str(len(shown)))
+        table.add_row(
+            "events received by the backend (outbox -> HTTP)", str(self.backend.store.event_count(STORE))
+        )
         table.add_row("non-enrolled phone seen anywhere", str(strangers))
         c.print(table)
         self.daemon_alive_at_end = daemon.running and bridge.running
         daemon.stop()
+        self.backend_events = self.backend.store.event_count(STORE)
         bridge.stop()
         c.print(f"[dim]logs: {daemon.log_path} and {bridge.log_path}[/]")
         ok = matched > 0 and len(shown) > 0 and strangers == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,14 @@ def prepare(workdir: Path, say: object = print) -> tuple[Path, Path, Path, tuple
             places = list(csv.DictReader(fh))
         catalogue_from_online_retail(source, places, units=12).write(catalogue)
     model_dir = workdir / "models" / "offers"
+    if (model_dir / "manifest.json").exists():
+        from edge.offers.model import ModelLoadError, OfferModel
+
+        try:
+            OfferModel.load(model_dir)
+        except ModelLoadError as exc:
+            say(f"offer model: cached model refused ({exc.reason}); rebuilding")  # type: ignore[operator]
+            shutil.rmtree(model_dir)
     if not (model_dir / "manifest.json").exists():
         transactions = workdir / "transactions.csv"
         if not transactions.exists():
@@ -108,7 +117,7 @@ def write_config(
     planogram: Path,
     catalogue: Path,
     model_dir: Path,
-    keys: Path,
+    keys: Path | None,
     zones: dict[str, str],
     backend_url: str | None = None,
     dashboard_port: int = 0,
@@ -143,17 +152,10 @@ def write_config(
             f"gondola = {shelf.gondola}",
             f"shelf = {shelf.shelf}",
         ]
-    lines += [
-        "",
-        "[sensing]",
-        f'planogram = "{planogram}"',
-        "",
-        "[presence]",
-        'source = "mqtt-receivers"',
-        f'keys_file = "{keys}"',
-        "",
-        "[presence.receivers]",
-    ]
+    lines += ["", "[sensing]", f'planogram = "{planogram}"', "", "[presence]", 'source = "mqtt-receivers"']
+    if keys is not None:
+        lines.append(f'keys_file = "{keys}"')
+    lines += ["", "[presence.receivers]"]
     lines += [f'"{receiver}" = "{zone}"' for receiver, zone in sorted(zones.items())]
     for shelf in sorted(shelf_ports):
         lines += [

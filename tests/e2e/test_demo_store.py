@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from simulators.demo import Demo
+from simulators.demo import Demo, add_arguments
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
-    args = argparse.Namespace(
-        duration=75.0, shoppers=3, seed=7, workdir=Path(workdir), restart_broker_at=20.0
-    )
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)  # the same options `make demo ARGS=...` passes
+    args = parser.parse_args(["--workdir", str(workdir), "--restart-broker-at", "20"])
     out = io.StringIO()
     demo = Demo(args, Console(file=out, width=140, highlight=False))
     code = demo.run()
@@ -67,3 +67,5 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert any(o.issued_at > demo.broker_back_at for _, o in seen.shown), text
     # The passer-by's phone is not enrolled: it never appears.
     assert "stranger" not in text
+    # Every event went through the outbox to the reference backend.
+    assert demo.backend_events >= len(demo.picks), text
