@@ -189,20 +189,42 @@ async def serve(address: str, doc: Mapping[str, Any], period_s: float = 0.05) ->
     world, adapter_of = world_from_spec(doc)
     bus = await MessageBus(bus_address=address, bus_type=BusType.SYSTEM).connect()
     adapters: dict[str, Adapter] = {}
+    monitors: dict[str, MonitorManager] = {}
     for i, name in enumerate(sorted(adapter_of.values())):
         adapters[name] = Adapter(name, f"00:1A:7D:DA:71:{i:02X}")
+        monitors[name] = MonitorManager()
         bus.export(f"/org/bluez/{name}", adapters[name])
-        bus.export(f"/org/bluez/{name}", MonitorManager())
+        bus.export(f"/org/bluez/{name}", monitors[name])
     await bus.request_name("org.bluez")
-    print("READY", flush=True)
     devices: dict[str, Device] = {}
+    plugged = [True]
+
+    def toggle_adapters() -> None:
+        """SIGUSR1: every adapter is unplugged (InterfacesRemoved, devices gone) or plugged back."""
+        if plugged[0]:
+            for path in list(devices):
+                bus.unexport(path)
+            devices.clear()
+            for name in adapters:
+                bus.unexport(f"/org/bluez/{name}")
+                adapters[name] = Adapter(name, adapters[name].address)  # a fresh adapter, not discovering
+                monitors[name] = MonitorManager()
+        else:
+            for name in adapters:
+                bus.export(f"/org/bluez/{name}", adapters[name])
+                bus.export(f"/org/bluez/{name}", monitors[name])
+        plugged[0] = not plugged[0]
+        print("PLUGGED" if plugged[0] else "UNPLUGGED", flush=True)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, toggle_adapters)
+    print("READY", flush=True)
     world.heard_until(time.time())  # phones advertised before BlueZ started: nobody heard that
     sent = 0
     while bus.connected:
         now = time.time()
         for sighting, addr in world.heard_until(now):
             name = adapter_of[sighting.receiver]
-            if not adapters[name].discovering:
+            if not plugged[0] or not adapters[name].discovering:
                 continue
             path = f"/org/bluez/{name}/dev_{addr.replace(':', '_')}"
             device = devices.get(path)
@@ -264,6 +286,17 @@ class BlueZStandIn:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def toggle_adapters(self, timeout: float = 5.0) -> str:
+        """Unplug every adapter (like a USB dongle pulled out), or plug them back; returns the new state."""
+        assert self._proc is not None and self._proc.stdout is not None, "stand-in not running"
+        self._proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self._proc.stdout.readline().strip()
+            if line in ("PLUGGED", "UNPLUGGED"):
+                return line
+        raise TimeoutError("BlueZ stand-in did not acknowledge the adapter toggle")
 
     def kill(self) -> None:
         """SIGKILL, like a crashing bluetoothd: no goodbye on the bus."""

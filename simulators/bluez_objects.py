@@ -23,7 +23,7 @@ class Adapter(ServiceInterface):
     def __init__(self, adapter: str, address: str) -> None:
         super().__init__("org.bluez.Adapter1")
         self.adapter = adapter
-        self._address = address
+        self.address = address
         self.discovering = 0
         self.filters: dict[str, Any] = {}
         self.discovery_starts = 0
@@ -56,7 +56,7 @@ class Adapter(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Address(self) -> s:
-        return self._address
+        return self.address
 
     @dbus_property(access=PropertyAccess.READ)
     def AddressType(self) -> s:

@@ -122,3 +122,31 @@ def test_scanner_recovers_when_bluez_is_killed_mid_scan(
     assert {r.shopper for r in resolved} <= {"sh-alice", "sh-bob"}
     assert "no advertisement for" in caplog.text and "restarting it" in caplog.text
     assert "failed to start" in caplog.text and "retrying in" in caplog.text
+
+
+def test_scanner_recovers_when_the_adapter_is_unplugged_and_plugged_back(tmp_path: Path) -> None:
+    spec, resolver = _setup(tmp_path, {"hci0": "rx-g1s1"})
+    resolved: list[ShopperSighting] = []
+
+    def on_sighting(s: Sighting) -> None:
+        r = resolver.resolve(s)
+        if r is not None:
+            resolved.append(r)
+
+    with simulated_bluez(spec) as (_bus, bluez):
+
+        async def main() -> BleakSource:
+            source = BleakSource("hci0", watchdog_s=1.5, backoff_min_s=0.2, backoff_max_s=1.0)
+            task = asyncio.create_task(source.run(on_sighting))
+            await _until(lambda: len(resolved) >= 5, 15, "first resolved adverts")
+            assert await asyncio.to_thread(bluez.toggle_adapters) == "UNPLUGGED"
+            await _until(lambda: source.start_failures >= 1, 15, "a failed restart while unplugged")
+            before = len(resolved)
+            assert await asyncio.to_thread(bluez.toggle_adapters) == "PLUGGED"
+            await _until(lambda: len(resolved) >= before + 5, 20, "adverts after the adapter came back")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return source
+
+        source = asyncio.run(main())
+    assert source.watchdog_restarts >= 1 and source.starts >= 2
