@@ -6,7 +6,10 @@ the shelf's load cells are simulated (simulators/camera/loadcells.py) and run th
 core's ``ShelfDetector``; fusion is ``edge.fusion.vision.VisionJoin``, fed in the order the events
 would reach the daemon (each at its end time).
 
-Scoring: ground truth is every pick and return of the scenario (touches change nothing). A reported
+Scoring: ground truth is every pick and return of the scenario (touches change nothing).
+Weight and fused events are attributed to a shopper by the fusion core (edge.fusion.core) from the
+scenario's presence (who stands at the shelf, with a score); camera-only events go to the
+best-scoring shopper present, the same rule. The camera itself never tells people apart. A reported
 event matches an unmatched truth of the same kind whose time window overlaps it within 1 s and whose
 plate it covers. F1 is over events; product accuracy is the share of truth events matched by an
 event naming the right product (a miss counts as wrong).
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from edge.config import CameraSection, LaneSection
 from edge.events import LaneInteraction, WeightEvent
+from edge.fusion.core import BasketFusion
 from edge.fusion.vision import VisionJoin, candidates_near
 from edge.sensing.detector import ShelfDetector
 from edge.vision.capture import OpenCvCapture
@@ -39,6 +43,7 @@ class Reported:
     plates: tuple[int, ...]
     kind: str
     product_id: str | None
+    shopper: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class Score:
     reported: int
     f1: float
     product_accuracy: float
+    #: Share of matched events credited to the shopper who made them (presence attribution).
+    attribution_accuracy: float
 
 
 def camera_section(scenario: CameraScenario, source: str, camera_id: str = "cam-1") -> CameraSection:
@@ -83,6 +90,19 @@ def run_weight(scenario: CameraScenario) -> list[WeightEvent]:
     return events
 
 
+def attribute(scenario: CameraScenario, event: WeightEvent, also: tuple[str, ...] = ()) -> Reported:
+    """The basket event the lead's fusion core makes, with the presence the scenario's visits give."""
+    shoppers = [(v.shopper, v.score) for v in scenario.visits if v.t_arrive <= event.t_end <= v.t_leave]
+    basket = BasketFusion().on_weight(event, shoppers, also=also)
+    return Reported(event.t_start, event.t_end, event.plates, event.kind, basket.product_id, basket.shopper)
+
+
+def best_present(scenario: CameraScenario, t: float) -> str | None:
+    """The best-scoring shopper at the shelf at ``t`` (the fusion core's rule, for camera-only events)."""
+    here = [v for v in scenario.visits if v.t_arrive <= t <= v.t_leave]
+    return max(here, key=lambda v: v.score).shopper if here else None
+
+
 def fuse(scenario: CameraScenario, weights: list[WeightEvent], seen: list[LaneInteraction]) -> list[Reported]:
     """Feed both streams in arrival order (each event when it ends) through VisionJoin."""
     join = VisionJoin()
@@ -94,18 +114,22 @@ def fuse(scenario: CameraScenario, weights: list[WeightEvent], seen: list[LaneIn
         if isinstance(item, LaneInteraction):
             join.add(item)
             continue
-        decided, _ = join.refine(item, candidates_near(planogram, SHELF, item.plates))
-        out.append(Reported(decided.t_start, decided.t_end, decided.plates, decided.kind, decided.product_id))
+        decided, used = join.refine(item, candidates_near(planogram, SHELF, item.plates))
+        out.append(attribute(scenario, decided, ("vision",) if used else ()))
     for i in join.expired(float("inf")):
         if i.confidence >= 0.5:  # the camera alone saw a pick the load cells missed
-            out.append(Reported(i.t_start, i.t_end, (i.plate,), i.kind, i.product_id))
+            out.append(
+                Reported(
+                    i.t_start, i.t_end, (i.plate,), i.kind, i.product_id, best_present(scenario, i.t_end)
+                )
+            )
     return out
 
 
 def score(scenario: CameraScenario, system: str, reported: list[Reported], slack: float = 1.0) -> Score:
     truth = [r for r in scenario.reaches if r.kind != "touch"]
     used: set[int] = set()
-    tp = correct = 0
+    tp = correct = credited = 0
     for rep in sorted(reported, key=lambda r: r.t_start):
         for k, r in enumerate(truth):
             if k in used or r.kind != rep.kind:
@@ -117,12 +141,19 @@ def score(scenario: CameraScenario, system: str, reported: list[Reported], slack
             used.add(k)
             tp += 1
             correct += rep.product_id == r.product_id
+            credited += rep.shopper == r.shopper
             break
     precision = tp / len(reported) if reported else 0.0
     recall = tp / len(truth) if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Score(
-        scenario.name, system, len(truth), len(reported), round(f1, 3), round(correct / max(1, len(truth)), 3)
+        scenario.name,
+        system,
+        len(truth),
+        len(reported),
+        round(f1, 3),
+        round(correct / max(1, len(truth)), 3),
+        round(credited / max(1, tp), 3),
     )
 
 
@@ -130,9 +161,11 @@ def score_scenario(scenario: CameraScenario, model: Path, workdir: Path) -> list
     seen = run_camera(scenario, model, workdir)
     weights = run_weight(scenario)
     camera = [
-        Reported(i.t_start, i.t_end, (i.plate,), i.kind, i.product_id) for i in seen if i.kind != "touch"
+        Reported(i.t_start, i.t_end, (i.plate,), i.kind, i.product_id, best_present(scenario, i.t_end))
+        for i in seen
+        if i.kind != "touch"
     ]
-    weight = [Reported(w.t_start, w.t_end, w.plates, w.kind, w.product_id) for w in weights]
+    weight = [attribute(scenario, w) for w in weights]
     return [
         score(scenario, "weight", weight),
         score(scenario, "camera", camera),
@@ -166,9 +199,12 @@ def run(args: argparse.Namespace) -> int:
         for s in rows:
             print(json.dumps(asdict(s)))
         return 0
-    print(f"{'scenario':<16}{'system':<8}{'truth':>6}{'reported':>9}{'F1':>7}{'product acc':>12}")
+    print(
+        f"{'scenario':<16}{'system':<8}{'truth':>6}{'reported':>9}{'F1':>7}{'product acc':>12}{'shopper acc':>12}"
+    )
     for s in rows:
         print(
             f"{s.scenario:<16}{s.system:<8}{s.truth:>6}{s.reported:>9}{s.f1:>7.3f}{s.product_accuracy:>12.3f}"
+            f"{s.attribution_accuracy:>12.3f}"
         )
     return 0
