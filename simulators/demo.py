@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -217,6 +218,7 @@ class Demo:
         self.broker_back_at: float | None = None
         self.broker_stopped_at: float | None = None
         self.backend_events = 0
+        self.doctor_exit: int | None = None
         self.web_display_url = ""
         self.daemon_alive_at_end = False
 
@@ -364,7 +366,7 @@ class Demo:
             c.print(daemon.tail(), markup=False)
             return 1
         c.print("shelf-bridge and shelf-edge are online; shoppers are coming in")
-        c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: demo)")
+        c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: shelf-demo-2026)")
         c.print(f"shelf displays in a browser: {self.web_display_url}")
         for s in scripts:
             if s.customer.enrolled:
@@ -388,7 +390,11 @@ class Demo:
         last_leave = max(v[2] for s in scripts for v in s.visits)
         done_at = last_leave + 20.0
         restart_at = t0 + args.restart_broker_at if args.restart_broker_at is not None else None
+        doctor_at: float | None = t0 + 6.0
         while time.time() < min(end, done_at):
+            if doctor_at is not None and time.time() >= doctor_at:
+                doctor_at = None
+                threading.Thread(target=self._doctor, args=(files.config,), daemon=True).start()
             if restart_at is not None and time.time() >= restart_at:
                 restart_at = None
                 narrator.say("[red]mosquitto stopped (simulated broker restart)[/]")
@@ -405,6 +411,20 @@ class Demo:
                 return 1
             time.sleep(0.2)
         return self._summary(narrator, picks, names, daemon, bridge)
+
+    def _doctor(self, config: Path) -> None:
+        """What a technician would run on this gateway: ``shelf-edge doctor``, one line per check."""
+        proc = subprocess.run(
+            [ManagedProcess.console_script("shelf-edge"), "doctor", "--config", str(config), "--listen", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.doctor_exit = proc.returncode
+        report = "\n".join(f"  {line}" for line in (proc.stdout + proc.stderr).splitlines())
+        self.console.print(
+            "[bold]shelf-edge doctor[/], run by a technician while shoppers are in the store:\n" + report,
+        )
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = time.time() + timeout

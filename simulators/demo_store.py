@@ -121,7 +121,7 @@ def write_config(
     zones: dict[str, str],
     backend_url: str | None = None,
     dashboard_port: int = 0,
-    dashboard_password: str = "demo",
+    dashboard_password: str = "shelf-demo-2026",
 ) -> Path:
     """The gateway TOML for the demo (the same file format a store uses)."""
     lines = [
