@@ -18,6 +18,7 @@ Privacy: a sighting whose tokens match no live row returns None and nothing abou
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +39,10 @@ from edge.presence.tokens import (
 
 #: Longest pseudonymous shopper id, bytes (ASCII).
 SHOPPER_ID_MAX = 32
+#: Shopper ids of recently resolved rows kept as Python strings (bounded).
+NAME_CACHE = 4096
+#: First 8 token bytes (hash key) and next 4 (check), little-endian.
+_HALVES = struct.Struct("<QI").unpack_from
 
 U8 = npt.NDArray[np.uint8]
 I32 = npt.NDArray[np.int32]
@@ -153,6 +158,9 @@ class TokenResolver:
         self._alive = np.zeros(0, dtype=bool)
         self._alive_mv = self._alive.data
         self._order: list[_Slot] = []
+        self._probe: list[tuple[memoryview, memoryview, memoryview, int, memoryview, int]] = []
+        #: row -> shopper id of recently resolved rows (shoppers in the store); cleared when rows change
+        self._names: dict[int, str] = {}
         self._shopper = np.zeros(0, dtype=f"S{SHOPPER_ID_MAX}")
         self._slots: dict[int, _Slot] = {}
         self._current: int | None = None
@@ -303,29 +311,34 @@ class TokenResolver:
     def _find(self, token: bytes) -> tuple[int, int]:
         if len(token) != TOKEN_LEN:
             return -1, 0
-        hi = int.from_bytes(token[:8], "little")
-        lo = int.from_bytes(token[8:12], "little")
+        hi, lo = _HALVES(token)
         alive = self._alive_mv
-        for slot in self._order:
-            table, his, los, mask = slot.table_mv, slot.hi_mv, slot.lo_mv, slot.mask
+        for table, his, los, mask, rows, interval in self._probe:
             pos = hi & mask
             while True:
                 e = table[pos]
                 if e < 0:
                     break
                 if his[e] == hi and los[e] == lo:
-                    row: int = slot.rows_mv[e]
+                    row: int = rows[e]
                     if alive[row]:
-                        return row, slot.interval
+                        return row, interval
                 pos = (pos + 1) & mask
         return -1, 0
 
     def _reorder(self) -> None:
         cur = self._current if self._current is not None else 0
         self._order = [self._slots[i] for i in sorted(self._slots, key=lambda i: (abs(i - cur), -i))]
+        self._probe = [(s.table_mv, s.hi_mv, s.lo_mv, s.mask, s.rows_mv, s.interval) for s in self._order]
 
     def _name(self, row: int) -> str:
-        return str(self._shopper[row].decode("ascii"))
+        name = self._names.get(row)
+        if name is None:
+            name = str(self._shopper[row].decode("ascii"))
+            if len(self._names) >= NAME_CACHE:
+                self._names.clear()
+            self._names[row] = name
+        return name
 
     def _row_ids(self, rows: I64) -> npt.NDArray[np.bytes_]:
         return np.array(
@@ -356,6 +369,7 @@ class TokenResolver:
         if not rows.size:
             return
         self._generation += 1
+        self._names.clear()
         self._alive[rows] = False
         self._keys[rows] = 0
         self._shopper[rows] = b""
@@ -366,6 +380,7 @@ class TokenResolver:
 
     def _compact(self) -> None:
         self._generation += 1
+        self._names.clear()
         live = np.flatnonzero(self._alive[: self._n])
         self._keys = self._keys[live].copy()
         self._day = self._day[live].copy()
