@@ -164,3 +164,13 @@ def test_prepared_slot_is_discarded_when_keys_changed_meanwhile(resolver: TokenR
     assert resolver._slots[upcoming] is not stale
     assert resolver.resolve(_sighting(_app(9), T0 + 2 * INTERVAL_S)) is None
     assert resolver.resolve(_sighting(_app(10), T0 + 2 * INTERVAL_S)) is not None
+
+
+def test_roll_computes_only_the_entering_interval(resolver: TokenResolver) -> None:
+    kept = {i: resolver._slots[i] for i in (interval_of(T0), interval_of(T0) + 1)}
+    resolver.advance(T0 + INTERVAL_S)
+    assert all(resolver._slots[i] is slot for i, slot in kept.items())
+    assert interval_of(T0) - 1 not in resolver._slots
+    resolver.advance(T0 + 10 * INTERVAL_S)  # a long gap: the whole window is rebuilt
+    assert sorted(resolver._slots) == [interval_of(T0) + k for k in (9, 10, 11)]
+    assert resolver.resolve(_sighting(_app(4), T0 + 10 * INTERVAL_S)) is not None
