@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import time
@@ -76,6 +77,9 @@ class Gateway:
         self.baskets = Baskets()
         self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
         self.releases = build_release_manager(config, self.offers)
+        if self.offers is not None:
+            restored = self.offers.restore(self._recent("decision", 24 * 3600))
+            log.info("offer caps and budgets restored from %d logged decisions", restored)
         self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
         self.stats: dict[str, int] = {
             "batches": 0,
@@ -180,6 +184,16 @@ class Gateway:
             self.on_presence(event)
         if self.displays is not None:
             self.displays.expire(now)
+
+    def _recent(self, stream: str, seconds: float) -> list[dict[str, Any]]:
+        """Payloads of this stream's events of the last ``seconds`` (by event time), oldest first."""
+        newest = self.db.execute("SELECT MAX(t) FROM events WHERE stream = ?", (stream,)).fetchone()[0]
+        if newest is None:
+            return []
+        rows = self.db.execute(
+            "SELECT payload FROM events WHERE stream = ? AND t >= ? ORDER BY t", (stream, newest - seconds)
+        )
+        return [json.loads(r[0]) for r in rows]
 
     def _record(
         self, stream: str, kind: str, event_id: str | None, t: float, payload: dict[str, Any]

@@ -27,10 +27,6 @@ from edge.sensing.planogram import Planogram
 
 log = logging.getLogger("edge.wiring")
 
-#: Candidates asked of the model per decision; the rules then drop what is not in stock nearby,
-#: capped, excluded or already held, so ask for many more than one offer needs.
-CANDIDATES = 200
-
 
 def parse_zone(text: str) -> ShelfId:
     gondola, shelf = text.split("/")
@@ -102,37 +98,52 @@ class OfferStage:
         from edge.offers.catalogue import Catalogue
         from edge.offers.decision import OfferEngine
         from edge.offers.holder import ModelHolder
+        from edge.offers.model import OfferModel
+        from edge.offers.profile import Profile
         from edge.offers.rules import OfferRules
+        from edge.offers.sources import load_profiles, load_rules
         from edge.sync.releases import HealthMonitor
 
-        self.holder = ModelHolder()
-        self.holder.load_and_swap(model_dir)
+        o = config.offers
+        self.holder = ModelHolder(OfferModel.load(model_dir))
         #: Every decision's outcome and latency, watched by the release manager after a model switch.
         self.health = HealthMonitor()
         self.catalogue = Catalogue.load(catalogue)
-        self.engine = OfferEngine(OfferRules(), self.catalogue)
+        rules = load_rules(o.rules) if o.rules else OfferRules()
+        self.engine = OfferEngine(rules, self.catalogue, offer_ttl_s=o.offer_ttl_s)
+        self.profiles: dict[str, Profile] = load_profiles(o.profiles) if o.profiles else {}
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
-        self.profiles: dict[str, object] = {}
-        self.records: list[dict[str, object]] = []
         model = self.holder.current
         log.info(
-            "offer model %s (%d items), catalogue %d products",
+            "offer model %s (%d items), catalogue %d products, rules %s, %d profiles",
             model.version if model else "-",
             len(model.items) if model else 0,
             len(self.catalogue),
+            rules.version,
+            len(self.profiles),
         )
+
+    def restore(self, records: list[dict[str, object]]) -> int:
+        """Re-apply decisions logged before a restart, so caps and budgets hold across it."""
+        from edge.offers.decision import DecisionRecord
+
+        return self.engine.restore(DecisionRecord.from_dict(r) for r in records)
 
     def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, dict[str, object]]:
         from edge.offers.decision import DecisionContext
 
-        model = self.holder.current
+        model = self.holder.current  # one reference per decision: a model swap never splits one
         display = self.display_for.get(event.shelf)
         if model is None or display is None or event.shopper is None:
             return None, {}
-        profile = self.profiles.get(event.shopper)
         started = time.perf_counter()
         try:
-            candidates = model.candidates(basket, profile, k=CANDIDATES)  # type: ignore[arg-type]
+            candidates = model.candidates(
+                basket,
+                self.profiles.get(event.shopper),
+                k=self.engine.rules.rules.candidates,
+                within=self.engine.offerable(event.shelf),
+            )
             decision = self.engine.decide(
                 event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
             )
@@ -156,10 +167,12 @@ def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) ->
         return None
     from edge.offers.catalogue import CatalogueError
     from edge.offers.model import ModelLoadError
+    from edge.offers.rules import RulesError
+    from edge.offers.sources import ProfilesError
 
     try:
         return OfferStage(config, Path(model_dir), o.catalogue)
-    except (ModelLoadError, CatalogueError) as exc:
+    except (ModelLoadError, CatalogueError, RulesError, ProfilesError) as exc:
         # Sensing, presence and the outbox keep working; a good release or model brings offers back.
         log.error("offers off: %s", exc)
         return None
