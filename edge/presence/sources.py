@@ -33,6 +33,9 @@ log = logging.getLogger("edge.presence.sources")
 
 OnSighting = Callable[[Sighting], None]
 
+#: A scanner start that takes longer than this (BlueZ hung) counts as failed and is retried.
+START_TIMEOUT_S = 10.0
+
 
 class SightingSource(Protocol):
     """A stream of sightings; :meth:`run` delivers them until cancelled."""
@@ -179,7 +182,7 @@ class BleakSource:
                 bluez={"adapter": self.adapter},
             )
             try:
-                await scanner.start()
+                await asyncio.wait_for(scanner.start(), timeout=START_TIMEOUT_S)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
