@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge.events import ShelfId, ShopperSighting
 from edge.presence.core import PresenceParams, PresenceTracker, robust_level
 
@@ -90,3 +93,35 @@ def test_just_arrived_shopper_is_placed_where_they_stand() -> None:
     _feed(tr, "s1", 0, 4, {"rx-a": -60, "rx-b": -70})  # standing at A
     _feed(tr, "s1", 4, 7, {"rx-a": -72, "rx-b": -56})  # walked to B, 3 s ago
     assert tr.zone_of("s1") == B
+
+
+_step = st.tuples(
+    st.sampled_from(["s1", "s2"]),
+    st.sampled_from(["rx-a", "rx-b", "rx-x"]),
+    st.floats(min_value=-105, max_value=-40),
+    st.floats(min_value=0.0, max_value=20.0),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(_step, max_size=120))
+def test_events_are_well_formed_for_any_sighting_stream(steps: list[tuple[str, str, float, float]]) -> None:
+    tr = PresenceTracker(ZONES)
+    t = 0.0
+    events = []
+    for shopper, rx, rssi, gap in steps:
+        t += gap
+        events += tr.observe(ShopperSighting(t, rx, shopper, rssi))
+        events += tr.tick(t)
+    events += tr.tick(t + 100)
+    zone: dict[str, object] = {}
+    for e in events:
+        if e.kind == "arrival":
+            assert zone.get(e.shopper) is None  # one zone at a time
+            zone[e.shopper] = e.shelf
+        else:
+            assert zone.get(e.shopper) == e.shelf  # dwell/departure only where they arrived
+            if e.kind == "departure":
+                zone[e.shopper] = None
+    assert all(v is None for v in zone.values())  # everybody left in the end
+    assert tr.shoppers() == []
