@@ -124,7 +124,17 @@ class OpenCvCapture:
 
     def read(self) -> tuple[float, np.ndarray] | None:
         with self._lock:
-            return self._read()
+            result = self._read()
+            if self._closed.is_set():
+                self._release()
+                return None
+            return result
+
+    def _release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self.stats.connected = False
 
     def _read(self) -> tuple[float, np.ndarray] | None:
         delay = self.reconnect_min_s
@@ -185,10 +195,11 @@ class OpenCvCapture:
         return t, self._buffer
 
     def close(self) -> None:
-        """Stop reading; a blocked ``read()`` returns ``None`` within the read timeout."""
+        """Stop reading without blocking: a ``read()`` in progress returns ``None`` within the read
+        timeout and releases the stream itself; otherwise the stream is released here."""
         self._closed.set()
-        with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
-            self.stats.connected = False
+        if self._lock.acquire(blocking=False):
+            try:
+                self._release()
+            finally:
+                self._lock.release()
