@@ -2,7 +2,7 @@
 
 Flow (see ../README.md and ARCHITECTURE.md):
   samples (MQTT from shelf-bridge) -> sensing.ShelfDetector -> WeightEvent
-  sightings (BLE source) -> presence.TokenResolver -> presence.PresenceTracker -> PresenceEvent
+  sightings (BLE source) -> presence.PresenceService (TokenResolver, PresenceTracker) -> PresenceEvent
   WeightEvent + presence at that shelf -> fusion.BasketFusion -> BasketEvent
   BasketEvent -> offers (OfferModel.rank + OfferEngine.decide) -> Offer -> displays.DisplayPublisher
 Every event is written to SQLite with its outbox row in one transaction, and published for observers
@@ -23,7 +23,7 @@ from typing import Any
 
 from edge.config import EdgeConfig, load_config
 from edge.errors import ConfigError, EdgeError, PayloadError
-from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, Sighting, WeightEvent
+from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, WeightEvent
 from edge.fusion.core import BasketFusion, Baskets
 from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
@@ -37,13 +37,13 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
+from edge.presence.service import PresenceService
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.sync.service import run_sync
 from edge.updates import apply_update
 from edge.wiring import (
     OfferStage,
-    PresenceStage,
     SensingStage,
     active_release,
     build_display_publisher,
@@ -72,7 +72,8 @@ class Gateway:
         self.db = open_database(self.db_path)
         self.store = EventStore(self.db)
         self.sensing = SensingStage(config)
-        self.presence = PresenceStage(config, self.mqtt)
+        self.presence = PresenceService(config, self.mqtt, on_event=self.on_presence)
+        self.presence.load_keys()
         self.fusion = BasketFusion()
         self.baskets = Baskets()
         self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
@@ -159,10 +160,6 @@ class Gateway:
             offer.shopper,
         )
 
-    def on_sighting(self, sighting: Sighting) -> None:
-        for event in self.presence.observe(sighting):
-            self.on_presence(event)
-
     def on_presence(self, event: PresenceEvent) -> None:
         self.stats["presence_events"] += 1
         message = PresenceEventMessage.from_event(event)
@@ -175,13 +172,11 @@ class Gateway:
         if event.kind == "departure":
             if self.displays is not None:
                 self.displays.withdraw_for(event.shopper, event.t)
-            if not self.presence.is_present(event.shopper):
+            if event.shopper not in self.presence.tracker.shoppers():
                 self.baskets.forget(event.shopper)
 
     def tick(self) -> None:
         now = self.clock()
-        for event in self.presence.tick(now):
-            self.on_presence(event)
         if self.displays is not None:
             self.displays.expire(now)
 
@@ -229,9 +224,7 @@ class Gateway:
             dashboard = start_dashboard(
                 self.config, mqtt=self.mqtt, extra_state=lambda: {"daemon": dict(self.stats)}
             )
-        presence_task = self.presence.start(self.on_sighting)
-        if presence_task is not None:
-            tasks.append(presence_task)
+        tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
         log.info(
             "gateway %s of store %s running (%d displays, offers %s)",
             self.config.gateway.gateway_id,

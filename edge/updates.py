@@ -64,20 +64,27 @@ def apply_update(gateway: Gateway, kind: str, path: Path) -> None:
 
 
 def _apply_keys(gateway: Gateway, path: Path) -> None:
-    from edge.presence.keys import load_keys_file
+    from edge.presence.keys import load_keys_file, trim_heap
+    from edge.presence.privacy import forget_shoppers
 
     keys = load_keys_file(path, gateway.config.gateway.store_id)
-    stage = gateway.presence
-    before = set(stage.tracker.shoppers())
-    stage.resolver.set_keys(keys)
-    current = {k.shopper for k in keys}
-    # Consent revoked: everything about the customer goes now, not at departure.
-    for shopper in before - current:
-        stage.tracker.forget(shopper)
+    gone = gateway.presence.set_keys(keys)
+    count = len(keys)
+    del keys
+    trim_heap()
+    # Consent revoked: everything about the customer goes now, not at departure, including
+    # stored events not yet sent to the backend.
+    for shopper in gone:
         gateway.baskets.forget(shopper)
         if gateway.displays is not None:
             gateway.displays.withdraw_for(shopper, gateway.clock())
-    log.info("customer keys: %d enrolled rows (%d shoppers forgotten)", len(keys), len(before - current))
+    deleted = forget_shoppers(gateway.db, gone)
+    log.info(
+        "customer keys: %d enrolled rows; %d shoppers revoked, %d stored rows about them deleted",
+        count,
+        len(gone),
+        sum(deleted.values()),
+    )
 
 
 def _apply_planogram(gateway: Gateway, path: Path, doc: Any) -> None:

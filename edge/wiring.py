@@ -6,22 +6,16 @@ from configuration (which adapter, which files) in another.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from edge.config import EdgeConfig
 from edge.displays.publisher import DisplayPublisher, Recorder
-from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, Sighting, WeightEvent
+from edge.events import BasketEvent, Offer, SampleBatch, ShelfId, WeightEvent
 from edge.mqtt.client import MqttClient
 from edge.mqtt.topics import Topics
-from edge.presence.core import PresenceParams, PresenceTracker
-from edge.presence.keys import load_keys_file
-from edge.presence.resolver import TokenResolver
-from edge.presence.sources import SightingSource, build_source
 from edge.sensing.detector import ShelfDetector
 from edge.sensing.planogram import Planogram
 
@@ -54,41 +48,6 @@ class SensingStage:
             detector = self.detectors[batch.shelf] = ShelfDetector(batch.shelf, self.planogram)
             log.info("shelf %s: first samples (%d plates)", batch.shelf, len(batch.plates))
         return detector.feed(batch)
-
-
-class PresenceStage:
-    """Resolver (enrolled keys) + presence tracker (zones) + the configured sighting source."""
-
-    def __init__(self, config: EdgeConfig, mqtt: MqttClient) -> None:
-        p = config.presence
-        self.resolver = TokenResolver()
-        if p.keys_file:
-            keys = load_keys_file(p.keys_file, config.gateway.store_id)
-            self.resolver.set_keys(keys)
-            log.info("enrolled keys: %d rows from %s", len(keys), p.keys_file)
-        zones = {receiver: parse_zone(zone) for receiver, zone in p.receivers.items()}
-        self.tracker = PresenceTracker(zones, PresenceParams(departure_s=p.departure_s))
-        self.source: SightingSource | None = None if p.source == "none" else build_source(config, mqtt)
-
-    def start(self, on_sighting: Callable[[Sighting], None]) -> asyncio.Task[None] | None:
-        if self.source is None:
-            return None
-        return asyncio.create_task(self.source.run(on_sighting), name="presence-source")
-
-    def observe(self, sighting: Sighting) -> list[PresenceEvent]:
-        self.resolver.advance(sighting.t)
-        resolved = self.resolver.resolve(sighting)
-        return [] if resolved is None else self.tracker.observe(resolved)
-
-    def tick(self, now: float) -> list[PresenceEvent]:
-        self.resolver.advance(now)
-        return self.tracker.tick(now)
-
-    def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
-        return self.tracker.shoppers_at(shelf, t)
-
-    def is_present(self, shopper: str) -> bool:
-        return shopper in self.tracker.shoppers()
 
 
 class OfferStage:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import subprocess
 import threading
@@ -37,6 +38,7 @@ from edge.mqtt.payloads import OfferMessage
 from edge.mqtt.topics import Topics
 from edge.sync.pull import keys_resource
 from simulators.backend.server import BackendServer
+from simulators.bluez import BlueZStandIn, PrivateSystemBus, write_spec
 from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_store import DemoFiles, prepare, write_config
 from simulators.displays import SimulatedDisplay
@@ -51,6 +53,13 @@ STORE = "store-demo"
 
 class Stoppable(Protocol):
     def stop(self) -> object: ...
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Puts something stopped by another verb (``kill``) on the demo's tear-down stack."""
+
+    stop: Callable[[], object]
 
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Femi", "Gus", "Hana"]
@@ -219,6 +228,8 @@ class Demo:
         self.broker_stopped_at: float | None = None
         self.backend_events = 0
         self.doctor_exit: int | None = None
+        #: Environment of the gateway's processes: the private system bus the BlueZ stand-in is on.
+        self.child_env: dict[str, str] = {}
         self.web_display_url = ""
         self.daemon_alive_at_end = False
 
@@ -290,6 +301,10 @@ class Demo:
         )
 
         layout = aisle_store(gondolas=2, shelves_per_gondola=2)
+        # Shelf 1/1 is heard by the gateway's own Bluetooth adapter hci0 (the unmodified bleak scanner
+        # against the BlueZ stand-in on a private D-Bus); the other shelves by remote receivers over MQTT.
+        local_receiver = "rx-g1s1"
+        zones = {("local-hci0" if r == local_receiver else r): z for r, z in layout.zones_text().items()}
         t0 = time.time() + 8.0
         scripts, picks = plan_shoppers(files, args.shoppers, t0, args.seed)
         # The backend derives per-(customer, store, day) keys and serves them; the gateway pulls them.
@@ -314,7 +329,8 @@ class Demo:
             catalogue=catalogue,
             model_dir=model_dir,
             keys=None,
-            zones=layout.zones_text(),
+            zones=zones,
+            presence_source="bleak+mqtt-receivers",
             dashboard_port=dashboard_port,
             backend_url=backend.url,
         )
@@ -342,6 +358,15 @@ class Demo:
             display.start()
             self.stack.append(display)
 
+        bus = PrivateSystemBus().start()
+        self.stack.append(bus)
+        self.child_env = {"DBUS_SYSTEM_BUS_ADDRESS": bus.address}
+        spec = write_spec(
+            run_dir / "bluez-spec.json", scripts, {"hci0": local_receiver}, STORE, 2, 2, seed=args.seed
+        )
+        bluez = BlueZStandIn(bus.address, spec).start()
+        self.stack.append(_Stop(bluez.kill))
+        c.print(f"BlueZ stand-in on a private D-Bus ({bus.address}) plays adapter hci0 at shelf 1/1")
         bridge = ManagedProcess(
             "shelf-bridge",
             [ManagedProcess.console_script("shelf-bridge"), "run", "--config", str(files.config)],
@@ -352,6 +377,7 @@ class Demo:
             "shelf-edge",
             [ManagedProcess.console_script("shelf-edge"), "run", "--config", str(files.config)],
             run_dir / "edge.log",
+            env=self.child_env,
         ).start()
         self.stack.append(daemon)
         if not self._wait(
@@ -372,7 +398,8 @@ class Demo:
             if s.customer.enrolled:
                 c.print(f"  shopper {names[s.customer.shopper]} ({s.customer.shopper}) uses the loyalty app")
 
-        world = PhoneWorld(layout, scripts, store=STORE, seed=args.seed)
+        remote = [r for r in sorted(layout.receivers) if r != local_receiver]
+        world = PhoneWorld(layout, scripts, store=STORE, seed=args.seed, receivers=remote)
         receivers = ReceiverPublisher(world, mqtt, STORE)
         receivers.start()
         self.stack.append(receivers)
@@ -419,6 +446,7 @@ class Demo:
             capture_output=True,
             text=True,
             timeout=60,
+            env={**os.environ, **self.child_env},
         )
         self.doctor_exit = proc.returncode
         report = "\n".join(f"  {line}" for line in (proc.stdout + proc.stderr).splitlines())

@@ -119,6 +119,7 @@ def write_config(
     model_dir: Path,
     keys: Path | None,
     zones: dict[str, str],
+    presence_source: str = "mqtt-receivers",
     backend_url: str | None = None,
     dashboard_port: int = 0,
     dashboard_password: str = "shelf-demo-2026",
@@ -152,7 +153,15 @@ def write_config(
             f"gondola = {shelf.gondola}",
             f"shelf = {shelf.shelf}",
         ]
-    lines += ["", "[sensing]", f'planogram = "{planogram}"', "", "[presence]", 'source = "mqtt-receivers"']
+    lines += [
+        "",
+        "[sensing]",
+        f'planogram = "{planogram}"',
+        "",
+        "[presence]",
+        f'source = "{presence_source}"',
+        'adapter = "hci0"',
+    ]
     if keys is not None:
         lines.append(f'keys_file = "{keys}"')
     lines += ["", "[presence.receivers]"]

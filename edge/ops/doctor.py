@@ -131,7 +131,7 @@ def check_broker_and_store(config: EdgeConfig, listen_s: float) -> list[CheckRes
         )
     ]
     results += shelf_results(config, view, listen_s)
-    if config.presence.source == "mqtt-receivers":
+    if "mqtt-receivers" in config.presence.source:
         results += receiver_results(config, view, listen_s)
     return results
 
@@ -165,6 +165,8 @@ def shelf_results(config: EdgeConfig, view: StoreView, listen_s: float) -> list[
 def receiver_results(config: EdgeConfig, view: StoreView, listen_s: float) -> list[CheckResult]:
     results = []
     for receiver, zone in config.presence.receivers.items():
+        if receiver.startswith("local-"):
+            continue  # a local adapter ("local-hci0"), checked through bleak, not over MQTT
         heard = view.receivers.get(receiver, 0)
         state = view.availability.get(f"ble/{receiver}")
         if heard:
@@ -378,7 +380,7 @@ def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[
     results += check_certificates(config, clock())
     results += check_broker_and_store(config, listen_s)
     results += check_backend(config, clock)
-    if config.presence.source == "bleak":
+    if "bleak" in config.presence.source:
         results.append(check_ble_adapter(config, listen_s))
     results += check_cameras(camera_sources(config), timeout_s=5.0)
     results += [check_disk(config), check_database(config), check_model(config), check_dashboard(config)]

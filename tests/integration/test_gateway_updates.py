@@ -38,6 +38,8 @@ def test_revoked_customer_is_forgotten_with_the_next_sync(tmp_path):
         for c in customers:
             gw.presence.tracker.observe(ShopperSighting(t=t, receiver="rx", shopper=c.shopper, rssi=-60))
     gw.baskets.contents[customers[0].shopper] = {"p1": 1}
+    gw.store.append("basket", "pick", "e-0", 2.0, {"shopper": customers[0].shopper, "product_id": "p1"})
+    gw.store.append("basket", "pick", "e-1", 2.0, {"shopper": customers[1].shopper, "product_id": "p1"})
     assert set(gw.presence.tracker.shoppers()) == {c.shopper for c in customers}
 
     write_keys_file(keys_path, "s1", enrolled_keys(customers[1:], "s1", [20000]))
@@ -45,6 +47,9 @@ def test_revoked_customer_is_forgotten_with_the_next_sync(tmp_path):
     assert gw.presence.resolver.enrolled == 1
     assert gw.presence.tracker.shoppers() == [customers[1].shopper]
     assert customers[0].shopper not in gw.baskets.contents
+    # Stored events about the revoked customer are gone too, including those not yet sent.
+    assert gw.store.count() == 1
+    assert gw.store.pending_outbox() == 1
 
 
 def test_garbage_documents_are_refused_and_the_old_data_kept(tmp_path, caplog):
