@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One ranked product: ``score`` estimates P(it joins the basket); ``together`` is the largest
     share of past baskets holding one of the current basket's products that also held it (0 if
-    not known with enough support)."""
+    not known with enough support). A named tuple: built by the thousand per second."""
 
     product_id: str
     score: float

@@ -20,7 +20,7 @@ import hashlib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge.events import BasketEvent, Offer, ShelfId
 from edge.offers.candidates import Candidate
@@ -42,9 +42,8 @@ class DecisionContext:
     held: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    """A candidate that passed every hard filter."""
+class Option(NamedTuple):
+    """A candidate that passed every hard filter (a named tuple: one per candidate per decision)."""
 
     product: Product
     acceptance: float
@@ -157,6 +156,7 @@ class OfferEngine:
         self._campaign_scope = [
             (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
         ]
+        self._infos: dict[str, tuple[Product, float, bool]] = {}
 
     # ------------------------------------------------------------------ public
     def decide(
@@ -211,7 +211,21 @@ class OfferEngine:
             if variant.novelty_share > 0
             else []
         )
-        ranked = sorted(options, key=lambda o: (-o.key(variant), o.product.product_id))
+        relevance = variant.ranking == "relevance"
+        ranked = [
+            o
+            for _, _, o in sorted(
+                (
+                    (
+                        -(o.acceptance if relevance else o.acceptance * o.value * o.weight),
+                        o.product.product_id,
+                        o,
+                    )
+                    for o in options
+                ),
+                key=lambda x: (x[0], x[1]),
+            )
+        ]
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
         ranked_ids = tuple(o.product.product_id for o in ranked[:RECORD_CANDIDATES])
         keys = tuple(round(o.key(variant), 6) for o in ranked[:RECORD_CANDIDATES])
@@ -367,19 +381,70 @@ class OfferEngine:
         candidates: Sequence[Candidate | str],
         filtered: dict[str, int],
     ) -> list[Option]:
+        """The hot loop: the same checks as :meth:`_eligible`, with per-product facts cached."""
         r = self.rules.rules
         static = self._static_ok(shelf)
+        last = self._state.last_offer.get(shopper)
+        gap = r.same_offer_gap_s
+        product_cap = r.max_per_product_window is not None
+        organic = r.organic_offers
         options = []
         for rank, raw in enumerate(candidates[: r.candidates]):
             cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
+            pid = cand.product_id
+            reason: str | None = None
+            campaign: Campaign | None = None
             if cand.score < r.min_acceptance:
-                filtered["low-acceptance"] = filtered.get("low-acceptance", 0) + 1
-                continue
-            found = self._eligible(cand.product_id, shopper, t, static, held, filtered)
-            if found is not None:
-                product, campaign = found
-                options.append(self._option(product, campaign, cand.score, cand.together, product.new))
+                reason = "low-acceptance"
+            elif pid in held:
+                reason = "held"
+            elif pid not in static:
+                reason = self._static_reason(pid)
+            elif last is not None and (when := last.get(pid)) is not None and t - when < gap:
+                reason = "recently-offered"
+            elif product_cap and self._product_capped(pid, t):
+                reason = "product-cap"
+            else:
+                info = self._info(pid)
+                if info[2]:
+                    campaign, spent = self._campaign(info[0], shopper, t)
+                    if campaign is None and not organic:
+                        reason = "budget" if spent else "no-campaign"
+                elif not organic:
+                    reason = "no-campaign"
+                if reason is None:
+                    if campaign is None:
+                        options.append(
+                            Option(
+                                info[0],
+                                cand.score,
+                                info[1],
+                                r.organic_weight,
+                                None,
+                                cand.together,
+                                info[0].new,
+                            )
+                        )
+                    else:
+                        options.append(
+                            self._option(info[0], campaign, cand.score, cand.together, info[0].new)
+                        )
+                    continue
+            filtered[reason] = filtered.get(reason, 0) + 1
         return options
+
+    def _info(self, product_id: str) -> tuple[Product, float, bool]:
+        """(product, organic money margin, covered by any campaign), cached per product."""
+        info = self._infos.get(product_id)
+        if info is None:
+            product = self.catalogue.products[product_id]
+            covered = any(
+                product_id in products or product.category in categories
+                for _, products, categories in self._campaign_scope
+            )
+            info = (product, max(0.0, product.price * product.margin), covered)
+            self._infos[product_id] = info
+        return info
 
     def _novel(
         self,
@@ -393,8 +458,8 @@ class OfferEngine:
         result = []
         static = self._static_ok(shelf)
         for product in self.catalogue.new_products():
-            if product.product_id in ranked:
-                continue
+            if product.product_id in ranked or product.product_id not in static:
+                continue  # new products this shelf cannot offer are no candidates (not counted)
             found = self._eligible(product.product_id, shopper, t, static, held, filtered)
             if found is not None:
                 result.append(

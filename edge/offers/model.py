@@ -120,6 +120,7 @@ class OfferModel:
         self._zero = np.zeros(1, dtype=np.float32)
         self._no_penalty = np.zeros(self._pad + 1, dtype=np.float32)
         self._penalties: dict[frozenset[str], np.ndarray] = {}
+        self._k_inputs: dict[int, np.ndarray] = {}
         self._encoded: dict[int, tuple[Profile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
     @classmethod
@@ -203,15 +204,24 @@ class OfferModel:
                 "profile_weights": p_weights,
                 "profile_baskets": p_baskets,
                 "penalty": penalty,
-                "k": np.array([min(k, self._pad)], dtype=np.int64),
+                "k": self._k_input(k),
             },
         )
+        valid = int(np.count_nonzero(scores > MASKED / 10))  # sorted: masked items come last
         names = self.items
         return [
             Candidate(names[item], score, share)
-            for score, item, share in zip(scores.tolist(), items.tolist(), together.tolist(), strict=True)
-            if item < self._pad and score > MASKED / 10
+            for score, item, share in zip(
+                scores[:valid].tolist(), items[:valid].tolist(), together[:valid].tolist(), strict=True
+            )
         ]
+
+    def _k_input(self, k: int) -> np.ndarray:
+        k = min(k, self._pad)
+        array = self._k_inputs.get(k)
+        if array is None:
+            array = self._k_inputs[k] = np.array([k], dtype=np.int64)
+        return array
 
     def _encode(self, profile: Profile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The profile as graph inputs, cached per profile object (profiles are immutable)."""

@@ -77,66 +77,79 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         _const("history_items", np.array([HISTORY_ITEMS], dtype=np.int64)),
     ]
     node = helper.make_node
-    head = [
-        # lam = basket_weight * B / (B + basket_shrink), B = number of real (non-padding) basket items
+    # The mixture is rewritten as  score = a * cooc_sum + b * personal + c * popularity + penalty
+    # with scalar a = lam / max(B, 1), b = (1 - lam) * conf, c = (1 - lam) * (1 - conf), and the
+    # sparse parts scattered straight into the dense base (few nodes: per-node cost dominates).
+    nodes = [
+        # B = number of real (non-padding) basket items; lam = basket_weight * B / (B + basket_shrink)
         node("Less", ["basket", "pad"], ["is_item"]),
         node("Cast", ["is_item"], ["is_item_f"], to=TensorProto.FLOAT),
         node("ReduceSum", ["is_item_f"], ["b_count"], keepdims=1),
-        node("Max", ["b_count", "one"], ["b_safe"]),
         node("Add", ["b_count", "basket_shrink"], ["b_denom"]),
         node("Div", ["b_count", "b_denom"], ["b_share"]),
         node("Mul", ["b_share", "basket_weight"], ["lam"]),
         node("Sub", ["one", "lam"], ["one_minus_lam"]),
-        # co-purchase with the basket: mean over basket items of damped c(j,i)/c(j)
+        node("Max", ["b_count", "one"], ["b_safe"]),
+        node("Div", ["lam", "b_safe"], ["coef_a"]),
+        # conf = n / (n + profile_shrink): the profile is shrunk towards popularity
+        node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
+        node("Div", ["profile_baskets", "p_denom"], ["conf"]),
+        node("Mul", ["one_minus_lam", "conf"], ["coef_b"]),
+        node("Sub", ["one_minus_lam", "coef_b"], ["coef_c"]),
+        # dense base: popularity part + penalty
+        node("Mul", ["popularity", "coef_c"], ["pop_part"]),
+        node("Add", ["pop_part", "penalty"], ["base"]),
+        # co-purchase with the basket: a * sum over basket items of damped c(j,i)/c(j)
         node("Gather", ["nbr_idx", "basket"], ["rows_idx"], axis=0),
         node("Gather", ["nbr_w", "basket"], ["rows_w"], axis=0),
         node("Gather", ["proof_w", "basket"], ["rows_p"], axis=0),
         node("Reshape", ["rows_idx", "flat"], ["flat_idx"]),
         node("Reshape", ["rows_w", "flat"], ["flat_w"]),
         node("Reshape", ["rows_p", "flat"], ["flat_p"]),
-        node("ScatterElements", ["zeros", "flat_idx", "flat_w"], ["cooc_sum"], axis=0, reduction="add"),
-        node("Div", ["cooc_sum", "b_safe"], ["cooc"]),
+        node("Mul", ["flat_w", "coef_a"], ["flat_wa"]),
+        node("ScatterElements", ["base", "flat_idx", "flat_wa"], ["with_basket"], axis=0, reduction="add"),
         node("ScatterElements", ["zeros", "flat_idx", "flat_p"], ["together_all"], axis=0, reduction="max"),
-        # personal repurchase shrunk towards popularity: conf = n / (n + profile_shrink)
-        node(
-            "ScatterElements",
-            ["zeros", "profile_items", "profile_weights"],
-            ["personal_raw"],
-            axis=0,
-            reduction="add",
-        ),
     ]
-    history = [
-        # co-purchase with the shopper's strongest HISTORY_ITEMS past products:
-        # sum_j w_j * nbr_w[j, i] / sum_j w_j (left out of the graph when history_weight is 0)
-        node("Slice", ["profile_items", "zero_i", "history_items"], ["h_items"]),
-        node("Slice", ["profile_weights", "zero_i", "history_items"], ["h_weights"]),
-        node("Gather", ["nbr_idx", "h_items"], ["h_rows_idx"], axis=0),
-        node("Gather", ["nbr_w", "h_items"], ["h_rows_w"], axis=0),
-        node("Unsqueeze", ["h_weights", "axis1"], ["h_col"]),
-        node("Mul", ["h_rows_w", "h_col"], ["h_rows_ww"]),
-        node("Reshape", ["h_rows_idx", "flat"], ["h_flat_idx"]),
-        node("Reshape", ["h_rows_ww", "flat"], ["h_flat_w"]),
-        node("ScatterElements", ["zeros", "h_flat_idx", "h_flat_w"], ["near_sum"], axis=0, reduction="add"),
-        node("ReduceSum", ["h_weights"], ["h_total"], keepdims=1),
-        node("Add", ["h_total", "tiny"], ["h_denom"]),
-        node("Div", ["near_sum", "h_denom"], ["near"]),
-        node("Mul", ["near", "history_weight"], ["near_part"]),
-        node("Mul", ["personal_raw", "one_minus_history"], ["personal_only"]),
-        node("Add", ["personal_only", "near_part"], ["personal"]),
-    ]
-    no_history = [node("Identity", ["personal_raw"], ["personal"])]
-    tail = [
-        node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
-        node("Div", ["profile_baskets", "p_denom"], ["conf"]),
-        node("Sub", ["one", "conf"], ["one_minus_conf"]),
-        node("Mul", ["personal", "conf"], ["personal_part"]),
-        node("Mul", ["popularity", "one_minus_conf"], ["pop_part"]),
-        node("Add", ["personal_part", "pop_part"], ["base"]),
-        node("Mul", ["base", "one_minus_lam"], ["base_part"]),
-        node("Mul", ["cooc", "lam"], ["cooc_part"]),
-        node("Add", ["base_part", "cooc_part"], ["raw_score"]),
-        node("Add", ["raw_score", "penalty"], ["score"]),
+    if params.history_weight > 0:
+        nodes += [
+            # personal = (1 - h) * repurchase + h * co-purchase over the HISTORY_ITEMS strongest
+            # past products: sum_j w_j * nbr_w[j, i] / sum_j w_j
+            node("Mul", ["profile_weights", "coef_b"], ["pw_b"]),
+            node("Mul", ["pw_b", "one_minus_history"], ["pw_own"]),
+            node(
+                "ScatterElements",
+                ["with_basket", "profile_items", "pw_own"],
+                ["own"],
+                axis=0,
+                reduction="add",
+            ),
+            node("Slice", ["profile_items", "zero_i", "history_items"], ["h_items"]),
+            node("Slice", ["profile_weights", "zero_i", "history_items"], ["h_weights"]),
+            node("ReduceSum", ["h_weights"], ["h_total"], keepdims=1),
+            node("Add", ["h_total", "tiny"], ["h_denom"]),
+            node("Div", ["coef_b", "h_denom"], ["h_scale0"]),
+            node("Mul", ["h_scale0", "history_weight"], ["h_scale"]),
+            node("Mul", ["h_weights", "h_scale"], ["h_w"]),
+            node("Gather", ["nbr_idx", "h_items"], ["h_rows_idx"], axis=0),
+            node("Gather", ["nbr_w", "h_items"], ["h_rows_w"], axis=0),
+            node("Unsqueeze", ["h_w", "axis1"], ["h_col"]),
+            node("Mul", ["h_rows_w", "h_col"], ["h_rows_ww"]),
+            node("Reshape", ["h_rows_idx", "flat"], ["h_flat_idx"]),
+            node("Reshape", ["h_rows_ww", "flat"], ["h_flat_w"]),
+            node("ScatterElements", ["own", "h_flat_idx", "h_flat_w"], ["score"], axis=0, reduction="add"),
+        ]
+    else:
+        nodes += [
+            node("Mul", ["profile_weights", "coef_b"], ["pw_b"]),
+            node(
+                "ScatterElements",
+                ["with_basket", "profile_items", "pw_b"],
+                ["score"],
+                axis=0,
+                reduction="add",
+            ),
+        ]
+    nodes += [
         # nothing already in the basket (and never the padding slot)
         node("Shape", ["basket"], ["b_shape"]),
         node("Expand", ["masked", "b_shape"], ["mask_values"]),
@@ -144,7 +157,6 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         node("TopK", ["masked_score", "k"], ["scores", "items"], axis=0, largest=1, sorted=1),
         node("Gather", ["together_all", "items"], ["together"], axis=0),
     ]
-    nodes = head + (history if params.history_weight > 0 else no_history) + tail
     used = {name for n in nodes for name in n.input}
     inits = [i for i in inits if i.name in used]
     graph = helper.make_graph(
