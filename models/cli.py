@@ -30,7 +30,9 @@ COMMANDS: tuple[Command, ...] = (
         "models.offers.catalogue_cli",
         "Write a store catalogue CSV (names, prices, margins, stock) from Online Retail products.",
     ),
-    Command("publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."),
+    Command(
+        "publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
