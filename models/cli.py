@@ -31,6 +31,11 @@ COMMANDS: tuple[Command, ...] = (
         "Write a store catalogue CSV (names, prices, margins, stock) from Online Retail products.",
     ),
     Command(
+        "profiles",
+        "models.offers.profiles_cli",
+        "Compute shopper profiles JSON (for gateways) from purchase history with an offer model.",
+    ),
+    Command(
         "publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."
     ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),

@@ -230,6 +230,7 @@ class OfferModel:
             return hit[1]
         index = self.index
         pairs = [(index[p], w) for p, w in zip(profile.items, profile.weights, strict=True) if p in index]
+        pairs.sort(key=lambda iw: -iw[1])  # strongest first (the graph's history part reads the head)
         arrays = (
             np.array([i for i, _ in pairs] + [self._pad], dtype=np.int64),
             np.array([w for _, w in pairs] + [0.0], dtype=np.float32),

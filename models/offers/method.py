@@ -199,6 +199,7 @@ class Scorer:
                 for i, w in zip(profile.items, profile.weights, strict=True)
                 if i in self.stats.index
             ]
+            pairs.sort(key=lambda iw: -iw[1])
             if pairs:
                 rows = np.array([j for j, _ in pairs], dtype=np.int64)
                 weights = np.array([w for _, w in pairs], dtype=np.float64)

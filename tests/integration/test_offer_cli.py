@@ -54,6 +54,18 @@ def test_convert_build_load_evaluate(source: Path, tmp_path: Path) -> None:
     model = OfferModel.load(out)
     assert len(model.rank(basket=[rows[0]["product_id"]], profile=None, k=10)) == 10
 
+    profiles = tmp_path / "profiles.json"
+    done = shelf_models(
+        "profiles", "--model", str(out), "--transactions", str(tx), "--limit", "5", "--out", str(profiles)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    from edge.offers.sources import load_profiles
+
+    loaded = load_profiles(profiles)
+    assert len(loaded) == 5 and all(p.n_baskets > 0 for p in loaded.values())
+    some = next(iter(loaded.values()))
+    assert model.rank(basket=[], profile=some, k=3)[0] in some.items
+
     report = tmp_path / "eval.json"
     done = shelf_models(
         "evaluate", "--transactions", str(tx), "--no-tune", "--max-queries", "150", "--json", str(report)

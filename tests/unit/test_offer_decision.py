@@ -224,3 +224,13 @@ def test_bad_rules_are_refused(doc: dict[str, Any]) -> None:
     with pytest.raises(RulesError) as err:
         parse_rules(doc, "backend")
     assert err.value.problems and "backend" in str(err.value)
+
+
+def test_example_rules_file_is_valid() -> None:
+    from pathlib import Path
+
+    from edge.offers.sources import load_rules
+
+    rules = load_rules(Path(__file__).resolve().parents[2] / "edge" / "offers" / "example_rules.json")
+    assert rules.campaigns[0].campaign_id == "light-up-winter"
+    assert rules.experiment.holdout_share == 0.1
