@@ -2,7 +2,8 @@
 
 The daemon, on each basket event of a known shopper::
 
-    candidates = model.candidates(basket=basket, profile=profile, k=rules.rules.candidates)
+    candidates = model.candidates(basket=basket, profile=profile, k=rules.rules.candidates,
+                                  within=engine.offerable(event.shelf))
     decision = engine.decide(event, basket, candidates, DecisionContext(display=..., shelf=event.shelf))
     log decision.record.to_dict(); publish decision.offer when it is not None
 
