@@ -118,15 +118,18 @@ def _items(rng: np.random.Generator, similar: bool = False) -> list[Item]:
     """Twelve plates of products: single-plate items and two that lie across two plates."""
     items: list[Item] = []
     layout: list[tuple[int, ...]] = [(1,), (2,), (3, 4), (5,), (6,), (7,), (8, 9), (10,), (11,), (12,)]
+    # log-spaced weights 60-900 g, neighbours in weight at least 25 % apart, then shuffled over plates
+    gaps = np.log(1.25) + rng.dirichlet(np.ones(len(layout))) * (
+        np.log(900 / 60) - (len(layout) - 1) * np.log(1.25)
+    )
+    spread = 60.0 * np.exp(np.concatenate([[0.0], np.cumsum(gaps[: len(layout) - 1])]))
+    order = rng.permutation(len(layout))
     weights: list[float] = []
     for i, plates in enumerate(layout):
         if similar and i % 2 == 1:
             w = weights[-1] * float(rng.uniform(1.08, 1.15))  # a neighbour only 8-15 % heavier
         else:
-            while True:
-                w = float(np.round(np.exp(rng.uniform(np.log(60), np.log(900))), 1))
-                if similar or all(abs(w - o) / max(w, o) >= 0.2 for o in weights):
-                    break
+            w = float(spread[order[i]])
         weights.append(round(w, 1))
         items.append(Item(f"P{i + 1:02d}", round(w, 1), plates))
     return items
