@@ -213,23 +213,15 @@ class OfferEngine:
             else []
         )
         relevance = variant.ranking == "relevance"
-        ranked = [
-            o
-            for _, _, o in sorted(
-                (
-                    (
-                        -(o.acceptance if relevance else o.acceptance * o.value * o.weight),
-                        o.product.product_id,
-                        o,
-                    )
-                    for o in options
-                ),
-                key=lambda x: (x[0], x[1]),
-            )
-        ]
+        order = sorted(
+            (-(o.acceptance if relevance else o.acceptance * o.value * o.weight), o.product.product_id, i)
+            for i, o in enumerate(options)
+        )
+        ranked = [options[i] for _, _, i in order]
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
-        ranked_ids = tuple(o.product.product_id for o in ranked[:RECORD_CANDIDATES])
-        keys = tuple(round(o.key(variant), 6) for o in ranked[:RECORD_CANDIDATES])
+        head = order[:RECORD_CANDIDATES]
+        ranked_ids = tuple(pid for _, pid, _ in head)
+        keys = tuple(-key for key, _, _ in head)
         summary = tuple(sorted(filtered.items()))
         if not ranked and best_novel is None:
             return Decision(None, record("no-candidate", candidates=ranked_ids, keys=keys, filtered=summary))
@@ -390,9 +382,13 @@ class OfferEngine:
         product_cap = r.max_per_product_window is not None
         organic = r.organic_offers
         options = []
+        seen: set[str] = set()
         for rank, raw in enumerate(candidates[: r.candidates]):
             cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
             pid = cand.product_id
+            if pid in seen:
+                continue
+            seen.add(pid)
             reason: str | None = None
             campaign: Campaign | None = None
             if cand.score < r.min_acceptance:

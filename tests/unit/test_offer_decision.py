@@ -234,3 +234,8 @@ def test_example_rules_file_is_valid() -> None:
     rules = load_rules(Path(__file__).resolve().parents[2] / "edge" / "offers" / "example_rules.json")
     assert rules.campaigns[0].campaign_id == "light-up-winter"
     assert rules.experiment.holdout_share == 0.1
+
+
+def test_duplicate_candidates_count_once() -> None:
+    d = OfferEngine(rules(), catalogue()).decide(event(), ["C"], [*CANDS, Candidate("B", 0.2), "A"], CTX)
+    assert d.record.candidates == ("B", "A")
