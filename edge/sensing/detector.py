@@ -16,8 +16,8 @@ How it works (constants in :class:`DetectorParams`, each derived from REFERENCE.
 4. Per plate: delta = settled mean - before. Plates whose delta exceeds max(4 g, 3 sigma) are
    involved (AIM3S uses 5 g); neighbouring involved plates form clusters, each cluster with a total
    of at least 10 g (AIM3S) is an event. Changes that no plate holds (a shopper leaning, a touch)
-   leave no event. A step faster than 0.25 s (a tare, a recalibration) is no physical pick and
-   only moves the baseline. A data gap counts as activity from the last sample before it.
+   leave no event. A jump that is over within the 3-sample activity test, with no swing or
+   ringing after it (a tare, a recalibration), is no physical pick and only moves the baseline. A data gap counts as activity from the last sample before it.
 5. :func:`edge.sensing.identify.identify` names the product(s) and quantity from the planogram.
 """
 
@@ -44,7 +44,7 @@ class DetectorParams:
     settle_window_s: float = 0.8
     settle_floor_g: float = 1.5  # between the 5 g (1 s) and 1 g (2 s) figures
     settle_k: float = 2.5
-    min_transition_s: float = 0.25  # a hand takes longer; a tare is a step
+    min_transition_s: float = 0.06  # a jump within the 3-sample activity test and no ringing: a tare
     plate_min_g: float = 4.0
     plate_k: float = 3.0
     min_event_g: float = 10.0  # AIM3S
@@ -355,7 +355,7 @@ class ShelfDetector:
     ) -> tuple[list[WeightEvent], bool]:
         """The events an episode would give if it ended now, and whether it was a step (tare)."""
         p = self.params
-        if settled_from - episode.t_start < p.min_transition_s:
+        if settled_from - episode.t_start < max(p.min_transition_s, (p.short_n + 0.5) * self._dt):
             return [], True
         delta = after - self._before
         sigma = np.sqrt(self._var)
