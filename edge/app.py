@@ -3,7 +3,8 @@
 Flow (see ../README.md and ARCHITECTURE.md):
   samples (MQTT from shelf-bridge) -> sensing.ShelfDetector -> WeightEvent
   sightings (BLE source) -> presence.PresenceService (TokenResolver, PresenceTracker) -> PresenceEvent
-  WeightEvent + presence at that shelf -> fusion.BasketFusion -> BasketEvent
+  frames (cameras) -> vision.VisionService (motion gating, ONNX lane model) -> LaneInteraction
+  WeightEvent (+ lane interactions, + presence at that shelf) -> fusion -> BasketEvent
   BasketEvent -> offers (OfferModel.rank + OfferEngine.decide) -> Offer -> displays.DisplayPublisher
 Every event is written to SQLite with its outbox row in one transaction, and published for observers
 on ``smartshelf/{store}/gateway/{id}/events/{kind}``.
@@ -18,12 +19,13 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from edge.config import EdgeConfig, load_config
 from edge.errors import ConfigError, EdgeError, PayloadError
-from edge.events import BasketEvent, Offer, PresenceEvent, SampleBatch, ShelfId, WeightEvent
+from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, SampleBatch, WeightEvent
 from edge.fusion.core import BasketFusion, Baskets
 from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
@@ -42,6 +44,7 @@ from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.sync.service import run_sync
 from edge.updates import apply_update
+from edge.vision.service import VisionService
 from edge.wiring import (
     OfferStage,
     SensingStage,
@@ -74,6 +77,7 @@ class Gateway:
         self.sensing = SensingStage(config)
         self.presence = PresenceService(config, self.mqtt, on_event=self.on_presence)
         self.presence.load_keys()
+        self.vision = VisionService(config.cameras)
         self.fusion = BasketFusion()
         self.baskets = Baskets()
         self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
@@ -118,8 +122,9 @@ class Gateway:
             event.quantity,
             event.confidence,
         )
+        event, also = self.vision.refine(event, self.sensing.planogram)
         shoppers = self.presence.shoppers_at(event.shelf, event.t_end)
-        basket_event = self.fusion.on_weight(event, shoppers)
+        basket_event = self.fusion.on_weight(event, shoppers, also=also)
         self.on_basket(basket_event)
 
     def on_basket(self, event: BasketEvent) -> None:
@@ -159,6 +164,12 @@ class Gateway:
             offer.name,
             offer.shopper,
         )
+
+    def on_interaction(self, interaction: LaneInteraction) -> None:
+        """A camera saw a hand in a lane; kept for the weight join and stored (no frame, no person)."""
+        payload = {**asdict(interaction), "shelf": str(interaction.shelf)}
+        event_id = f"li-{interaction.camera}-{interaction.plate}-{interaction.t_start:.3f}"
+        self._record("vision", interaction.kind, event_id, interaction.t_end, payload)
 
     def on_presence(self, event: PresenceEvent) -> None:
         self.stats["presence_events"] += 1
@@ -225,6 +236,8 @@ class Gateway:
                 self.config, mqtt=self.mqtt, extra_state=lambda: {"daemon": dict(self.stats)}
             )
         tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
+        if self.vision.stages:
+            tasks.append(asyncio.create_task(self.vision.run(self.on_interaction), name="vision"))
         log.info(
             "gateway %s of store %s running (%d displays, offers %s)",
             self.config.gateway.gateway_id,
@@ -235,6 +248,7 @@ class Gateway:
         try:
             await stop.wait()
         finally:
+            self.vision.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -290,4 +304,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["Gateway", "ShelfId", "add_arguments", "run"]
+__all__ = ["Gateway", "add_arguments", "run"]

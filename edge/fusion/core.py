@@ -24,6 +24,11 @@ class FusionParams:
     ambiguity_ratio: float = 0.8
     #: Multiplier of the event confidence when the attribution is ambiguous.
     ambiguity_penalty: float = 0.6
+    #: Presence scores below this are not evidence enough to credit anyone. The presence core holds a
+    #: shopper's zone through a gap in adverts (score 0.25); after an outage of the receivers that
+    #: held zone can be stale, and crediting it would put a pick in the wrong basket. Unattributed
+    #: is recoverable (no personal offer), misattributed is not.
+    min_score: float = 0.3
 
 
 def basket_event_id(event: WeightEvent) -> str:
@@ -45,7 +50,9 @@ class BasketFusion:
 
         ``also``: further sources that shaped ``event`` (``("vision",)`` after edge.fusion.vision.decide).
         """
-        ranked = sorted(shoppers, key=lambda s: s[1], reverse=True)
+        ranked = sorted(
+            (s for s in shoppers if s[1] >= self.params.min_score), key=lambda s: s[1], reverse=True
+        )
         shopper: str | None = None
         confidence = event.confidence
         sources: tuple[str, ...] = ("weight",)

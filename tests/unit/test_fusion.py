@@ -63,3 +63,13 @@ def test_unknown_product_or_shopper_does_not_touch_baskets():
     baskets.apply(BasketFusion().on_weight(weight(product=None), [("s", 1.0)]))
     baskets.apply(BasketFusion().on_weight(weight(), []))
     assert baskets.contents == {}
+
+
+def test_stale_presence_is_not_enough_to_credit_a_shopper():
+    # A zone held through a gap in adverts scores 0.25 in the presence core: not evidence.
+    event = BasketFusion().on_weight(weight(), [("held-through-gap", 0.25)])
+    assert event.shopper is None
+    assert event.sources == ("weight",)
+    event = BasketFusion().on_weight(weight(conf=1.0), [("fresh", 0.7), ("held-through-gap", 0.25)])
+    assert event.shopper == "fresh"
+    assert event.confidence == 1.0
