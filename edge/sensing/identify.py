@@ -8,7 +8,7 @@ a hand that takes two things at once). Its score combines:
   4 % off the catalogue weight (101.5 g for 105.5 g), i.e. 2 sigma at rel_sigma = 2 %, and an absolute
   part for the noise left in the settled means;
 - an arrangement prior: products lying on the plates that changed are likelier than products one
-  plate away (an item across a boundary), as in the CMU "MPS" AutoCheckout winner;
+  plate away (an item put back on the wrong plate), as in the CMU "MPS" AutoCheckout winner;
 - a complexity prior: several units, or two products at once, are rarer than one unit.
 
 An "unknown" hypothesis with the likelihood of a 3.5-sigma miss competes with them, so a change that
@@ -30,7 +30,8 @@ class IdentifyParams:
     rel_sigma: float = 0.02
     abs_sigma_g: float = 2.0
     max_quantity: int = 12
-    neighbour_prior: float = 0.1
+    neighbour_prior_pick: float = 0.02  # taken from a plate it is not listed on: it was misplaced there
+    neighbour_prior_return: float = 0.1  # put back on the wrong plate: common
     extra_unit_prior: float = 0.35  # each unit beyond the first
     pair_prior: float = 0.15  # two different products at once
     unknown_z: float = 3.5
@@ -63,7 +64,8 @@ def identify(
     grams = abs(delta_g)
     direct = {p.product_id: p for plate in plates for p in planogram.at(shelf, plate)}
     near = {p.product_id: p for p in planogram.near(shelf, plates, reach=1)}
-    prior = {pid: (1.0 if pid in direct else params.neighbour_prior) for pid in near}
+    neighbour = params.neighbour_prior_pick if delta_g < 0 else params.neighbour_prior_return
+    prior = {pid: (1.0 if pid in direct else neighbour) for pid in near}
     candidates = list(near.values())
     hypotheses: list[tuple[float, tuple[tuple[Product, int], ...]]] = []
     for product in candidates:

@@ -143,7 +143,12 @@ def build(name: str, seed: int = 1, duration_s: float | None = None) -> Scenario
     description, default_duration, spec = SCENARIOS[name]
     duration = duration_s or default_duration
     scenario = Scenario(
-        name, description, seed, duration, _items(rng, similar=name == "similar"), ShelfPhysics(PLATES, seed)
+        name,
+        description,
+        seed,
+        duration,
+        _items(rng, similar=name == "similar"),
+        ShelfPhysics(PLATES, seed, noise_scale=1.6 if name == "hard" else 1.0),
     )
     scenario.faulty = name == "faulty-serial"
     _fill(scenario, rng, **spec)  # type: ignore[arg-type]
@@ -224,6 +229,11 @@ SCENARIOS: dict[str, tuple[str, float, dict[str, object]]] = {
     ),
     "similar": ("neighbouring products only 8-15 % apart in weight", 600.0, {"gap": (2.0, 6.0)}),
     "returns": ("mostly returns of what was taken", 600.0, {"gap": (2.0, 6.0), "returns": 0.5}),
+    "hard": (
+        "everything at once on noisier plates (1.6x): leaning, second hands, long holds, several units",
+        600.0,
+        {"gap": (1.0, 5.0), "hold": (0.5, 8.0), "leans": 0.1, "two_hands": 0.3, "multi": 0.2},
+    ),
     "faulty-serial": (
         "busy shelf over a serial line with 1 % damaged bytes (flips and drops) and a 3 s unplug",
         600.0,

@@ -61,7 +61,8 @@ def match(
         ]
         if not candidates:
             continue
-        best = min(candidates, key=lambda e: abs(e.t_end - gt.settled))
+        # parts of one event (two products taken at once) share their times: prefer the right product
+        best = min(candidates, key=lambda e: (e.product_id != gt.product_id, abs(e.t_end - gt.settled)))
         free.remove(best)
         pairs.append((gt, best))
     return pairs
