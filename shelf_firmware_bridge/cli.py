@@ -8,6 +8,7 @@ from edge.cli_registry import Command, run_commands
 
 COMMANDS: tuple[Command, ...] = (
     Command("run", "shelf_firmware_bridge.service", "Run the bridge for the shelves in the config file."),
+    Command("probe", "shelf_firmware_bridge.probe", "Check one shelf controller on a serial port by hand."),
 )
 
 

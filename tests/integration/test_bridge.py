@@ -195,3 +195,31 @@ def test_commands_over_mqtt(broker: MosquittoBroker, tmp_path: Path) -> None:
         client.stop()
         bridge.stop()
         sim.stop()
+
+
+def test_probe_reports_the_controller_and_the_line() -> None:
+    import subprocess
+
+    sim = SimulatedShelfFirmware(gondola=2, shelf=3, plates=4, rate_hz=30, seed=3)
+    port = sim.start()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shelf_firmware_bridge.cli",
+                "probe",
+                port,
+                "--seconds",
+                "1.5",
+                "--identify",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr
+    assert "controller SIM-02-03-0003, firmware shelfsim-1.4.2, protocol 1" in result.stdout
+    assert "identify   blinking" in result.stdout and "plate  4: mean" in result.stdout
