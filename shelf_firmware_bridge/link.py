@@ -65,11 +65,12 @@ class ShelfLink:
         baudrate: int = 921600,
         reopen_s: float = 0.5,
         clock: Callable[[], float] = time.time,
+        stale_s: float = 5.0,
     ) -> None:
         self.port, self.gondola, self.shelf = port, gondola, shelf
         self.calibration = calibration
         self.on_rows, self.on_state = on_rows, on_state
-        self.baudrate, self.reopen_s, self.clock = baudrate, reopen_s, clock
+        self.baudrate, self.reopen_s, self.clock, self.stale_s = baudrate, reopen_s, clock, stale_s
         self.stats = LinkStats()
         self.hello: P.Hello | None = None
         self.connected = False
@@ -166,10 +167,15 @@ class ShelfLink:
 
     def _read_loop(self, ser: serial.Serial) -> None:
         asked = 0.0
+        last_frame = time.monotonic()
         while not self._stop.is_set():
-            if self.hello is None and time.monotonic() - asked > 1.0:
+            now_mono = time.monotonic()
+            if self.hello is None and now_mono - asked > 1.0:
                 self._send_nowait(P.GetInfo())  # until the controller has told us who it is
-                asked = time.monotonic()
+                asked = now_mono
+            if now_mono - last_frame > self.stale_s:
+                log.warning("%s: no frame for %.0f s; reopening the port", self.port, self.stale_s)
+                return
             try:
                 data = ser.read(4096)
             except (serial.SerialException, OSError) as exc:
@@ -178,7 +184,10 @@ class ShelfLink:
             if not data:
                 continue
             now = self.clock()
-            for frame in self.decoder.feed(data):
+            frames = self.decoder.feed(data)
+            if frames:
+                last_frame = time.monotonic()
+            for frame in frames:
                 self._handle(frame, now)
             self.stats.crc_errors = self.crc_errors
 
