@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import time
@@ -31,6 +30,7 @@ from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
     BasketEventMessage,
+    DecisionEventMessage,
     OfferMessage,
     PresenceEventMessage,
     SampleBatchMessage,
@@ -39,6 +39,7 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
+from edge.offers.log import record_decision
 from edge.presence.service import PresenceService
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
@@ -83,7 +84,7 @@ class Gateway:
         self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
         self.releases = build_release_manager(config, self.offers)
         if self.offers is not None:
-            restored = self.offers.restore(self._recent("decision", 24 * 3600))
+            restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)
         self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
         self.stats: dict[str, int] = {
@@ -143,8 +144,17 @@ class Gateway:
                 )
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
             offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
-            if record:
-                self._record("decision", str(record["outcome"]), str(record["decision_id"]), event.t, record)
+            if record is not None:
+                record_decision(self.store, record)
+                summary = DecisionEventMessage(
+                    decision_id=record.decision_id,
+                    shopper=record.shopper,
+                    outcome=record.outcome,
+                    variant=record.variant,
+                    chosen=record.chosen,
+                )
+                topic = self.topics.gateway_events(self.config.gateway.gateway_id, "decision")
+                self.mqtt.publish(topic, encode(summary))
             if offer is not None:
                 self.on_offer(offer)
 
@@ -190,16 +200,6 @@ class Gateway:
         now = self.clock()
         if self.displays is not None:
             self.displays.expire(now)
-
-    def _recent(self, stream: str, seconds: float) -> list[dict[str, Any]]:
-        """Payloads of this stream's events of the last ``seconds`` (by event time), oldest first."""
-        newest = self.db.execute("SELECT MAX(t) FROM events WHERE stream = ?", (stream,)).fetchone()[0]
-        if newest is None:
-            return []
-        rows = self.db.execute(
-            "SELECT payload FROM events WHERE stream = ? AND t >= ? ORDER BY t", (stream, newest - seconds)
-        )
-        return [json.loads(r[0]) for r in rows]
 
     def _record(
         self, stream: str, kind: str, event_id: str | None, t: float, payload: dict[str, Any]

@@ -10,6 +10,9 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlite_utils
 
 from edge.config import EdgeConfig
 from edge.displays.publisher import DisplayPublisher, Recorder
@@ -18,6 +21,9 @@ from edge.mqtt.client import MqttClient
 from edge.mqtt.topics import Topics
 from edge.sensing.detector import ShelfDetector
 from edge.sensing.planogram import Planogram
+
+if TYPE_CHECKING:
+    from edge.offers.decision import DecisionRecord
 
 log = logging.getLogger("edge.wiring")
 
@@ -82,19 +88,19 @@ class OfferStage:
             len(self.profiles),
         )
 
-    def restore(self, records: list[dict[str, object]]) -> int:
-        """Re-apply decisions logged before a restart, so caps and budgets hold across it."""
-        from edge.offers.decision import DecisionRecord
+    def restore(self, db: sqlite_utils.Database, since_t: float) -> int:
+        """Re-apply decisions logged since ``since_t``, so caps and budgets hold across a restart."""
+        from edge.offers.log import decisions_since
 
-        return self.engine.restore(DecisionRecord.from_dict(r) for r in records)
+        return self.engine.restore(decisions_since(db, since_t))
 
-    def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, dict[str, object]]:
+    def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, DecisionRecord | None]:
         from edge.offers.decision import DecisionContext
 
         model = self.holder.current  # one reference per decision: a model swap never splits one
         display = self.display_for.get(event.shelf)
         if model is None or display is None or event.shopper is None:
-            return None, {}
+            return None, None
         started = time.perf_counter()
         try:
             candidates = model.candidates(
@@ -109,9 +115,9 @@ class OfferStage:
         except Exception:
             self.health.record(False, time.perf_counter() - started)
             log.exception("offer decision failed for basket event %s", event.event_id)
-            return None, {}
+            return None, None
         self.health.record(True, time.perf_counter() - started)
-        return decision.offer, decision.record.to_dict()
+        return decision.offer, decision.record
 
 
 def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) -> OfferStage | None:

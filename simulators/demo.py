@@ -36,7 +36,7 @@ from simulators.backend.server import BackendServer
 from simulators.bluez import BlueZStandIn, PrivateSystemBus, write_spec
 from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_narrator import NAMES, Narrator, PlannedPick, plan_shoppers
-from simulators.demo_store import DemoFiles, prepare, write_config
+from simulators.demo_store import CAMERA_SHELF, DemoFiles, camera_section, prepare, start_camera, write_config
 from simulators.displays import SimulatedDisplay
 from simulators.processes import ManagedProcess
 from simulators.web_display.server import WebDisplayServer
@@ -174,6 +174,11 @@ class Demo:
             f"{len(shelf_ports)} simulated shelf controllers on ptys: {', '.join(sorted(shelf_ports.values()))}"
         )
 
+        camera = start_camera(files, CAMERA_SHELF, args.seed)
+        self.stack.append(_Stop(camera.close))
+        c.print(
+            f"shelf camera over gondola {CAMERA_SHELF.gondola} / shelf {CAMERA_SHELF.shelf}: {camera.url}"
+        )
         layout = aisle_store(gondolas=2, shelves_per_gondola=2)
         # Shelf 1/1 is heard by the gateway's own Bluetooth adapter hci0 (the unmodified bleak scanner
         # against the BlueZ stand-in on a private D-Bus); the other shelves by remote receivers over MQTT.
@@ -205,6 +210,7 @@ class Demo:
             keys=None,
             zones=zones,
             presence_source="bleak+mqtt-receivers",
+            cameras=[camera_section(camera, CAMERA_SHELF)],
             dashboard_port=dashboard_port,
             backend_url=backend.url,
         )
@@ -283,8 +289,13 @@ class Demo:
                 for p in products
                 if p.product_id == pick.product_id and ShelfId(p.gondola, p.shelf) == pick.shelf
             )
+            at, hold = pick.at, 1.5
+            if pick.shelf == CAMERA_SHELF:
+                # The camera sees an arm reach into the lane; the load cells feel the same hand.
+                reach = camera.add_reach(pick.plate - 1, "pick", pick.shopper, delay_s=pick.at - time.time())
+                at, hold = camera.started_at + reach.t0 + reach.reach_s, reach.dwell_s
             firmware[pick.shelf].schedule_pick(
-                pick.at, (pick.plate,), product.unit_weight_g, product_id=pick.product_id
+                at, (pick.plate,), product.unit_weight_g, hold, pick.product_id
             )
 
         end = t0 + args.duration

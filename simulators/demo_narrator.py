@@ -41,6 +41,7 @@ class Observed:
     basket: list[dict[str, Any]] = field(default_factory=list)
     presence: list[dict[str, Any]] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
     shown: list[tuple[str, OfferMessage]] = field(default_factory=list)
     availability: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,6 +81,7 @@ class Narrator:
             "basket": self.seen.basket,
             "presence": self.seen.presence,
             "offer": self.seen.offers,
+            "decision": self.seen.decisions,
         }.get(kind)
         if bucket is None:
             return
@@ -95,10 +97,21 @@ class Narrator:
             self.say(
                 f"[yellow]{data['kind']}[/] at gondola {data['gondola']} / shelf {data['shelf']}: "
                 f"[bold]{product}[/] x{data['quantity']} (confidence {data['confidence']:.2f}) "
-                f"-> basket of {self.who(data['shopper'])}"
+                f"-> basket of {self.who(data['shopper'])} [dim](from {' + '.join(data['sources'])})[/]"
             )
+        elif kind == "decision" and data["outcome"] != "offered":
+            why = {
+                "held-out": "in the holdout group (decided and logged, not shown: uplift is measured against it)",
+                "no-candidate": "nothing in stock nearby passes the rules",
+                "capped-gap": "had an offer moments ago (frequency cap)",
+                "capped-shopper": "had enough offers for now (frequency cap)",
+            }.get(data["outcome"], data["outcome"])
+            self.say(f"[magenta]no offer[/] for {self.who(data['shopper'])}: {why}")
         elif kind == "offer":
             proof = f" - {data['social_proof']}" if data.get("social_proof") else ""
+            proof += f"; variant {data['variant']}"
+            if data.get("campaign_id"):
+                proof += f", campaign {data['campaign_id']}"
             self.say(
                 f"[green]offer[/] for {self.who(data['shopper'])} -> display {data['display']}: "
                 f"[bold]{data['name']}[/] {data['price']:.2f} ({data['reason']}{proof})"

@@ -10,10 +10,15 @@ import csv
 import logging
 import shutil
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.config import CameraSection, LaneSection
 from edge.events import ShelfId
+from edge.ops.tomlwrite import dumps
+from simulators.camera.mjpeg import MjpegCamera
+from simulators.camera.scenario import CameraScenario
 from simulators.store_layout import (
     PlacedProduct,
     find_online_retail,
@@ -107,6 +112,43 @@ def prepare(workdir: Path, say: object = print) -> tuple[Path, Path, Path, tuple
     return planogram, catalogue, model_dir, products
 
 
+#: The demo shelf watched by a camera (the other shelves rely on weight alone).
+CAMERA_SHELF = ShelfId(1, 1)
+
+
+def start_camera(files: DemoFiles, shelf: ShelfId, seed: int) -> MjpegCamera:
+    """A simulated camera over ``shelf``: its 6 lanes show the products of plates 1..6, served as MJPEG."""
+    placed = sorted(files.on_shelf(shelf), key=lambda p: p.plate)
+    scenario = CameraScenario(
+        name="demo",
+        seed=seed,
+        products=tuple(p.product_id for p in placed),
+        weights_g=tuple(p.unit_weight_g for p in placed),
+        reaches=(),
+        passes=(),
+        visits=(),
+        duration_s=24 * 3600.0,
+        plates=tuple(p.plate for p in placed),
+    )
+    return MjpegCamera(scenario, loop=False).start()
+
+
+def camera_section(camera: MjpegCamera, shelf: ShelfId) -> CameraSection:
+    g = camera.scenario.geometry
+    lanes = [
+        LaneSection(gondola=shelf.gondola, shelf=shelf.shelf, plate=plate, polygon=g.lane_polygon(lane))
+        for lane, plate in enumerate(camera.scenario.plates)
+    ]
+    return CameraSection(
+        camera_id=f"cam-g{shelf.gondola}s{shelf.shelf}",
+        source=camera.url,
+        width=g.width,
+        height=g.height,
+        fps=camera.scenario.fps,
+        lanes=lanes,
+    )
+
+
 def write_config(
     path: Path,
     *,
@@ -121,6 +163,7 @@ def write_config(
     zones: dict[str, str],
     presence_source: str = "mqtt-receivers",
     backend_url: str | None = None,
+    cameras: Sequence[CameraSection] = (),
     dashboard_port: int = 0,
     dashboard_password: str = "shelf-demo-2026",
 ) -> Path:
@@ -174,7 +217,15 @@ def write_config(
             f"gondola = {shelf.gondola}",
             f"shelf = {shelf.shelf}",
         ]
-    lines += ["", "[offers]", f'model_dir = "{model_dir}"', f'catalogue = "{catalogue}"', "offer_ttl_s = 20"]
+    rules = Path(__file__).resolve().parents[1] / "edge" / "offers" / "example_rules.json"
+    lines += [
+        "",
+        "[offers]",
+        f'model_dir = "{model_dir}"',
+        f'catalogue = "{catalogue}"',
+        f'rules = "{rules}"',
+        "offer_ttl_s = 20",
+    ]
     lines += [
         "",
         "[web]",
@@ -182,6 +233,9 @@ def write_config(
         f"port = {dashboard_port}",
         f'password = "{dashboard_password}"',
     ]
+    if cameras:
+        text_cameras = dumps({"cameras": [c.model_dump(mode="json", exclude_none=True) for c in cameras]})
+        lines += ["", text_cameras]
     if backend_url:
         lines += ["", "[backend]", f'url = "{backend_url}"']
     text = "\n".join(lines) + "\n"

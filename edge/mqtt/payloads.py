@@ -313,6 +313,22 @@ class BasketEventMessage(Section):
         )
 
 
+class DecisionEventMessage(Section):
+    """An offer decision as published for observers on ``.../gateway/{id}/events/decision``.
+
+    Every decision is published, also those that show nothing (holdout group, caps, no candidate);
+    the full record (candidates, propensity) goes to the backend through the outbox.
+    """
+
+    decision_id: str = Field(description="Unique id of the decision.")
+    shopper: str = Field(description="Pseudonymous shopper id.")
+    outcome: str = Field(
+        description="'offered', 'held-out', 'no-candidate', 'no-consent', or the cap that applied."
+    )
+    variant: str = Field(description="Experiment group: 'holdout' or a variant name.")
+    chosen: str | None = Field(description="Product chosen (also for held-out decisions), null when none.")
+
+
 def decode(model: type[M], topic: str, payload: bytes) -> M:
     """Parse a JSON payload into ``model``; raise PayloadError with the topic and reason."""
     try:
@@ -342,4 +358,5 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "event-weight": WeightEventMessage,
     "event-presence": PresenceEventMessage,
     "event-basket": BasketEventMessage,
+    "event-decision": DecisionEventMessage,
 }
