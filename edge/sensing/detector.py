@@ -144,6 +144,26 @@ class ShelfDetector:
         self._hist_t, self._hist = buf_t[-hist_n:], buf[-hist_n:]
         return events
 
+    def finish(self) -> list[WeightEvent]:
+        """End of a recording: close open episodes on the last samples (confidence halved).
+
+        The daemon never calls this (its stream does not end); ``shelf-edge replay`` does, so an
+        event in the last second of a log is not lost.
+        """
+        if not self._episodes or len(self._hist_t) == 0:
+            return []
+        n = min(len(self._hist_t), self._window_n())
+        after = self._hist[-n:].mean(axis=0)
+        t = float(self._hist_t[-1])
+        events: list[WeightEvent] = []
+        for episode in list(self._episodes):
+            cols = sorted(episode.plates)
+            episode.forced = True
+            found, step = self._evaluate(episode, cols, after, float(self._hist_t[-n]), t)
+            self._finish(episode, cols, after, found, step)
+            events.extend(found)
+        return events
+
     # ------------------------------------------------------------------ internals
     def _window_n(self) -> int:
         return max(3, round(self.params.settle_window_s / self._dt))

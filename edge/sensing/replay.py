@@ -99,6 +99,7 @@ def detect(rows: npt.NDArray[np.float64], planogram: Planogram) -> list[WeightEv
                 tuple(map(tuple, grams[k : k + BATCH].tolist())),
             )
             events.extend(detector.feed(batch))
+        events.extend(detector.finish())
     events.sort(key=lambda e: (e.t_end, e.shelf, e.plates))
     return events
 

@@ -159,3 +159,14 @@ def test_long_hold_and_several_units() -> None:
 
 def test_leaning_on_the_shelf_gives_no_event() -> None:
     assert physics_run([("lean", 3.0, (5, 6), 900.0, 5.0)], 16) == []
+
+
+def test_finish_closes_an_event_at_the_end_of_a_recording() -> None:
+    t, x = clean(6)
+    rel = t - T0
+    x[:, 6] += 340.0 * np.clip((rel - 5.0) / 0.3, 0, 1)  # the jam comes back 0.7 s before the end
+    det = ShelfDetector(SHELF, PLAN)
+    assert run(det, t, x) == []
+    (event,) = det.finish()
+    assert event.kind == "return" and event.product_id == "D" and event.confidence < 0.6
+    assert det.finish() == []
