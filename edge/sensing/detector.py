@@ -55,6 +55,7 @@ class DetectorParams:
     max_gap_s: float = 0.5
     confirm_unknown_s: float = 3.0  # an unexplained change must hold this long (leaning comes off)
     max_episode_s: float = 300.0
+    relearn_after_s: float = 30.0  # longer than a long hold: the noise estimate may be too low
     join_reach: int = 1
     identify: IdentifyParams = field(default_factory=IdentifyParams)
 
@@ -95,6 +96,7 @@ class ShelfDetector:
         self._band_cache: F64 | None = None
         self._before: F64 = np.zeros(n)
         self._onset: F64 = np.zeros(n)
+        self._min_std: F64 = np.full(n, np.inf)
         self._active = np.zeros(n, dtype=bool)
         self._owner: list[_Episode | None] = [None] * n
         self._episodes: list[_Episode] = []
@@ -123,14 +125,22 @@ class ShelfDetector:
         n = len(t)
         if last is None:
             self._base = x[0].copy()
-            self._warm_until = float(t[0]) + 1.0
         self.stats["samples"] += n
         first_t, last_t = float(t[0]), float(t[-1])
         span = last_t - (last if last is not None else first_t)
         steps = n if last is not None else n - 1
         maybe_gap = span > p.max_gap_s
+        measured: float | None = None
         if steps and not maybe_gap:
-            self._dt = 0.9 * self._dt + 0.1 * span / steps
+            measured = span / steps
+        elif steps:
+            diffs = np.diff(t) if last is None else np.diff(t, prepend=last)
+            diffs = diffs[diffs <= p.max_gap_s]
+            measured = float(np.median(diffs)) if len(diffs) else None
+        if measured is not None:
+            self._dt = measured if last is None else 0.9 * self._dt + 0.1 * measured
+        if last is None:  # learn the noise for 1 s, and for at least 30 samples at low rates
+            self._warm_until = first_t + max(1.0, 30 * self._dt)
         buf_t = np.concatenate([self._hist_t, t])
         buf = np.concatenate([self._hist, x])
         h = len(self._hist_t)
@@ -326,6 +336,8 @@ class ShelfDetector:
         closed: list[int] = []
         for episode in list(self._episodes):
             cols = sorted(episode.plates)
+            if t - episode.t_start > p.relearn_after_s:
+                self._relearn_noise(cols, std[r], still)
             forced = t - episode.t_start > p.max_episode_s
             settled = all(still[c] and self._onset[c] <= window_start for c in cols)
             if not (forced or settled):
@@ -346,6 +358,7 @@ class ShelfDetector:
 
     def _activate(self, col: int, onset: float) -> None:
         self._active[col] = True
+        self._min_std[col] = np.inf
         self._before[col] = self._base[col]
         self._onset[col] = onset
         reach = self.params.join_reach
@@ -369,6 +382,19 @@ class ShelfDetector:
             episode.t_start = min(episode.t_start, onset)
         for c in episode.plates:
             self._owner[c] = episode
+
+    def _relearn_noise(self, cols: list[int], std: F64, still: npt.NDArray[np.bool_]) -> None:
+        """A plate active for long and never still enough may have a noise estimate that is too low
+        (vibration that started while it was busy): the stillest window it has shown since is its
+        noise floor at worst, so the estimate is raised to let that much through."""
+        p = self.params
+        idx = np.asarray(cols)
+        self._min_std[idx] = np.minimum(self._min_std[idx], std[idx])
+        stuck = idx[~still[idx]]
+        if len(stuck):
+            var = self._var.copy()
+            var[stuck] = np.maximum(var[stuck], (1.1 * self._min_std[stuck] / p.settle_k) ** 2)
+            self._set_var(var)
 
     def _evaluate(
         self, episode: _Episode, cols: list[int], after: F64, settled_from: float, t: float

@@ -39,7 +39,10 @@ def run(det: ShelfDetector, t: np.ndarray, x: np.ndarray) -> list[WeightEvent]:
 
 
 def physics_run(
-    schedule: list[tuple[str, float, tuple[int, ...], float, float]], seconds: float, seed: int = 4
+    schedule: list[tuple[str, float, tuple[int, ...], float, float]],
+    seconds: float,
+    seed: int = 4,
+    rate: float = 60.0,
 ):
     ph = ShelfPhysics(plates=8, seed=seed)
     for kind, at, plates, grams, hold in schedule:
@@ -47,7 +50,8 @@ def physics_run(
     t = T0 + np.arange(int(seconds * 60)) / 60.0
     x = np.vstack([ph.render(t[k : k + 60]) for k in range(0, len(t), 60)])
     x = np.round(x / 0.241) * 0.241
-    return run(ShelfDetector(SHELF, PLAN), t, x)
+    step = round(60 / rate)
+    return run(ShelfDetector(SHELF, PLAN), t[::step], x[::step])
 
 
 # ------------------------------------------------------------------ planogram
@@ -170,3 +174,21 @@ def test_finish_closes_an_event_at_the_end_of_a_recording() -> None:
     (event,) = det.finish()
     assert event.kind == "return" and event.product_id == "D" and event.confidence < 0.6
     assert det.finish() == []
+
+
+@pytest.mark.parametrize("rate", [10.0, 20.0, 30.0])
+def test_lower_sample_rates_of_hx711_and_nau7802(rate: float) -> None:
+    events = physics_run(
+        [
+            ("pick", 5.0, (2,), 250.0, 1.5),
+            ("return", 14.0, (7,), 340.0, 2.0),
+            ("pick", 20.0, (3, 4), 800.0, 1.0),
+        ],
+        30,
+        rate=rate,
+    )
+    assert [(e.kind, e.product_id, e.quantity) for e in events] == [
+        ("pick", "B", 1),
+        ("return", "D", 1),
+        ("pick", "W", 2),
+    ]
