@@ -13,7 +13,8 @@ a hand that takes two things at once). Its score combines:
 
 An "unknown" hypothesis with the likelihood of a 3.5-sigma miss competes with them, so a change that
 no product explains is reported with ``product_id`` None. The confidence is the best hypothesis'
-posterior probability.
+posterior probability; for an unknown change it is the (low) probability that some product of the
+planogram explains it after all.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def identify(
     unknown = math.exp(-0.5 * params.unknown_z**2) / sigma_unknown
     total = unknown + sum(h[0] for h in hypotheses)
     if not hypotheses or max(h[0] for h in hypotheses) <= unknown:
-        return [Assignment(None, 0, grams, round(unknown / total, 3))]
+        return [Assignment(None, 0, grams, round(1.0 - unknown / total, 3))]
     score, parts = max(hypotheses, key=lambda h: h[0])
     confidence = round(score / total, 3)
     return [Assignment(product, q, q * product.unit_weight_g, confidence) for product, q in parts]
