@@ -75,6 +75,7 @@ class SimulatedShelfFirmware:
         self.bytes_dropped = 0
         self.unplugged = False
         self._link_dir = Path(link_dir) if link_dir else None
+        self._own_dir = False
         self._link: Path | None = None
         self._master: int | None = None
         self._slave: int | None = None
@@ -91,6 +92,7 @@ class SimulatedShelfFirmware:
         """Plug the controller in: open the pty, start sending; return the device path for pyserial."""
         if self._link_dir is None:
             self._link_dir = Path(tempfile.mkdtemp(prefix="shelf-sim-"))
+            self._own_dir = True
         self._link = self._link_dir / f"shelf-g{self.gondola}-s{self.shelf}"
         self._plug()
         self._stop.clear()
@@ -114,6 +116,9 @@ class SimulatedShelfFirmware:
             thread.join(timeout=5)
         with self._lock:
             self._unplug_locked()
+        if self._own_dir and self._link_dir is not None:
+            with contextlib.suppress(OSError):
+                self._link_dir.rmdir()
 
     def schedule_pick(
         self,
