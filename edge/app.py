@@ -125,7 +125,8 @@ class Gateway:
         )
         event, also = self.vision.refine(event, self.sensing.planogram)
         shoppers = self.presence.shoppers_at(event.shelf, event.t_end)
-        basket_event = self.fusion.on_weight(event, shoppers, also=also)
+        arrived = {s: self.presence.tracker.zone_since(s) for s, _ in shoppers}
+        basket_event = self.fusion.on_weight(event, shoppers, also=also, arrived=arrived)
         self.on_basket(basket_event)
 
     def on_basket(self, event: BasketEvent) -> None:

@@ -142,7 +142,7 @@ def plan_shoppers(
         visits = []
         for v in range(2):
             shelf = shelves[(i + v * 2 + i // 2) % len(shelves)]
-            arrive = first + v * 16.0
+            arrive = first + v * 22.0  # > the 20 s per-shopper gap of the example rules
             visits.append((shelf, arrive, arrive + 12.0))
             product = rng.choice(files.on_shelf(shelf))
             picks.append(

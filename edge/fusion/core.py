@@ -10,7 +10,7 @@ and so does the event's confidence.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edge.events import BasketEvent, WeightEvent
@@ -29,6 +29,9 @@ class FusionParams:
     #: held zone can be stale, and crediting it would put a pick in the wrong basket. Unattributed
     #: is recoverable (no personal offer), misattributed is not.
     min_score: float = 0.3
+    #: A shopper who arrived at the shelf more than this long after the shelf started to move cannot
+    #: have picked there (a hand needs the shelf first); seconds of slack for presence latency.
+    arrival_slack_s: float = 1.0
 
 
 def basket_event_id(event: WeightEvent) -> str:
@@ -44,14 +47,28 @@ class BasketFusion:
     params: FusionParams = field(default_factory=FusionParams)
 
     def on_weight(
-        self, event: WeightEvent, shoppers: Sequence[tuple[str, float]], also: Sequence[str] = ()
+        self,
+        event: WeightEvent,
+        shoppers: Sequence[tuple[str, float]],
+        also: Sequence[str] = (),
+        arrived: Mapping[str, float | None] | None = None,
     ) -> BasketEvent:
         """``shoppers``: (pseudonymous id, presence score) at ``event.shelf`` around the event, best first.
 
         ``also``: further sources that shaped ``event`` (``("vision",)`` after edge.fusion.vision.decide).
+        ``arrived``: when each shopper arrived at this shelf, if known; a later arrival than the start of
+        the event (plus slack) rules the shopper out.
         """
+        latest = event.t_start + self.params.arrival_slack_s
+        arrived = arrived or {}
         ranked = sorted(
-            (s for s in shoppers if s[1] >= self.params.min_score), key=lambda s: s[1], reverse=True
+            (
+                s
+                for s in shoppers
+                if s[1] >= self.params.min_score and (arrived.get(s[0]) or float("-inf")) <= latest
+            ),
+            key=lambda s: s[1],
+            reverse=True,
         )
         shopper: str | None = None
         confidence = event.confidence

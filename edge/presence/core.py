@@ -181,6 +181,11 @@ class PresenceTracker:
         state = self._shoppers.get(shopper)
         return None if state is None else state.zone
 
+    def zone_since(self, shopper: str) -> float | None:
+        """When the shopper arrived in their current zone (None when in no zone)."""
+        state = self._shoppers.get(shopper)
+        return None if state is None or state.zone is None else state.zone_since
+
     def shoppers(self) -> list[str]:
         return sorted(self._shoppers)
 

@@ -26,6 +26,7 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     demo = Demo(args, Console(file=out, width=140, highlight=False))
     code = demo.run()
     text = out.getvalue()
+    print(text)  # the narration, shown by pytest when an assertion fails
     assert code == 0, text
     assert demo.broker_restarts == 1
     assert demo.daemon_alive_at_end, text

@@ -73,3 +73,16 @@ def test_stale_presence_is_not_enough_to_credit_a_shopper():
     event = BasketFusion().on_weight(weight(conf=1.0), [("fresh", 0.7), ("held-through-gap", 0.25)])
     assert event.shopper == "fresh"
     assert event.confidence == 1.0
+
+
+def test_a_shopper_who_arrived_after_the_shelf_moved_did_not_pick():
+    # weight() starts at t=100: the shelf moved before "late" got there.
+    event = BasketFusion().on_weight(
+        weight(t=100.0), [("late", 0.9), ("early", 0.6)], arrived={"late": 102.5, "early": 90.0}
+    )
+    assert event.shopper == "early"
+    event = BasketFusion().on_weight(weight(t=100.0), [("late", 0.9)], arrived={"late": 102.5})
+    assert event.shopper is None
+    # within the slack (presence latency) still counts
+    event = BasketFusion().on_weight(weight(t=100.0), [("s", 0.9)], arrived={"s": 100.8})
+    assert event.shopper == "s"
