@@ -15,6 +15,7 @@ the frame that contained the damage: the next ``END`` starts a fresh frame. Deco
 from __future__ import annotations
 
 import struct
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -200,7 +201,9 @@ def slip_decode(body: bytes) -> bytes:
 
 
 def _ascii(text: str, limit: int) -> bytes:
-    data = text.encode("ascii", "replace")[:limit]
+    """ASCII for the controller: accents folded (e -> e), anything else becomes '?'."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    data = folded.encode("ascii", "replace")[:limit]
     return bytes([len(data)]) + data
 
 

@@ -127,3 +127,9 @@ def test_clock_map_window_follows_drift() -> None:
     for k in range(100):
         clock.observe(k * 1_000_000, 1000.0 + k * 1.0001 + 0.01)
     assert clock.to_unix(99_000_000) == pytest.approx(1000.0 + 99 * 1.0001 + 0.01, abs=0.001)
+
+
+def test_display_text_is_folded_to_ascii_and_cut_to_32_characters() -> None:
+    wire = P.encode_frame(P.DisplayText(1, ("Crème brûlée façon grand-mère, très bonne", "2,50 €")), 4)
+    (frame,) = P.FrameDecoder().feed(wire)
+    assert frame.message == P.DisplayText(1, ("Creme brulee facon grand-mere, t", "2,50 ?"))
