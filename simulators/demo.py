@@ -19,6 +19,7 @@ import os
 import subprocess
 import threading
 import time
+import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="random seed of the scenario")
     parser.add_argument(
         "--workdir", type=Path, default=Path("var/demo"), help="cache and logs (default %(default)s)"
+    )
+    parser.add_argument(
+        "--no-browser",
+        dest="browser",
+        action="store_false",
+        help="don't open the web displays page in the desktop's browser (never opened without a desktop)",
     )
     parser.add_argument(
         "--restart-broker-at",
@@ -229,7 +236,8 @@ class Demo:
         web.start()
         self.stack.append(web)
         assert broker.websockets_port is not None
-        self.web_display_url = web.page_url(broker.websockets_port, STORE, displays)
+        # The terminal displays are the store's displays; the page mirrors them for a person to watch.
+        self.web_display_url = web.page_url(broker.websockets_port, STORE, displays, mirror=True)
         for shelf in files.shelves():
             d = DisplaySection(
                 display_id=f"d-g{shelf.gondola}s{shelf.shelf}", gondola=shelf.gondola, shelf=shelf.shelf
@@ -274,6 +282,8 @@ class Demo:
         c.print("shelf-bridge and shelf-edge are online; shoppers are coming in")
         c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: shelf-demo-2026)")
         c.print(f"shelf displays in a browser: {self.web_display_url}")
+        if args.browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            webbrowser.open(self.web_display_url)  # every simulated display, on the desktop
         for s in scripts:
             if s.customer.enrolled:
                 c.print(f"  shopper {names[s.customer.shopper]} ({s.customer.shopper}) uses the loyalty app")

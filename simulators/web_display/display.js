@@ -7,6 +7,9 @@ const params = new URLSearchParams(location.search);
 const WS = params.get("ws") || `ws://${location.hostname}:9001`;
 const STORE = params.get("store") || "store-001";
 const DISPLAYS = (params.get("displays") || "1/1/d1").split(",").filter(Boolean);
+// mirror=1: show what the displays show without being them (no Last Will, no acks, no state):
+// for a second screen beside real or simulated displays, which stay the only ones the gateway hears.
+const MIRROR = params.get("mirror") === "1";
 window.displays = {};  // per display: {shown: [...], refused: [...], withdrawn: [...], current, connected}
 
 function now() { return Date.now() / 1000; }
@@ -29,13 +32,13 @@ class Display {
       clientId: `web-display-${id}-${Math.random().toString(16).slice(2, 8)}`,
       clean: true,
       reconnectPeriod: 1000,
-      will: { topic: `${this.base}/availability`, payload: "offline", qos: 1, retain: true },
+      will: MIRROR ? undefined : { topic: `${this.base}/availability`, payload: "offline", qos: 1, retain: true },
     });
     this.client.on("connect", () => {
       this.record.connected = true;
       this.setConn(true);
       this.client.subscribe([`${this.base}/offer`, `${this.base}/set`], { qos: 1 }, () => {
-        this.client.publish(`${this.base}/availability`, "online", { qos: 1, retain: true });
+        if (!MIRROR) this.client.publish(`${this.base}/availability`, "online", { qos: 1, retain: true });
         this.publishState();
       });
     });
@@ -125,6 +128,7 @@ class Display {
   }
 
   ack(offerId, status) {
+    if (MIRROR) return;
     const body = { offer_id: offerId, display: this.id, status: status, at: now() };
     this.client.publish(`${this.base}/ack`, JSON.stringify(body), { qos: 1 });
   }
@@ -133,7 +137,7 @@ class Display {
     const c = this.record.current;
     const state = { display: this.id, state: c ? "showing" : "idle", offer_id: c ? c.offer_id : null, updated_at: now() };
     this.el.querySelector(".state").textContent = c ? `showing ${c.offer_id}` : "idle";
-    this.client.publish(`${this.base}/state`, JSON.stringify(state), { qos: 1, retain: true });
+    if (!MIRROR) this.client.publish(`${this.base}/state`, JSON.stringify(state), { qos: 1, retain: true });
   }
 }
 

@@ -55,10 +55,19 @@ class WebDisplayServer:
         self.httpd.server_close()
 
     def page_url(
-        self, ws_port: int, store: str, displays: Iterable[DisplaySection], ws_host: str = "127.0.0.1"
+        self,
+        ws_port: int,
+        store: str,
+        displays: Iterable[DisplaySection],
+        ws_host: str = "127.0.0.1",
+        mirror: bool = False,
     ) -> str:
+        """The page for ``displays``; ``mirror`` shows them without acting as them (no will, acks, state)."""
         specs = ",".join(f"{d.gondola}/{d.shelf}/{d.display_id}" for d in displays)
-        query = urlencode({"ws": f"ws://{ws_host}:{ws_port}", "store": store, "displays": specs})
+        params = {"ws": f"ws://{ws_host}:{ws_port}", "store": store, "displays": specs}
+        if mirror:
+            params["mirror"] = "1"
+        query = urlencode(params)
         return f"http://{self.host}:{self.port}/index.html?{query}"
 
     def __enter__(self) -> WebDisplayServer:

@@ -130,3 +130,31 @@ def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) 
     # the browser is gone: the broker publishes the display's Last Will
     wait_until(lambda: pub.status["d1"].available is False, 10, what="Last Will 'offline'")
     gw.stop()
+
+
+def test_mirror_page_shows_offers_without_acting_as_the_display(ws_broker: MosquittoBroker) -> None:
+    """``mirror=1`` (what `make demo` opens): it renders offers but never acks, births or wills."""
+    settings = MqttSection(host=ws_broker.host, port=ws_broker.port)
+    gw = MqttClient(settings, "gw-mirror")
+    heard: list[str] = []
+    gw.subscribe(TOPICS.display(1, 2, "d1", "#"), lambda m: heard.append(m.topic.rsplit("/", 1)[-1]), qos=1)
+    gw.start()
+    assert gw.wait_connected(5)
+    assert ws_broker.websockets_port is not None
+    with WebDisplayServer() as web, webdriver.Chromium() as browser:
+        browser.get(web.page_url(ws_broker.websockets_port, "store-1", [D1], mirror=True))
+        wait_until(
+            lambda: browser.js("return window.displays.d1.connected") is True, 20, what="page connected"
+        )
+        now = time.time()
+        offer = Offer("o-mirror", now, now + 30, "s", ShelfId(1, 2), "d1", "p1", "Tea", 2.5, "goes with milk")
+        gw.publish(TOPICS.display_offer(1, 2, "d1"), encode(OfferMessage.from_offer(offer)), qos=1)
+        wait_until(lambda: browser.js("return window.displays.d1.shown.length") == 1, 10, what="offer shown")
+        assert "Tea" in browser.js("return document.querySelector(\"[data-display='d1']\").innerText")
+        # the page's "shown" state update is published before its ack would be: give both a round trip
+        gw.publish(TOPICS.display(1, 2, "d1", "probe"), b"", qos=1)
+        wait_until(lambda: "probe" in heard, 5, what="probe round trip")
+    gw.stop()
+    heard.remove("probe")
+    # Only the gateway's own offer went by: no availability, state or ack from the mirror.
+    assert heard == ["offer"]
