@@ -22,11 +22,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from edge.config import EdgeConfig, load_config
-from edge.errors import ConfigError, EdgeError, PayloadError
+from edge.config import EdgeConfig
+from edge.errors import EdgeError, PayloadError
 from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, SampleBatch, WeightEvent
 from edge.fusion.core import BasketFusion, Baskets
-from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
     BasketEventMessage,
@@ -41,6 +40,7 @@ from edge.mqtt.payloads import (
 from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
 from edge.presence.service import PresenceService
+from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.sync.service import run_sync
@@ -282,12 +282,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc)
+    config = load_service_config(args.config)
+    if config is None:
         return 2
-    configure(config.logging.level, config.logging.format)
     try:
         gateway = Gateway(config)
     except EdgeError as exc:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from pydantic import ValidationError
 
-from edge.config import EdgeConfig, load_config
+from edge.config import EdgeConfig
 from edge.errors import ConfigError, ConfigIssue
-from edge.logging_setup import configure
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
     AckMessage,
@@ -37,6 +35,7 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
+from edge.service_cli import load_service_config, wait_for_stop_signal
 from shelf_firmware_bridge import protocol as P
 from shelf_firmware_bridge.calibration import CalibrationError, CalibrationStore
 from shelf_firmware_bridge.link import Rows, ShelfLink
@@ -364,21 +363,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc)
+    config = load_service_config(args.config)
+    if config is None:
         return 2
-    configure(config.logging.level, config.logging.format)
     if not config.bridge.shelves:
         log.error("no [[bridge.shelves]] in %s: nothing to read", args.config)
         return 2
     bridge = Bridge(config)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     bridge.start()
     log.info("bridge %s serving %d shelves", bridge.bridge_id, len(bridge.links))
-    stop.wait()
+    wait_for_stop_signal()
     bridge.stop()
     return 0

@@ -6,13 +6,9 @@ Useful when the daemon is stopped or during a demo: it reads the same MQTT topic
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 
-from edge.config import load_config
-from edge.errors import ConfigError
-from edge.logging_setup import configure
+from edge.service_cli import load_service_config, wait_for_stop_signal
 from edge.web.server import start_dashboard
 
 
@@ -24,19 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(exc)
+    config = load_service_config(args.config)
+    if config is None:
         return 2
     if args.port is not None:
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": args.port})})
-    configure(config.logging.level, config.logging.format)
     handle = start_dashboard(config)
     print(f"dashboard on {handle.url} (Ctrl-C stops it)", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    wait_for_stop_signal()
     handle.stop()
     return 0
