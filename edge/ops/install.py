@@ -31,6 +31,7 @@ from typing import Any
 from rich.console import Console
 
 from edge import __version__
+from edge.atomic_file import write_atomic
 from edge.config import EdgeConfig, load_config
 from edge.errors import ConfigError
 from edge.ops import units
@@ -67,12 +68,7 @@ def under(root: Path, target: PurePosixPath) -> Path:
 
 
 def _write_text(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, text, mode)
 
 
 def initial_config(layout: units.Layout, store_id: str, gateway_id: str, port: int) -> str:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
+from edge.atomic_file import write_atomic
 from edge.config import parse_config
 from edge.errors import ConfigError
 from edge.ops import units
@@ -165,18 +166,11 @@ def provision(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(answer["release_public_key"])
         path.chmod(0o644)
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config_path.with_name(config_path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(
-            dumps(
-                merged,
-                f"Gateway configuration (provisioned by {backend.rstrip('/')}).\nCheck it with: shelf-edge validate-config {layout.config_file}",
-            )
-        )
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, config_path)
+    header = (
+        f"Gateway configuration (provisioned by {backend.rstrip('/')}).\n"
+        f"Check it with: shelf-edge validate-config {layout.config_file}"
+    )
+    write_atomic(config_path, dumps(merged, header), 0o640)
     if run_install:
         install(
             InstallOptions(

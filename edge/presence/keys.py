@@ -23,14 +23,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
 
+from edge.atomic_file import write_atomic
 from edge.errors import EdgeError
 from edge.presence.resolver import SHOPPER_ID_MAX, EnrolledKey
 from edge.presence.tokens import DAY_KEY_LEN
@@ -101,19 +100,7 @@ def write_keys_file(path: str | Path, store: str, keys: Iterable[EnrolledKey]) -
         "store": store,
         "keys": [{"shopper": k.shopper, "day": k.day, "key": k.key.hex()} for k in keys],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, json.dumps(doc, separators=(",", ":")), 0o600)
 
 
 def trim_heap() -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from edge.atomic_file import write_atomic
 from edge.sync.client import BackendClient, BackendError
 
 log = logging.getLogger("edge.sync.pull")
@@ -75,13 +75,7 @@ class SyncPuller:
         if not pulled.changed or pulled.data is None:
             return False
         path = self.sync_dir / (resource.replace("/", "-") + ".json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(pulled.data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
+        write_atomic(path, pulled.data, 0o600)
         self.db.execute(
             "INSERT INTO sync_cursors (resource, etag, path, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(resource) DO UPDATE SET etag = excluded.etag, path = excluded.path, "

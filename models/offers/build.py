@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +12,7 @@ from typing import Any
 import onnx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from edge.atomic_file import write_atomic
 from edge.offers.model import FORMAT, MANIFEST_FILE, MODEL_FILE, sha256_file
 from models.offers.graph import OPSET, build_graph
 from models.offers.method import Params, Statistics, fit
@@ -46,17 +45,7 @@ def _summary(baskets: Sequence[Basket], stats: Statistics, source: str) -> dict[
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, 0o644)
 
 
 def write_model(
