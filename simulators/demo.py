@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
@@ -37,7 +38,15 @@ from simulators.backend.server import BackendServer
 from simulators.bluez import BlueZStandIn, PrivateSystemBus, write_spec
 from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_narrator import NAMES, Narrator, PlannedPick, plan_shoppers
-from simulators.demo_store import CAMERA_SHELF, DemoFiles, camera_section, prepare, start_camera, write_config
+from simulators.demo_store import (
+    CAMERA_SHELF,
+    DASHBOARD_PASSWORD,
+    DemoFiles,
+    camera_section,
+    prepare,
+    start_camera,
+    write_config,
+)
 from simulators.displays import SimulatedDisplay
 from simulators.processes import ManagedProcess
 from simulators.web_display.server import WebDisplayServer
@@ -109,6 +118,8 @@ class Demo:
         self.broker_stopped_at: float | None = None
         self.backend_events = 0
         self.doctor_exit: int | None = None
+        self.dashboard_port = 0
+        self.dashboard_json = ""
         #: Environment of the gateway's processes: the private system bus the BlueZ stand-in is on.
         self.child_env: dict[str, str] = {}
         self.web_display_url = ""
@@ -204,7 +215,7 @@ class Demo:
         names = {
             s.customer.shopper: NAMES[i % len(NAMES)] for i, s in enumerate(scripts) if s.customer.enrolled
         }
-        dashboard_port = free_port()
+        dashboard_port = self.dashboard_port = free_port()
         write_config(
             files.config,
             store=STORE,
@@ -280,7 +291,7 @@ class Demo:
             c.print(daemon.tail(), markup=False)
             return 1
         c.print("shelf-bridge and shelf-edge are online; shoppers are coming in")
-        c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: shelf-demo-2026)")
+        c.print(f"technician dashboard: http://127.0.0.1:{dashboard_port}/ (password: {DASHBOARD_PASSWORD})")
         c.print(f"shelf displays in a browser: {self.web_display_url}")
         if args.browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             webbrowser.open(self.web_display_url)  # every simulated display, on the desktop
@@ -349,6 +360,19 @@ class Demo:
             "[bold]shelf-edge doctor[/], run by a technician while shoppers are in the store:\n" + report,
         )
 
+    def _dashboard_state(self) -> str:
+        """What the technician's dashboard served at the end (``/api/state`` after logging in)."""
+        base = f"http://127.0.0.1:{self.dashboard_port}"
+        try:
+            with requests.Session() as session:
+                session.post(f"{base}/login", data={"password": DASHBOARD_PASSWORD}, timeout=5)
+                answer = session.get(f"{base}/api/state", timeout=5)
+                answer.raise_for_status()
+                return answer.text
+        except requests.RequestException as exc:
+            self.console.print(f"[red]dashboard did not answer: {exc}[/]")
+            return ""
+
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -407,6 +431,7 @@ class Demo:
         table.add_row("non-enrolled phone seen anywhere", str(strangers))
         c.print(table)
         self.daemon_alive_at_end = daemon.running and bridge.running
+        self.dashboard_json = self._dashboard_state()
         daemon.stop()
         self.backend_events = self.backend.store.event_count(STORE)
         bridge.stop()

@@ -112,6 +112,9 @@ def prepare(workdir: Path, say: object = print) -> tuple[Path, Path, Path, tuple
     return planogram, catalogue, model_dir, products
 
 
+#: The technician dashboard's password in the demo (printed with its URL).
+DASHBOARD_PASSWORD = "shelf-demo-2026"
+
 #: The demo shelf watched by a camera (the other shelves rely on weight alone).
 CAMERA_SHELF = ShelfId(1, 1)
 
@@ -165,7 +168,7 @@ def write_config(
     backend_url: str | None = None,
     cameras: Sequence[CameraSection] = (),
     dashboard_port: int = 0,
-    dashboard_password: str = "shelf-demo-2026",
+    dashboard_password: str = DASHBOARD_PASSWORD,
 ) -> Path:
     """The gateway TOML for the demo (the same file format a store uses)."""
     lines = [

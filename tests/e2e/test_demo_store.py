@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 
 import pytest
 from rich.console import Console
@@ -67,5 +68,12 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert any(o.issued_at > demo.broker_back_at for _, o in seen.shown), text
     # The passer-by's phone is not enrolled: it never appears.
     assert "stranger" not in text
+    # The technician's dashboard, served by the daemon, showed the store live: every plate's weight,
+    # the events and the offers with their acknowledgements, and no shopper identity.
+    state = json.loads(demo.dashboard_json)
+    assert len([p for p in state["plates"] if p["series"]]) == 24
+    assert any(e for e in state["events"])
+    assert any(o["acknowledged"] for o in state["offers"])
+    assert "sh-00" not in demo.dashboard_json
     # Every event went through the outbox to the reference backend.
     assert demo.backend_events >= len(demo.picks), text
