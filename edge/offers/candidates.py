@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, overload
 
 
 class Candidate(NamedTuple):
@@ -13,3 +14,50 @@ class Candidate(NamedTuple):
     product_id: str
     score: float
     together: float = 0.0
+
+
+class CandidateList(Sequence[Candidate]):
+    """The model's candidates, best first, kept as three parallel columns.
+
+    Reads like a list of :class:`Candidate` (index, slice, iterate, compare with a list); the
+    decision core reads the columns directly, so no per-candidate object is built on the hot path.
+    The columns must not be changed after construction.
+    """
+
+    __slots__ = ("ids", "scores", "together")
+
+    def __init__(self, ids: list[str], scores: list[float], together: list[float]) -> None:
+        if not len(ids) == len(scores) == len(together):
+            raise ValueError(f"columns differ in length: {len(ids)}, {len(scores)}, {len(together)}")
+        self.ids = ids
+        self.scores = scores
+        self.together = together
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> CandidateList: ...
+
+    def __getitem__(self, index: int | slice) -> Candidate | CandidateList:
+        if isinstance(index, slice):
+            return CandidateList(self.ids[index], self.scores[index], self.together[index])
+        return Candidate(self.ids[index], self.scores[index], self.together[index])
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return map(Candidate, self.ids, self.scores, self.together)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CandidateList):
+            return (self.ids, self.scores, self.together) == (other.ids, other.scores, other.together)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking like a list: not hashable
+
+    def __repr__(self) -> str:
+        return f"CandidateList({list(self)!r})"

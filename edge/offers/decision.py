@@ -11,124 +11,38 @@ Steps: experiment group (holdout still decides, for the counterfactual, but show
 consent and per-shopper caps -> hard filters per candidate (catalogue, already held, excluded,
 stock on this or a nearby gondola, same-offer gap, per-product cap, campaign budget) -> ranking by
 expected value (acceptance x money margin after discount x campaign weight) or relevance ->
-a mixture policy: best offer, or (novelty_share) the best new product, or (explore_share) a uniform
-pick among the top few; the propensity of the chosen offer under that mixture is logged.
+a mixture policy (:mod:`edge.offers.policy`): best offer, or (novelty_share) the best new product,
+or (explore_share) a uniform pick among the top few; the propensity of the chosen offer under that
+mixture is logged.
+
+The hot path reads the model's :class:`CandidateList` columns directly and builds an
+:class:`Option` only for the few survivors the policy can pick (the top ``explore_top`` and the
+best new one); everything that depends only on the shelf, the catalogue or the shopper's group
+is cached until the catalogue, its stock or the rules change.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
-from edge.events import BasketEvent, Offer, ShelfId
-from edge.offers.candidates import Candidate
+from edge.events import BasketEvent, ShelfId
+from edge.offers.candidates import Candidate, CandidateList
 from edge.offers.catalogue import Catalogue, Product
-from edge.offers.experiments import HOLDOUT, Assignment, assign, draw, unit_hash
-from edge.offers.rules import Campaign, OfferRules, Variant
+from edge.offers.experiments import HOLDOUT, Assignment, assign
+from edge.offers.policy import choose, make_offer
+from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
+from edge.offers.rules import Campaign, OfferRules
+
+__all__ = ["Decision", "DecisionContext", "DecisionRecord", "OfferEngine", "Option"]
 
 RECORD_CANDIDATES = 20
 SHOWN = ("offered", "held-out")
+GROUP_CACHE = 65536
 
-
-@dataclass(frozen=True, slots=True)
-class DecisionContext:
-    """What the daemon knows beyond the event: where to show, consent, other held products."""
-
-    display: str
-    shelf: ShelfId
-    consent: bool = True
-    held: frozenset[str] = frozenset()
-
-
-class Option(NamedTuple):
-    """A candidate that passed every hard filter (a named tuple: one per candidate per decision)."""
-
-    product: Product
-    acceptance: float
-    value: float
-    weight: float
-    campaign: Campaign | None
-    together: float
-    novel: bool = False
-
-    @property
-    def expected_value(self) -> float:
-        return self.acceptance * self.value * self.weight
-
-    def key(self, variant: Variant) -> float:
-        return self.expected_value if variant.ranking == "expected-value" else self.acceptance
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """Everything needed to measure uplift later: group, candidates, choice and its propensity."""
-
-    decision_id: str
-    t: float
-    shopper: str
-    shelf: str
-    display: str
-    experiment_id: str
-    variant: str
-    outcome: str
-    chosen: str | None
-    arm: str | None
-    propensity: float
-    campaign_id: str | None
-    candidates: tuple[str, ...]
-    keys: tuple[float, ...]
-    filtered: tuple[tuple[str, int], ...]
-    rules_version: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "decision_id": self.decision_id,
-            "t": self.t,
-            "shopper": self.shopper,
-            "shelf": self.shelf,
-            "display": self.display,
-            "experiment_id": self.experiment_id,
-            "variant": self.variant,
-            "outcome": self.outcome,
-            "chosen": self.chosen,
-            "arm": self.arm,
-            "propensity": self.propensity,
-            "campaign_id": self.campaign_id,
-            "candidates": list(self.candidates),
-            "keys": list(self.keys),
-            "filtered": dict(self.filtered),
-            "rules_version": self.rules_version,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DecisionRecord:
-        return cls(
-            decision_id=str(data["decision_id"]),
-            t=float(data["t"]),
-            shopper=str(data["shopper"]),
-            shelf=str(data["shelf"]),
-            display=str(data["display"]),
-            experiment_id=str(data["experiment_id"]),
-            variant=str(data["variant"]),
-            outcome=str(data["outcome"]),
-            chosen=None if data.get("chosen") is None else str(data["chosen"]),
-            arm=None if data.get("arm") is None else str(data["arm"]),
-            propensity=float(data["propensity"]),
-            campaign_id=None if data.get("campaign_id") is None else str(data["campaign_id"]),
-            candidates=tuple(str(c) for c in data.get("candidates", ())),
-            keys=tuple(float(k) for k in data.get("keys", ())),
-            filtered=tuple((str(k), int(v)) for k, v in dict(data.get("filtered", {})).items()),
-            rules_version=str(data.get("rules_version", "")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    offer: Offer | None
-    record: DecisionRecord
+_Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
 
 
 @dataclass(slots=True)
@@ -140,24 +54,66 @@ class _State:
     campaign_shopper: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+def _columns(candidates: Sequence[Candidate | str], n: int) -> tuple[list[str], list[float], list[float]]:
+    """The first ``n`` candidates as (ids, scores, together); a bare id scores 1 / (rank + 2)."""
+    if isinstance(candidates, CandidateList):
+        if len(candidates) > n:
+            return candidates.ids[:n], candidates.scores[:n], candidates.together[:n]
+        return candidates.ids, candidates.scores, candidates.together
+    ids, scores, together = [], [], []
+    for rank, raw in enumerate(candidates[:n]):
+        cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
+        ids.append(cand.product_id)
+        scores.append(cand.score)
+        together.append(cand.together)
+    return ids, scores, together
+
+
 class OfferEngine:
-    """Decides one offer per basket event; keeps caps and budgets in memory (``restore`` after restart)."""
+    """Decides one offer per basket event; keeps caps and budgets in memory (``restore`` after restart).
+
+    ``rules`` and ``catalogue`` may be replaced at any time (backend updates): every cache derived
+    from them is rebuilt; caps and budgets are kept.
+    """
 
     def __init__(self, rules: OfferRules, catalogue: Catalogue, offer_ttl_s: float = 30.0) -> None:
-        self.rules = rules
-        self.catalogue = catalogue
         self.offer_ttl_s = offer_ttl_s
         self._state = _State()
-        self._horizon = max(rules.rules.shopper_window_s, rules.rules.same_offer_gap_s, rules.rules.min_gap_s)
         self._swept = float("-inf")
-        self._static: dict[ShelfId, tuple[int, frozenset[str]]] = {}
+        self._catalogue = catalogue
+        self.rules = rules  # derives the rule caches (property setter)
+
+    @property
+    def rules(self) -> OfferRules:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: OfferRules) -> None:
+        self._rules = rules
         r = rules.rules
+        self._horizon = max(r.shopper_window_s, r.same_offer_gap_s, r.min_gap_s)
         self._excluded_products = frozenset(r.excluded_products)
         self._excluded_categories = frozenset(c.lower() for c in r.excluded_categories)
         self._campaign_scope = [
             (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
         ]
+        self._groups: dict[str, Assignment] = {}
+        self._reset_catalogue_caches()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue
+
+    @catalogue.setter
+    def catalogue(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+        self._reset_catalogue_caches()
+
+    def _reset_catalogue_caches(self) -> None:
+        self._static: dict[ShelfId, tuple[int, frozenset[str], tuple[Product, ...]]] = {}
         self._infos: dict[str, tuple[Product, float, bool]] = {}
+        self._tables: dict[ShelfId, tuple[frozenset[str], dict[str, tuple[Product, float, bool]]]] = {}
+        self._shelf_names: dict[ShelfId, str] = {}
 
     # ------------------------------------------------------------------ public
     def decide(
@@ -169,79 +125,71 @@ class OfferEngine:
     ) -> Decision:
         shopper = event.shopper or ""
         decision_id = self._decision_id(event)
-        group = assign(self.rules.experiment, shopper) if shopper else None
-
-        def record(outcome: str, **kw: Any) -> DecisionRecord:
-            return DecisionRecord(
-                decision_id=decision_id,
-                t=event.t,
-                shopper=shopper,
-                shelf=str(context.shelf),
-                display=context.display,
-                experiment_id=self.rules.experiment.experiment_id,
-                variant=group.group if group else "",
-                outcome=outcome,
-                chosen=kw.get("chosen"),
-                arm=kw.get("arm"),
-                propensity=kw.get("propensity", 0.0),
-                campaign_id=kw.get("campaign_id"),
-                candidates=kw.get("candidates", ()),
-                keys=kw.get("keys", ()),
-                filtered=kw.get("filtered", ()),
-                rules_version=self.rules.version,
-            )
-
+        group = self._group(shopper) if shopper else None
         if group is None:
-            return Decision(None, record("no-shopper"))
+            return Decision(None, self._record(decision_id, event, shopper, context, None, "no-shopper"))
         if not context.consent:
-            return Decision(None, record("no-consent"))
-        self._prune(event.t, shopper)
-        capped = self._shopper_capped(shopper, event.t)
+            return Decision(None, self._record(decision_id, event, shopper, context, group, "no-consent"))
+        t = event.t
+        self._prune(t, shopper)
+        capped = self._shopper_capped(shopper, t)
         if capped:
-            return Decision(None, record(capped))
-        variant = group.variant or self.rules.experiment.variants[0]
-        held = set(basket) | set(context.held)
+            return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
+        variant = group.variant or self._rules.experiment.variants[0]
+        held = set(basket)
+        if context.held:
+            held.update(context.held)
         if event.product_id:
             held.add(event.product_id)
         filtered: dict[str, int] = {}
-        options = self._options(shopper, event.t, context.shelf, held, candidates, filtered)
+        relevance = variant.ranking == "relevance"
+        order, survivors = self._options(shopper, t, context.shelf, held, candidates, filtered, relevance)
         novel = (
-            self._novel(
-                shopper, event.t, context.shelf, held, {o.product.product_id for o in options}, filtered
-            )
+            self._novel(shopper, t, context.shelf, held, {pid for _, pid, _ in order}, filtered)
             if variant.novelty_share > 0
             else []
         )
-        relevance = variant.ranking == "relevance"
-        order = sorted(
-            (-(o.acceptance if relevance else o.acceptance * o.value * o.weight), o.product.product_id, i)
-            for i, o in enumerate(options)
-        )
-        ranked = [options[i] for _, _, i in order]
+        order.sort()
+        top_n = variant.explore_top
+        ranked = [Option._make(survivors[i]) for _, _, i in order[:top_n]]
+        if not any(o.novel for o in ranked):  # the policy also needs the best new survivor
+            for _, _, i in order[top_n:]:
+                if survivors[i][6]:
+                    ranked.append(Option._make(survivors[i]))
+                    break
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
         head = order[:RECORD_CANDIDATES]
-        ranked_ids = tuple(pid for _, pid, _ in head)
-        keys = tuple(-key for key, _, _ in head)
+        ranked_ids = tuple([pid for _, pid, _ in head])
+        keys = tuple([-key for key, _, _ in head])
         summary = tuple(sorted(filtered.items()))
         if not ranked and best_novel is None:
-            return Decision(None, record("no-candidate", candidates=ranked_ids, keys=keys, filtered=summary))
-        chosen, arm, propensity = self._choose(decision_id, variant, ranked, best_novel)
+            rec = self._record(
+                decision_id, event, shopper, context, group, "no-candidate", None, None, 0.0, None,
+                ranked_ids, keys, summary,
+            )  # fmt: skip
+            return Decision(None, rec)
+        chosen, arm, propensity = choose(decision_id, variant, ranked, best_novel)
         campaign_id = chosen.campaign.campaign_id if chosen.campaign else None
         outcome = "held-out" if group.group == HOLDOUT else "offered"
-        rec = record(
-            outcome,
-            chosen=chosen.product.product_id,
-            arm=arm,
-            propensity=propensity,
-            campaign_id=campaign_id,
-            candidates=ranked_ids,
-            keys=keys,
-            filtered=summary,
-        )
+        rec = self._record(
+            decision_id, event, shopper, context, group, outcome, chosen.product.product_id, arm,
+            propensity, campaign_id, ranked_ids, keys, summary,
+        )  # fmt: skip
         self._remember(rec)
         if outcome == "held-out":
             return Decision(None, rec)
-        return Decision(self._offer(event, shopper, context, chosen, group, decision_id, propensity), rec)
+        offer = make_offer(
+            event,
+            shopper,
+            context,
+            chosen,
+            group,
+            decision_id,
+            propensity,
+            self._rules.rules.social_proof_min_share,
+            self.offer_ttl_s,
+        )
+        return Decision(offer, rec)
 
     def restore(self, records: Iterable[DecisionRecord]) -> int:
         """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart."""
@@ -288,23 +236,26 @@ class OfferEngine:
         """Products that could be offered at ``shelf`` at all: in the catalogue, not excluded, in stock
         on this or a nearby gondola. Pass it to ``OfferModel.candidates(within=...)`` so the model
         only spends its ``k`` on these. Cached until the catalogue's stock changes."""
-        return self._static_ok(shelf)
+        return self._static_ok(shelf)[0]
 
-    def _static_ok(self, shelf: ShelfId) -> frozenset[str]:
+    def _static_ok(self, shelf: ShelfId) -> tuple[frozenset[str], tuple[Product, ...]]:
+        """(offerable product ids, offerable new products by id) at ``shelf``, cached per stock version."""
+        catalogue = self._catalogue
         cached = self._static.get(shelf)
-        if cached is not None and cached[0] == self.catalogue.version:
-            return cached[1]
-        r = self.rules.rules
+        if cached is not None and cached[0] == catalogue.version:
+            return cached[1], cached[2]
+        r = self._rules.rules
         ok = frozenset(
             pid
-            for pid in self.catalogue.stocked()
-            if (p := self.catalogue.get(pid)) is not None
+            for pid in catalogue.stocked()
+            if (p := catalogue.get(pid)) is not None
             and pid not in self._excluded_products
             and p.category not in self._excluded_categories
-            and self.catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
+            and catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
         )
-        self._static[shelf] = (self.catalogue.version, ok)
-        return ok
+        new = tuple(p for p in catalogue.new_products() if p.product_id in ok)
+        self._static[shelf] = (catalogue.version, ok, new)
+        return ok, new
 
     def _static_reason(self, product_id: str) -> str:
         product = self.catalogue.get(product_id)
@@ -373,62 +324,99 @@ class OfferEngine:
         held: set[str],
         candidates: Sequence[Candidate | str],
         filtered: dict[str, int],
-    ) -> list[Option]:
-        """The hot loop: the same checks as :meth:`_eligible`, with per-product facts cached."""
-        r = self.rules.rules
-        static = self._static_ok(shelf)
+        relevance: bool,
+    ) -> tuple[list[tuple[float, str, int]], list[_Survivor]]:
+        """The hot loop: the same checks as :meth:`_eligible`, with per-product facts cached.
+
+        Returns (order, survivors): ``order`` holds (-ranking key, product id, survivor index) per
+        candidate that passed every filter, ``survivors`` the fields of its :class:`Option`.
+        The checks that do not depend on the product (acceptance floor, duplicates, per-product
+        cap) are made once over the whole list when they cannot trigger.
+        """
+        r = self._rules.rules
+        ids, scores, together = _columns(candidates, r.candidates)
+        table = self._shelf_table(shelf)
         last = self._state.last_offer.get(shopper)
         gap = r.same_offer_gap_s
-        product_cap = r.max_per_product_window is not None
+        skip = held
+        if last:
+            recent = {pid for pid, when in last.items() if t - when < gap}
+            if recent:
+                skip = held | recent
+        simple = (
+            r.max_per_product_window is None
+            and (not scores or min(scores) >= r.min_acceptance)
+            and len(set(ids)) == len(ids)
+        )
         organic = r.organic_offers
-        options = []
+        organic_weight = r.organic_weight
+        order: list[tuple[float, str, int]] = []
+        survivors: list[_Survivor] = []
         seen: set[str] = set()
-        for rank, raw in enumerate(candidates[: r.candidates]):
-            cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
-            pid = cand.product_id
-            if pid in seen:
-                continue
-            seen.add(pid)
+        for pid, score, share in zip(ids, scores, together, strict=True):
             reason: str | None = None
-            campaign: Campaign | None = None
-            if cand.score < r.min_acceptance:
-                reason = "low-acceptance"
-            elif pid in held:
-                reason = "held"
-            elif pid not in static:
-                reason = self._static_reason(pid)
-            elif last is not None and (when := last.get(pid)) is not None and t - when < gap:
-                reason = "recently-offered"
-            elif product_cap and self._product_capped(pid, t):
-                reason = "product-cap"
+            if simple:
+                info = None if pid in skip else table.get(pid)
+                if info is None:
+                    reason = self._reason(pid, held, table, last, t)
             else:
-                info = self._info(pid)
-                if info[2]:
-                    campaign, spent = self._campaign(info[0], shopper, t)
-                    if campaign is None and not organic:
+                if pid in seen:
+                    continue
+                seen.add(pid)
+                info = None
+                if score < r.min_acceptance:
+                    reason = "low-acceptance"
+                elif pid in skip or pid not in table:
+                    reason = self._reason(pid, held, table, last, t)
+                elif self._product_capped(pid, t):
+                    reason = "product-cap"
+                else:
+                    info = table[pid]
+            if info is not None:
+                product, value, covered = info
+                weight = organic_weight
+                campaign: Campaign | None = None
+                if covered:
+                    campaign, spent = self._campaign(product, shopper, t)
+                    if campaign is not None:
+                        discount = campaign.discount_pct / 100.0
+                        value = max(0.0, product.price * (product.margin - discount))
+                        weight = campaign.weight
+                    elif not organic:
                         reason = "budget" if spent else "no-campaign"
                 elif not organic:
                     reason = "no-campaign"
                 if reason is None:
-                    if campaign is None:
-                        options.append(
-                            Option(
-                                info[0],
-                                cand.score,
-                                info[1],
-                                r.organic_weight,
-                                None,
-                                cand.together,
-                                info[0].new,
-                            )
-                        )
-                    else:
-                        options.append(
-                            self._option(info[0], campaign, cand.score, cand.together, info[0].new)
-                        )
+                    order.append((-(score if relevance else score * value * weight), pid, len(survivors)))
+                    survivors.append((product, score, value, weight, campaign, share, product.new))
                     continue
+            assert reason is not None
             filtered[reason] = filtered.get(reason, 0) + 1
-        return options
+        return order, survivors
+
+    def _reason(
+        self,
+        pid: str,
+        held: set[str],
+        table: dict[str, tuple[Product, float, bool]],
+        last: dict[str, float] | None,
+        t: float,
+    ) -> str:
+        """Why ``pid`` is dropped before its campaign is looked at (held, static, recently offered)."""
+        if pid in held:
+            return "held"
+        if pid not in table:
+            return self._static_reason(pid)
+        assert last is not None and t - last[pid] < self._rules.rules.same_offer_gap_s
+        return "recently-offered"
+
+    def _shelf_table(self, shelf: ShelfId) -> dict[str, tuple[Product, float, bool]]:
+        """Per offerable product at ``shelf``: (product, organic money margin, covered by a campaign)."""
+        static = self._static_ok(shelf)[0]
+        cached = self._tables.get(shelf)
+        if cached is None or cached[0] is not static:
+            cached = self._tables[shelf] = (static, {pid: self._info(pid) for pid in static})
+        return cached[1]
 
     def _info(self, product_id: str) -> tuple[Product, float, bool]:
         """(product, organic money margin, covered by any campaign), cached per product."""
@@ -453,62 +441,16 @@ class OfferEngine:
         filtered: dict[str, int],
     ) -> list[Option]:
         result = []
-        static = self._static_ok(shelf)
-        for product in self.catalogue.new_products():
-            if product.product_id in ranked or product.product_id not in static:
-                continue  # new products this shelf cannot offer are no candidates (not counted)
+        static, new = self._static_ok(shelf)
+        for product in new:  # new products this shelf cannot offer are no candidates (not counted)
+            if product.product_id in ranked:
+                continue
             found = self._eligible(product.product_id, shopper, t, static, held, filtered)
             if found is not None:
                 result.append(
                     self._option(found[0], found[1], self.rules.rules.novelty_acceptance, 0.0, True)
                 )
         return result
-
-    # ------------------------------------------------------------------ policy
-    def _choose(
-        self, decision_id: str, variant: Variant, ranked: list[Option], best_novel: Option | None
-    ) -> tuple[Option, str, float]:
-        """Mixture of greedy, novelty and exploration; returns (choice, arm, propensity of the choice)."""
-        top = ranked[: variant.explore_top]
-        novel_best = best_novel
-        new_in_ranked = [o for o in ranked if o.novel]
-        if new_in_ranked and (novel_best is None or new_in_ranked[0].key(variant) >= novel_best.key(variant)):
-            novel_best = new_in_ranked[0]
-        arms: list[tuple[str, float]] = []
-        if ranked:
-            arms.append(("greedy", 1.0 - variant.novelty_share - variant.explore_share))
-            arms.append(("explore", variant.explore_share))
-        if novel_best is not None:
-            arms.append(("novelty", variant.novelty_share))
-        total = sum(p for _, p in arms)
-        if total <= 0:  # every available arm has share 0: fall back to the first available one
-            arms = [(arms[0][0], 1.0)]
-            total = 1.0
-        probs = {name: p / total for name, p in arms}
-        u = draw(decision_id)
-        arm = arms[-1][0]
-        edge = 0.0
-        for name, _ in arms:
-            edge += probs[name]
-            if u < edge:
-                arm = name
-                break
-        if arm == "greedy":
-            chosen = ranked[0]
-        elif arm == "explore":
-            chosen = top[min(len(top) - 1, int(unit_hash(f"explore:{decision_id}") * len(top)))]
-        else:
-            assert novel_best is not None
-            chosen = novel_best
-        pid = chosen.product.product_id
-        propensity = 0.0
-        if ranked and ranked[0].product.product_id == pid:
-            propensity += probs.get("greedy", 0.0)
-        if any(o.product.product_id == pid for o in top):
-            propensity += probs.get("explore", 0.0) / len(top)
-        if novel_best is not None and novel_best.product.product_id == pid:
-            propensity += probs.get("novelty", 0.0)
-        return chosen, arm, round(propensity, 6)
 
     # ------------------------------------------------------------------ state and output
     def _remember(self, rec: DecisionRecord) -> None:
@@ -541,47 +483,58 @@ class OfferEngine:
             while times and t - times[0] >= window:
                 times.popleft()
 
+    def _shelf_name(self, shelf: ShelfId) -> str:
+        name = self._shelf_names.get(shelf)
+        if name is None:
+            name = self._shelf_names[shelf] = str(shelf)
+        return name
+
+    def _group(self, shopper: str) -> Assignment:
+        """The shopper's experiment group (deterministic, so cached per shopper)."""
+        group = self._groups.get(shopper)
+        if group is None:
+            if len(self._groups) >= GROUP_CACHE:
+                self._groups.clear()
+            group = self._groups[shopper] = assign(self._rules.experiment, shopper)
+        return group
+
     def _decision_id(self, event: BasketEvent) -> str:
-        key = f"{event.event_id}|{event.shopper}|{event.t!r}|{event.product_id}|{event.shelf}"
+        shelf = self._shelf_name(event.shelf)
+        key = f"{event.event_id}|{event.shopper}|{event.t!r}|{event.product_id}|{shelf}"
         return "d-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
-    def _offer(
+    def _record(
         self,
+        decision_id: str,
         event: BasketEvent,
         shopper: str,
         context: DecisionContext,
-        option: Option,
-        group: Assignment,
-        decision_id: str,
-        propensity: float,
-    ) -> Offer:
-        product, campaign = option.product, option.campaign
-        discount = campaign.discount_pct / 100.0 if campaign else 0.0
-        if campaign is not None:
-            reason = campaign.name
-        elif option.novel:
-            reason = "New in store"
-        elif option.together >= self.rules.rules.social_proof_min_share:
-            reason = "Goes with your basket"
-        else:
-            reason = "Picked for you"
-        proof = None
-        if option.together >= self.rules.rules.social_proof_min_share:
-            proof = f"bought together by {round(option.together * 100)} % of shoppers"
-        ttl = self.offer_ttl_s
-        return Offer(
-            offer_id="of-" + decision_id[2:],
-            t=event.t,
-            expires_at=event.t + ttl,
-            shopper=shopper,
-            shelf=context.shelf,
-            display=context.display,
-            product_id=product.product_id,
-            name=product.name,
-            price=round(product.price * (1.0 - discount), 2),
-            reason=reason,
-            social_proof=proof,
-            campaign_id=campaign.campaign_id if campaign else None,
-            variant=group.group,
-            propensity=propensity,
+        group: Assignment | None,
+        outcome: str,
+        chosen: str | None = None,
+        arm: str | None = None,
+        propensity: float = 0.0,
+        campaign_id: str | None = None,
+        candidates: tuple[str, ...] = (),
+        keys: tuple[float, ...] = (),
+        filtered: tuple[tuple[str, int], ...] = (),
+    ) -> DecisionRecord:
+        rules = self._rules
+        return DecisionRecord(
+            decision_id,
+            event.t,
+            shopper,
+            self._shelf_name(context.shelf),
+            context.display,
+            rules.experiment.experiment_id,
+            group.group if group else "",
+            outcome,
+            chosen,
+            arm,
+            propensity,
+            campaign_id,
+            candidates,
+            keys,
+            filtered,
+            rules.version,
         )

@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.errors import EdgeError
-from edge.offers.candidates import Candidate
+from edge.offers.candidates import CandidateList
 from edge.offers.profile import Profile, compute_profile
 
 MODEL_FILE = "offer_model.onnx"
@@ -115,6 +115,7 @@ class OfferModel:
         meta = session.get_modelmeta().custom_metadata_map
         self.params: dict[str, float] = json.loads(meta["smartshelf.params"])
         self._pad = len(self.items)
+        self._outputs = list(OUTPUTS)
         self._pad_basket = np.array([self._pad], dtype=np.int64)
         self._pad_weights = np.zeros(1, dtype=np.float32)
         self._zero = np.zeros(1, dtype=np.float32)
@@ -172,7 +173,7 @@ class OfferModel:
 
     def rank(self, basket: Sequence[str], profile: Profile | None = None, k: int = 10) -> list[str]:
         """Product ids best first, at most ``k``, none already in ``basket``."""
-        return [c.product_id for c in self.candidates(basket, profile, k)]
+        return list(self.candidates(basket, profile, k).ids)
 
     def candidates(
         self,
@@ -180,14 +181,15 @@ class OfferModel:
         profile: Profile | None = None,
         k: int = 10,
         within: frozenset[str] | None = None,
-    ) -> list[Candidate]:
-        """Like :meth:`rank` with each product's score and social-proof share.
+    ) -> CandidateList:
+        """Like :meth:`rank` with each product's score and social-proof share (a list-like
+        :class:`CandidateList` of :class:`Candidate`, best first).
 
         ``within`` restricts the result to those products (e.g. ``catalogue.stocked()``: what this
         store has on its shelves), so a small store still gets ``k`` candidates it can offer.
         """
         if k <= 0:
-            return []
+            return CandidateList([], [], [])
         index = self.index
         basket_idx = [index[p] for p in dict.fromkeys(basket) if p in index]
         basket_idx.append(self._pad)
@@ -197,7 +199,7 @@ class OfferModel:
             p_items, p_weights, p_baskets = self._pad_basket, self._pad_weights, self._zero
         penalty = self._no_penalty if within is None else self.penalty(within)
         scores, items, together = self.session.run(
-            None,
+            self._outputs,
             {
                 "basket": np.array(basket_idx, dtype=np.int64),
                 "profile_items": p_items,
@@ -209,12 +211,11 @@ class OfferModel:
         )
         valid = int(np.count_nonzero(scores > MASKED / 10))  # sorted: masked items come last
         names = self.items
-        return [
-            Candidate(names[item], score, share)
-            for score, item, share in zip(
-                scores[:valid].tolist(), items[:valid].tolist(), together[:valid].tolist(), strict=True
-            )
-        ]
+        return CandidateList(
+            [names[i] for i in items[:valid].tolist()],
+            scores[:valid].tolist(),
+            together[:valid].tolist(),
+        )
 
     def _k_input(self, k: int) -> np.ndarray:
         k = min(k, self._pad)

@@ -1,0 +1,112 @@
+"""The offer decision's data: its context, the options it weighs and what it records (pure data).
+
+Re-exported by :mod:`edge.offers.decision`; import them from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from edge.events import Offer, ShelfId
+from edge.offers.catalogue import Product
+from edge.offers.rules import Campaign, Variant
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """What the daemon knows beyond the event: where to show, consent, other held products."""
+
+    display: str
+    shelf: ShelfId
+    consent: bool = True
+    held: frozenset[str] = frozenset()
+
+
+class Option(NamedTuple):
+    """A candidate that passed every hard filter (built only for the few the policy may pick)."""
+
+    product: Product
+    acceptance: float
+    value: float
+    weight: float
+    campaign: Campaign | None
+    together: float
+    novel: bool = False
+
+    @property
+    def expected_value(self) -> float:
+        return self.acceptance * self.value * self.weight
+
+    def key(self, variant: Variant) -> float:
+        return self.expected_value if variant.ranking == "expected-value" else self.acceptance
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """Everything needed to measure uplift later: group, candidates, choice and its propensity."""
+
+    decision_id: str
+    t: float
+    shopper: str
+    shelf: str
+    display: str
+    experiment_id: str
+    variant: str
+    outcome: str
+    chosen: str | None
+    arm: str | None
+    propensity: float
+    campaign_id: str | None
+    candidates: tuple[str, ...]
+    keys: tuple[float, ...]
+    filtered: tuple[tuple[str, int], ...]
+    rules_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "t": self.t,
+            "shopper": self.shopper,
+            "shelf": self.shelf,
+            "display": self.display,
+            "experiment_id": self.experiment_id,
+            "variant": self.variant,
+            "outcome": self.outcome,
+            "chosen": self.chosen,
+            "arm": self.arm,
+            "propensity": self.propensity,
+            "campaign_id": self.campaign_id,
+            "candidates": list(self.candidates),
+            "keys": list(self.keys),
+            "filtered": dict(self.filtered),
+            "rules_version": self.rules_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecisionRecord:
+        return cls(
+            decision_id=str(data["decision_id"]),
+            t=float(data["t"]),
+            shopper=str(data["shopper"]),
+            shelf=str(data["shelf"]),
+            display=str(data["display"]),
+            experiment_id=str(data["experiment_id"]),
+            variant=str(data["variant"]),
+            outcome=str(data["outcome"]),
+            chosen=None if data.get("chosen") is None else str(data["chosen"]),
+            arm=None if data.get("arm") is None else str(data["arm"]),
+            propensity=float(data["propensity"]),
+            campaign_id=None if data.get("campaign_id") is None else str(data["campaign_id"]),
+            candidates=tuple(str(c) for c in data.get("candidates", ())),
+            keys=tuple(float(k) for k in data.get("keys", ())),
+            filtered=tuple((str(k), int(v)) for k, v in dict(data.get("filtered", {})).items()),
+            rules_version=str(data.get("rules_version", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    offer: Offer | None
+    record: DecisionRecord
