@@ -154,6 +154,7 @@ def test_commands_over_mqtt(broker: MosquittoBroker, tmp_path: Path) -> None:
 
     bridge = Bridge(config)
     bridge.start()
+    assert bridge.mqtt.wait_connected(20)  # subscribed to shelf commands before any is sent
     topics = Topics(config.gateway.store_id)
     replies: list[dict[str, object]] = []
     acks: list[dict[str, object]] = []

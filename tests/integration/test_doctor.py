@@ -170,6 +170,7 @@ timeout_s = 3
     )
     bridge = Bridge(config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"tls": tls})}))
     bridge.start()
+    assert bridge.mqtt.wait_connected(20)  # subscribed to shelf commands before any is sent
     try:
         yield s
     finally:

@@ -37,6 +37,7 @@ def shelf(
     )
     bridge = Bridge(config)
     bridge.start()
+    assert bridge.mqtt.wait_connected(20)  # subscribed to shelf commands before any is sent
     try:
         yield config, sim, bridge
     finally:
