@@ -25,7 +25,7 @@ from typing import Any
 from edge.config import EdgeConfig
 from edge.errors import EdgeError, PayloadError
 from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, SampleBatch, WeightEvent
-from edge.fusion.core import BasketFusion, Baskets
+from edge.fusion.core import BasketFusion, Baskets, weight_event_id
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
     BasketEventMessage,
@@ -110,9 +110,8 @@ class Gateway:
 
     def on_weight(self, event: WeightEvent) -> None:
         self.stats["weight_events"] += 1
-        self._record(
-            "weight", event.kind, None, event.t_end, WeightEventMessage.from_event(event).model_dump()
-        )
+        message = WeightEventMessage.from_event(event).model_dump()
+        self._record("weight", event.kind, weight_event_id(event), event.t_end, message)
         log.info(
             "%s at %s plates %s: %+.1f g -> %s x%d (confidence %.2f)",
             event.kind,
@@ -130,10 +129,10 @@ class Gateway:
         self.on_basket(basket_event)
 
     def on_basket(self, event: BasketEvent) -> None:
-        self.baskets.apply(event)
         message = BasketEventMessage.from_event(event)
         if not self._record("basket", event.kind, event.event_id, event.t, message.model_dump()):
             return  # replayed batch: this event was handled before
+        self.baskets.apply(event)
         self.stats["basket_events"] += 1
         self.mqtt.publish(
             self.topics.gateway_events(self.config.gateway.gateway_id, "basket"), encode(message), qos=1
@@ -202,10 +201,8 @@ class Gateway:
         if self.displays is not None:
             self.displays.expire(now)
 
-    def _record(
-        self, stream: str, kind: str, event_id: str | None, t: float, payload: dict[str, Any]
-    ) -> bool:
-        event_id = event_id or f"{stream}-{kind}-{t:.6f}-{hash(str(payload)) & 0xFFFFFFFF:08x}"
+    def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
+        """Store an event with its outbox row; False when this id was stored before (a replay)."""
         return self.store.append(stream, kind, event_id, t, payload)
 
     # ------------------------------------------------------------------ lifecycle
@@ -271,7 +268,7 @@ class Gateway:
         while not stop.is_set():
             try:
                 self.tick()
-            except EdgeError:
+            except Exception:  # a bug in one tick must not stop offer expiry for the rest of the run
                 log.exception("tick failed")
             await asyncio.sleep(0.5)
 

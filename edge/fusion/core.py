@@ -34,10 +34,19 @@ class FusionParams:
     arrival_slack_s: float = 1.0
 
 
+def _digest(event: WeightEvent) -> str:
+    key = f"{event.shelf.gondola}/{event.shelf.shelf}/{event.t_start:.3f}/{event.kind}/{event.plates}"
+    return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def weight_event_id(event: WeightEvent) -> str:
+    """A deterministic id of a weight event (shelf, start, kind, plates): replays give the same ids."""
+    return "we-" + _digest(event)
+
+
 def basket_event_id(event: WeightEvent) -> str:
     """A deterministic id for the basket event made from ``event``: replays give the same ids."""
-    key = f"{event.shelf.gondola}/{event.shelf.shelf}/{event.t_start:.3f}/{event.kind}/{event.plates}"
-    return "be-" + hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+    return "be-" + _digest(event)
 
 
 @dataclass(slots=True)

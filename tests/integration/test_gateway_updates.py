@@ -87,3 +87,27 @@ def test_planogram_update_reaches_the_detectors(tmp_path):
     path.write_text(json.dumps(doc))
     apply_update(gw, "planogram", path)
     assert [p.product_id for p in gw.sensing.planogram.at(ShelfId(1, 1), 2)] == ["p1"]
+
+
+def test_a_replayed_weight_event_is_stored_and_counted_once(tmp_path):
+    from edge.events import WeightEvent
+
+    gw = gateway(tmp_path)
+    gw.presence.tracker.observe(ShopperSighting(t=99.0, receiver="rx", shopper="s-1", rssi=-55))
+    gw.presence.tracker.observe(ShopperSighting(t=99.5, receiver="rx", shopper="s-1", rssi=-55))
+    event = WeightEvent(
+        t_start=100.0,
+        t_end=101.5,
+        shelf=ShelfId(1, 1),
+        plates=(2,),
+        delta_g=-250.0,
+        kind="pick",
+        product_id="p1",
+        quantity=1,
+        confidence=0.95,
+    )
+    gw.on_weight(event)
+    gw.on_weight(event)  # the same event again (a replayed log, a restarted bridge re-sending)
+    assert gw.store.count("weight") == 1
+    assert gw.store.count("basket") == 1
+    assert gw.baskets.contents == {"s-1": {"p1": 1}}

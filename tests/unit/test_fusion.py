@@ -1,5 +1,5 @@
 from edge.events import ShelfId, WeightEvent
-from edge.fusion.core import BasketFusion, Baskets, basket_event_id
+from edge.fusion.core import BasketFusion, Baskets, basket_event_id, weight_event_id
 
 SHELF = ShelfId(1, 2)
 
@@ -43,6 +43,7 @@ def test_event_ids_are_deterministic_and_distinct():
     assert basket_event_id(weight(t=1.0)) == basket_event_id(weight(t=1.0))
     assert basket_event_id(weight(t=1.0)) != basket_event_id(weight(t=1.5))
     assert basket_event_id(weight(kind="pick")) != basket_event_id(weight(kind="return"))
+    assert weight_event_id(weight(t=1.0)) == "we-" + basket_event_id(weight(t=1.0))[3:]
 
 
 def test_baskets_follow_picks_and_returns():
