@@ -37,6 +37,7 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     # made while the broker was away (its BLE sightings were lost with it) may be left without a
     # shopper, never credited to a wrong one.
     outage = (demo.broker_stopped_at - 2.0, demo.broker_back_at + 8.0)
+    assert demo.picks_made == demo.picks  # the scenario ran to its end
     for pick in demo.picks:
         hits = [
             b
