@@ -24,9 +24,10 @@ is cached until the catalogue, its stock or the rules change.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import itemgetter, mul, neg
+from typing import cast
 
 from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate, CandidateList
@@ -35,6 +36,7 @@ from edge.offers.experiments import HOLDOUT, Assignment, assign
 from edge.offers.policy import choose, make_offer
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
 from edge.offers.rules import Campaign, OfferRules
+from edge.offers.state import OfferState
 
 __all__ = ["Decision", "DecisionContext", "DecisionRecord", "OfferEngine", "Option"]
 
@@ -42,16 +44,8 @@ RECORD_CANDIDATES = 20
 SHOWN = ("offered", "held-out")
 GROUP_CACHE = 65536
 
+_Info = tuple[Product, float, bool, bool]  # product, organic money margin, covered by a campaign, new
 _Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
-
-
-@dataclass(slots=True)
-class _State:
-    by_shopper: dict[str, deque[tuple[float, str, str | None]]] = field(default_factory=dict)
-    last_offer: dict[str, dict[str, float]] = field(default_factory=dict)
-    by_product: dict[str, deque[float]] = field(default_factory=dict)
-    campaign_spent: dict[str, int] = field(default_factory=dict)
-    campaign_shopper: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def _columns(candidates: Sequence[Candidate | str], n: int) -> tuple[list[str], list[float], list[float]]:
@@ -78,8 +72,7 @@ class OfferEngine:
 
     def __init__(self, rules: OfferRules, catalogue: Catalogue, offer_ttl_s: float = 30.0) -> None:
         self.offer_ttl_s = offer_ttl_s
-        self._state = _State()
-        self._swept = float("-inf")
+        self._state = OfferState()
         self._catalogue = catalogue
         self.rules = rules  # derives the rule caches (property setter)
 
@@ -111,8 +104,8 @@ class OfferEngine:
 
     def _reset_catalogue_caches(self) -> None:
         self._static: dict[ShelfId, tuple[int, frozenset[str], tuple[Product, ...]]] = {}
-        self._infos: dict[str, tuple[Product, float, bool]] = {}
-        self._tables: dict[ShelfId, tuple[frozenset[str], dict[str, tuple[Product, float, bool]]]] = {}
+        self._infos: dict[str, _Info] = {}
+        self._tables: dict[ShelfId, tuple[frozenset[str], dict[str, _Info]]] = {}
         self._shelf_names: dict[ShelfId, str] = {}
 
     # ------------------------------------------------------------------ public
@@ -131,8 +124,8 @@ class OfferEngine:
         if not context.consent:
             return Decision(None, self._record(decision_id, event, shopper, context, group, "no-consent"))
         t = event.t
-        self._prune(t, shopper)
-        capped = self._shopper_capped(shopper, t)
+        self._state.prune(t, shopper, self._horizon, self._rules.rules.product_window_s)
+        capped = self._state.shopper_capped(shopper, t, self._rules.rules)
         if capped:
             return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
         variant = group.variant or self._rules.experiment.variants[0]
@@ -143,19 +136,17 @@ class OfferEngine:
             held.add(event.product_id)
         filtered: dict[str, int] = {}
         relevance = variant.ranking == "relevance"
-        order, survivors = self._options(shopper, t, context.shelf, held, candidates, filtered, relevance)
+        order, survivor, new = self._options(shopper, t, context.shelf, held, candidates, filtered, relevance)
         novel = (
-            self._novel(shopper, t, context.shelf, held, {pid for _, pid, _ in order}, filtered)
-            if variant.novelty_share > 0
-            else []
+            self._novel(shopper, t, context.shelf, held, order, filtered) if variant.novelty_share > 0 else []
         )
         order.sort()
         top_n = variant.explore_top
-        ranked = [Option._make(survivors[i]) for _, _, i in order[:top_n]]
-        if not any(o.novel for o in ranked):  # the policy also needs the best new survivor
+        ranked = [Option._make(survivor(i)) for _, _, i in order[:top_n]]
+        if new and not any(o.novel for o in ranked):  # the policy also needs the best new survivor
             for _, _, i in order[top_n:]:
-                if survivors[i][6]:
-                    ranked.append(Option._make(survivors[i]))
+                if i in new:
+                    ranked.append(Option._make(survivor(i)))
                     break
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
         head = order[:RECORD_CANDIDATES]
@@ -175,7 +166,7 @@ class OfferEngine:
             decision_id, event, shopper, context, group, outcome, chosen.product.product_id, arm,
             propensity, campaign_id, ranked_ids, keys, summary,
         )  # fmt: skip
-        self._remember(rec)
+        self._state.remember(rec)
         if outcome == "held-out":
             return Decision(None, rec)
         offer = make_offer(
@@ -196,22 +187,11 @@ class OfferEngine:
         count = 0
         for rec in records:
             if rec.outcome in SHOWN and rec.chosen:
-                self._remember(rec)
+                self._state.remember(rec)
                 count += 1
         return count
 
     # ------------------------------------------------------------------ filters
-    def _shopper_capped(self, shopper: str, t: float) -> str | None:
-        r = self.rules.rules
-        past = self._state.by_shopper.get(shopper)
-        if not past:
-            return None
-        if t - past[-1][0] < r.min_gap_s:
-            return "capped-gap"
-        if sum(1 for when, _, _ in past if t - when < r.shopper_window_s) >= r.max_offers_per_shopper:
-            return "capped-shopper"
-        return None
-
     def _campaign(self, product: Product, shopper: str, t: float) -> tuple[Campaign | None, bool]:
         """Best running campaign with budget left for ``product``; flag True if one covers it but is spent."""
         best: Campaign | None = None
@@ -281,9 +261,13 @@ class OfferEngine:
             reason = "held"
         elif product is None:
             reason = self._static_reason(product_id)
-        elif shopper in self._state.by_shopper and self._recently_offered(shopper, product_id, t):
+        elif shopper in self._state.by_shopper and self._state.recently_offered(
+            shopper, product_id, t, self.rules.rules.same_offer_gap_s
+        ):
             reason = "recently-offered"
-        elif self.rules.rules.max_per_product_window is not None and self._product_capped(product_id, t):
+        elif self.rules.rules.max_per_product_window is not None and self._state.product_capped(
+            product_id, t, self.rules.rules
+        ):
             reason = "product-cap"
         elif self._campaign_scope:
             campaign, spent = self._campaign(product, shopper, t)
@@ -296,17 +280,6 @@ class OfferEngine:
             filtered[key] = filtered.get(key, 0) + 1
             return None
         return product, campaign
-
-    def _recently_offered(self, shopper: str, product_id: str, t: float) -> bool:
-        when = self._state.last_offer.get(shopper, {}).get(product_id)
-        return when is not None and t - when < self.rules.rules.same_offer_gap_s
-
-    def _product_capped(self, product_id: str, t: float) -> bool:
-        r = self.rules.rules
-        if r.max_per_product_window is None:
-            return False
-        times = self._state.by_product.get(product_id, ())
-        return sum(1 for when in times if t - when < r.product_window_s) >= r.max_per_product_window
 
     def _option(
         self, product: Product, campaign: Campaign | None, acceptance: float, together: float, novel: bool
@@ -325,11 +298,12 @@ class OfferEngine:
         candidates: Sequence[Candidate | str],
         filtered: dict[str, int],
         relevance: bool,
-    ) -> tuple[list[tuple[float, str, int]], list[_Survivor]]:
+    ) -> tuple[list[tuple[float, str, int]], Callable[[int], _Survivor], set[int]]:
         """The hot loop: the same checks as :meth:`_eligible`, with per-product facts cached.
 
-        Returns (order, survivors): ``order`` holds (-ranking key, product id, survivor index) per
-        candidate that passed every filter, ``survivors`` the fields of its :class:`Option`.
+        Returns (order, survivor): ``order`` holds (-ranking key, product id, index) per candidate
+        that passed every filter, ``survivor(index)`` the fields of its :class:`Option`, and the
+        set of indices of new products among them.
         The checks that do not depend on the product (acceptance floor, duplicates, per-product
         cap) are made once over the whole list when they cannot trigger.
         """
@@ -350,8 +324,13 @@ class OfferEngine:
         )
         organic = r.organic_offers
         organic_weight = r.organic_weight
+        if simple and organic and skip.isdisjoint(ids):
+            infos = list(map(table.get, ids))
+            if None not in infos:
+                return self._bulk(shopper, t, ids, scores, together, cast(list[_Info], infos), relevance)
         order: list[tuple[float, str, int]] = []
         survivors: list[_Survivor] = []
+        new: set[int] = set()
         seen: set[str] = set()
         for pid, score, share in zip(ids, scores, together, strict=True):
             reason: str | None = None
@@ -368,12 +347,12 @@ class OfferEngine:
                     reason = "low-acceptance"
                 elif pid in skip or pid not in table:
                     reason = self._reason(pid, held, table, last, t)
-                elif self._product_capped(pid, t):
+                elif self._state.product_capped(pid, t, r):
                     reason = "product-cap"
                 else:
                     info = table[pid]
             if info is not None:
-                product, value, covered = info
+                product, value, covered, _ = info
                 weight = organic_weight
                 campaign: Campaign | None = None
                 if covered:
@@ -387,18 +366,59 @@ class OfferEngine:
                 elif not organic:
                     reason = "no-campaign"
                 if reason is None:
+                    if product.new:
+                        new.add(len(survivors))
                     order.append((-(score if relevance else score * value * weight), pid, len(survivors)))
                     survivors.append((product, score, value, weight, campaign, share, product.new))
                     continue
             assert reason is not None
             filtered[reason] = filtered.get(reason, 0) + 1
-        return order, survivors
+        return order, survivors.__getitem__, new
+
+    def _bulk(
+        self,
+        shopper: str,
+        t: float,
+        ids: list[str],
+        scores: list[float],
+        together: list[float],
+        infos: list[_Info],
+        relevance: bool,
+    ) -> tuple[list[tuple[float, str, int]], Callable[[int], _Survivor], set[int]]:
+        """:meth:`_options` when every candidate is offerable, none is held or recently offered and
+        organic offers are allowed (the usual case): keys computed a column at a time."""
+        weight = self._rules.rules.organic_weight
+        values = list(map(itemgetter(1), infos))
+        if relevance:
+            keys = list(scores)
+        else:
+            keys = list(map(mul, map(mul, scores, values), repeat(weight, len(scores))))
+        weights = [weight] * len(scores)
+        campaigns: list[Campaign | None] = [None] * len(scores)
+        for i in compress(range(len(infos)), map(itemgetter(2), infos)):
+            product = infos[i][0]
+            campaign = self._campaign(product, shopper, t)[0]
+            if campaign is not None:  # organic offers are allowed: no campaign keeps the organic terms
+                discount = campaign.discount_pct / 100.0
+                values[i] = max(0.0, product.price * (product.margin - discount))
+                weights[i] = campaign.weight
+                campaigns[i] = campaign
+                if not relevance:
+                    keys[i] = scores[i] * values[i] * weights[i]
+        order = list(zip(map(neg, keys), ids, range(len(ids)), strict=True))
+
+        def survivor(i: int) -> _Survivor:
+            product = infos[i][0]
+            return (product, scores[i], values[i], weights[i], campaigns[i], together[i], product.new)
+
+        new = set(compress(range(len(infos)), map(itemgetter(3), infos)))
+        return order, survivor, new
 
     def _reason(
         self,
         pid: str,
         held: set[str],
-        table: dict[str, tuple[Product, float, bool]],
+        table: dict[str, _Info],
         last: dict[str, float] | None,
         t: float,
     ) -> str:
@@ -410,7 +430,7 @@ class OfferEngine:
         assert last is not None and t - last[pid] < self._rules.rules.same_offer_gap_s
         return "recently-offered"
 
-    def _shelf_table(self, shelf: ShelfId) -> dict[str, tuple[Product, float, bool]]:
+    def _shelf_table(self, shelf: ShelfId) -> dict[str, _Info]:
         """Per offerable product at ``shelf``: (product, organic money margin, covered by a campaign)."""
         static = self._static_ok(shelf)[0]
         cached = self._tables.get(shelf)
@@ -418,8 +438,8 @@ class OfferEngine:
             cached = self._tables[shelf] = (static, {pid: self._info(pid) for pid in static})
         return cached[1]
 
-    def _info(self, product_id: str) -> tuple[Product, float, bool]:
-        """(product, organic money margin, covered by any campaign), cached per product."""
+    def _info(self, product_id: str) -> _Info:
+        """(product, organic money margin, covered by any campaign, new), cached per product."""
         info = self._infos.get(product_id)
         if info is None:
             product = self.catalogue.products[product_id]
@@ -427,7 +447,7 @@ class OfferEngine:
                 product_id in products or product.category in categories
                 for _, products, categories in self._campaign_scope
             )
-            info = (product, max(0.0, product.price * product.margin), covered)
+            info = (product, max(0.0, product.price * product.margin), covered, product.new)
             self._infos[product_id] = info
         return info
 
@@ -437,11 +457,14 @@ class OfferEngine:
         t: float,
         shelf: ShelfId,
         held: set[str],
-        ranked: set[str],
+        order: list[tuple[float, str, int]],
         filtered: dict[str, int],
     ) -> list[Option]:
-        result = []
+        result: list[Option] = []
         static, new = self._static_ok(shelf)
+        if not new:
+            return result
+        ranked = {pid for _, pid, _ in order}
         for product in new:  # new products this shelf cannot offer are no candidates (not counted)
             if product.product_id in ranked:
                 continue
@@ -452,37 +475,7 @@ class OfferEngine:
                 )
         return result
 
-    # ------------------------------------------------------------------ state and output
-    def _remember(self, rec: DecisionRecord) -> None:
-        assert rec.chosen is not None
-        s = self._state
-        s.by_shopper.setdefault(rec.shopper, deque()).append((rec.t, rec.chosen, rec.campaign_id))
-        s.last_offer.setdefault(rec.shopper, {})[rec.chosen] = rec.t
-        if rec.outcome != "offered":
-            return
-        s.by_product.setdefault(rec.chosen, deque()).append(rec.t)
-        if rec.campaign_id:
-            s.campaign_spent[rec.campaign_id] = s.campaign_spent.get(rec.campaign_id, 0) + 1
-            key = (rec.campaign_id, rec.shopper)
-            s.campaign_shopper[key] = s.campaign_shopper.get(key, 0) + 1
-
-    def _prune(self, t: float, shopper: str) -> None:
-        """Forget what no window can see any more: this shopper now, everyone else now and then."""
-        mine = self._state.by_shopper.get(shopper)
-        while mine and t - mine[0][0] >= self._horizon:
-            mine.popleft()
-        if t - self._swept < self._horizon / 10:
-            return
-        self._swept = t
-        table = self._state.by_shopper
-        for key in [k for k, q in table.items() if not q or t - q[-1][0] >= self._horizon]:
-            del table[key]
-            self._state.last_offer.pop(key, None)
-        window = self.rules.rules.product_window_s
-        for times in self._state.by_product.values():
-            while times and t - times[0] >= window:
-                times.popleft()
-
+    # ------------------------------------------------------------------ output
     def _shelf_name(self, shelf: ShelfId) -> str:
         name = self._shelf_names.get(shelf)
         if name is None:

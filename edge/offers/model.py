@@ -116,6 +116,10 @@ class OfferModel:
         self.params: dict[str, float] = json.loads(meta["smartshelf.params"])
         self._pad = len(self.items)
         self._outputs = list(OUTPUTS)
+        # The feed always holds exactly the INPUTS checked by ``load`` as numpy arrays, so the
+        # per-call re-validation of ``InferenceSession.run`` (input names, OrtValue ownership,
+        # graph capture) is skipped: the C++ session's ``run`` does the same work without it.
+        self._run = getattr(session, "_sess", session).run
         self._pad_basket = np.array([self._pad], dtype=np.int64)
         self._pad_weights = np.zeros(1, dtype=np.float32)
         self._zero = np.zeros(1, dtype=np.float32)
@@ -198,7 +202,7 @@ class OfferModel:
         else:
             p_items, p_weights, p_baskets = self._pad_basket, self._pad_weights, self._zero
         penalty = self._no_penalty if within is None else self.penalty(within)
-        scores, items, together = self.session.run(
+        scores, items, together = self._run(
             self._outputs,
             {
                 "basket": np.array(basket_idx, dtype=np.int64),
@@ -208,6 +212,7 @@ class OfferModel:
                 "penalty": penalty,
                 "k": self._k_input(k),
             },
+            None,
         )
         valid = int(np.count_nonzero(scores > MASKED / 10))  # sorted: masked items come last
         names = self.items
