@@ -45,6 +45,7 @@ SHOWN = ("offered", "held-out")
 GROUP_CACHE = 65536
 
 _Info = tuple[Product, float, bool, bool]  # product, organic money margin, covered by a campaign, new
+_ShelfFacts = tuple[frozenset[str], tuple[Product, ...], dict[str, _Info]]
 _Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
 
 
@@ -103,10 +104,11 @@ class OfferEngine:
         self._reset_catalogue_caches()
 
     def _reset_catalogue_caches(self) -> None:
-        self._static: dict[ShelfId, tuple[int, frozenset[str], tuple[Product, ...]]] = {}
+        self._static: dict[ShelfId, tuple[int, _ShelfFacts]] = {}
+        self._hot: tuple[ShelfId, int, _ShelfFacts] | None = None
         self._infos: dict[str, _Info] = {}
-        self._tables: dict[ShelfId, tuple[frozenset[str], dict[str, _Info]]] = {}
         self._shelf_names: dict[ShelfId, str] = {}
+        self._name_hot: tuple[ShelfId | None, str] = (None, "")
 
     # ------------------------------------------------------------------ public
     def decide(
@@ -218,24 +220,31 @@ class OfferEngine:
         only spends its ``k`` on these. Cached until the catalogue's stock changes."""
         return self._static_ok(shelf)[0]
 
-    def _static_ok(self, shelf: ShelfId) -> tuple[frozenset[str], tuple[Product, ...]]:
-        """(offerable product ids, offerable new products by id) at ``shelf``, cached per stock version."""
+    def _static_ok(self, shelf: ShelfId) -> _ShelfFacts:
+        """(offerable product ids, offerable new products by id, facts per offerable product) at
+        ``shelf``, cached per stock version (and by identity for the shelf asked last)."""
         catalogue = self._catalogue
+        hot = self._hot
+        if hot is not None and hot[0] is shelf and hot[1] == catalogue.version:
+            return hot[2]
         cached = self._static.get(shelf)
-        if cached is not None and cached[0] == catalogue.version:
-            return cached[1], cached[2]
-        r = self._rules.rules
-        ok = frozenset(
-            pid
-            for pid in catalogue.stocked()
-            if (p := catalogue.get(pid)) is not None
-            and pid not in self._excluded_products
-            and p.category not in self._excluded_categories
-            and catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
-        )
-        new = tuple(p for p in catalogue.new_products() if p.product_id in ok)
-        self._static[shelf] = (catalogue.version, ok, new)
-        return ok, new
+        if cached is None or cached[0] != catalogue.version:
+            r = self._rules.rules
+            ok = frozenset(
+                pid
+                for pid in catalogue.stocked()
+                if (p := catalogue.get(pid)) is not None
+                and pid not in self._excluded_products
+                and p.category not in self._excluded_categories
+                and catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
+            )
+            new = tuple(p for p in catalogue.new_products() if p.product_id in ok)
+            cached = self._static[shelf] = (
+                catalogue.version,
+                (ok, new, {pid: self._info(pid) for pid in ok}),
+            )
+        self._hot = (shelf, cached[0], cached[1])
+        return cached[1]
 
     def _static_reason(self, product_id: str) -> str:
         product = self.catalogue.get(product_id)
@@ -309,7 +318,7 @@ class OfferEngine:
         """
         r = self._rules.rules
         ids, scores, together = _columns(candidates, r.candidates)
-        table = self._shelf_table(shelf)
+        table = self._static_ok(shelf)[2]
         last = self._state.last_offer.get(shopper)
         gap = r.same_offer_gap_s
         skip = held
@@ -430,14 +439,6 @@ class OfferEngine:
         assert last is not None and t - last[pid] < self._rules.rules.same_offer_gap_s
         return "recently-offered"
 
-    def _shelf_table(self, shelf: ShelfId) -> dict[str, _Info]:
-        """Per offerable product at ``shelf``: (product, organic money margin, covered by a campaign)."""
-        static = self._static_ok(shelf)[0]
-        cached = self._tables.get(shelf)
-        if cached is None or cached[0] is not static:
-            cached = self._tables[shelf] = (static, {pid: self._info(pid) for pid in static})
-        return cached[1]
-
     def _info(self, product_id: str) -> _Info:
         """(product, organic money margin, covered by any campaign, new), cached per product."""
         info = self._infos.get(product_id)
@@ -461,7 +462,7 @@ class OfferEngine:
         filtered: dict[str, int],
     ) -> list[Option]:
         result: list[Option] = []
-        static, new = self._static_ok(shelf)
+        static, new, _ = self._static_ok(shelf)
         if not new:
             return result
         ranked = {pid for _, pid, _ in order}
@@ -477,9 +478,13 @@ class OfferEngine:
 
     # ------------------------------------------------------------------ output
     def _shelf_name(self, shelf: ShelfId) -> str:
+        hot = self._name_hot
+        if hot[0] is shelf:
+            return hot[1]
         name = self._shelf_names.get(shelf)
         if name is None:
             name = self._shelf_names[shelf] = str(shelf)
+        self._name_hot = (shelf, name)
         return name
 
     def _group(self, shopper: str) -> Assignment:
