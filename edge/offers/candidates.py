@@ -61,3 +61,18 @@ class CandidateList(Sequence[Candidate]):
 
     def __repr__(self) -> str:
         return f"CandidateList({list(self)!r})"
+
+
+def columns(candidates: Sequence[Candidate | str], n: int) -> tuple[list[str], list[float], list[float]]:
+    """The first ``n`` candidates as (ids, scores, together); a bare id scores 1 / (rank + 2)."""
+    if isinstance(candidates, CandidateList):
+        if len(candidates) > n:
+            return candidates.ids[:n], candidates.scores[:n], candidates.together[:n]
+        return candidates.ids, candidates.scores, candidates.together
+    ids, scores, together = [], [], []
+    for rank, raw in enumerate(candidates[:n]):
+        cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
+        ids.append(cand.product_id)
+        scores.append(cand.score)
+        together.append(cand.together)
+    return ids, scores, together

@@ -30,9 +30,10 @@ from operator import itemgetter, mul, neg
 from typing import cast
 
 from edge.events import BasketEvent, ShelfId
-from edge.offers.candidates import Candidate, CandidateList
+from edge.offers.candidates import Candidate, columns
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, Assignment, assign
+from edge.offers.filters import Info, ShelfFacts
 from edge.offers.policy import choose, make_offer
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
 from edge.offers.rules import Campaign, OfferRules
@@ -44,27 +45,10 @@ RECORD_CANDIDATES = 20
 SHOWN = ("offered", "held-out")
 GROUP_CACHE = 65536
 
-_Info = tuple[Product, float, bool, bool]  # product, organic money margin, covered by a campaign, new
-_ShelfFacts = tuple[frozenset[str], tuple[Product, ...], dict[str, _Info]]
 _Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
 
 
-def _columns(candidates: Sequence[Candidate | str], n: int) -> tuple[list[str], list[float], list[float]]:
-    """The first ``n`` candidates as (ids, scores, together); a bare id scores 1 / (rank + 2)."""
-    if isinstance(candidates, CandidateList):
-        if len(candidates) > n:
-            return candidates.ids[:n], candidates.scores[:n], candidates.together[:n]
-        return candidates.ids, candidates.scores, candidates.together
-    ids, scores, together = [], [], []
-    for rank, raw in enumerate(candidates[:n]):
-        cand = raw if isinstance(raw, Candidate) else Candidate(raw, 1.0 / (rank + 2))
-        ids.append(cand.product_id)
-        scores.append(cand.score)
-        together.append(cand.together)
-    return ids, scores, together
-
-
-class OfferEngine:
+class OfferEngine(ShelfFacts):
     """Decides one offer per basket event; keeps caps and budgets in memory (``restore`` after restart).
 
     ``rules`` and ``catalogue`` may be replaced at any time (backend updates): every cache derived
@@ -104,9 +88,9 @@ class OfferEngine:
         self._reset_catalogue_caches()
 
     def _reset_catalogue_caches(self) -> None:
-        self._static: dict[ShelfId, tuple[int, _ShelfFacts]] = {}
-        self._hot: tuple[ShelfId, int, _ShelfFacts] | None = None
-        self._infos: dict[str, _Info] = {}
+        self._static = {}
+        self._hot = None
+        self._infos = {}
         self._shelf_names: dict[ShelfId, str] = {}
         self._name_hot: tuple[ShelfId | None, str] = (None, "")
 
@@ -194,66 +178,6 @@ class OfferEngine:
         return count
 
     # ------------------------------------------------------------------ filters
-    def _campaign(self, product: Product, shopper: str, t: float) -> tuple[Campaign | None, bool]:
-        """Best running campaign with budget left for ``product``; flag True if one covers it but is spent."""
-        best: Campaign | None = None
-        spent = False
-        for campaign, products, categories in self._campaign_scope:
-            if product.product_id not in products and product.category not in categories:
-                continue
-            if not campaign.running(t):
-                continue
-            used = self._state.campaign_spent.get(campaign.campaign_id, 0)
-            mine = self._state.campaign_shopper.get((campaign.campaign_id, shopper), 0)
-            if (campaign.budget_offers is not None and used >= campaign.budget_offers) or (
-                campaign.max_per_shopper is not None and mine >= campaign.max_per_shopper
-            ):
-                spent = True
-                continue
-            if best is None or campaign.weight > best.weight:
-                best = campaign
-        return best, spent
-
-    def offerable(self, shelf: ShelfId) -> frozenset[str]:
-        """Products that could be offered at ``shelf`` at all: in the catalogue, not excluded, in stock
-        on this or a nearby gondola. Pass it to ``OfferModel.candidates(within=...)`` so the model
-        only spends its ``k`` on these. Cached until the catalogue's stock changes."""
-        return self._static_ok(shelf)[0]
-
-    def _static_ok(self, shelf: ShelfId) -> _ShelfFacts:
-        """(offerable product ids, offerable new products by id, facts per offerable product) at
-        ``shelf``, cached per stock version (and by identity for the shelf asked last)."""
-        catalogue = self._catalogue
-        hot = self._hot
-        if hot is not None and hot[0] is shelf and hot[1] == catalogue.version:
-            return hot[2]
-        cached = self._static.get(shelf)
-        if cached is None or cached[0] != catalogue.version:
-            r = self._rules.rules
-            ok = frozenset(
-                pid
-                for pid in catalogue.stocked()
-                if (p := catalogue.get(pid)) is not None
-                and pid not in self._excluded_products
-                and p.category not in self._excluded_categories
-                and catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
-            )
-            new = tuple(p for p in catalogue.new_products() if p.product_id in ok)
-            cached = self._static[shelf] = (
-                catalogue.version,
-                (ok, new, {pid: self._info(pid) for pid in ok}),
-            )
-        self._hot = (shelf, cached[0], cached[1])
-        return cached[1]
-
-    def _static_reason(self, product_id: str) -> str:
-        product = self.catalogue.get(product_id)
-        if product is None:
-            return "not-in-catalogue"
-        if product_id in self._excluded_products or product.category in self._excluded_categories:
-            return "excluded"
-        return "out-of-stock"
-
     def _eligible(
         self,
         product_id: str,
@@ -317,7 +241,7 @@ class OfferEngine:
         cap) are made once over the whole list when they cannot trigger.
         """
         r = self._rules.rules
-        ids, scores, together = _columns(candidates, r.candidates)
+        ids, scores, together = columns(candidates, r.candidates)
         table = self._static_ok(shelf)[2]
         last = self._state.last_offer.get(shopper)
         gap = r.same_offer_gap_s
@@ -336,7 +260,7 @@ class OfferEngine:
         if simple and organic and skip.isdisjoint(ids):
             infos = list(map(table.get, ids))
             if None not in infos:
-                return self._bulk(shopper, t, ids, scores, together, cast(list[_Info], infos), relevance)
+                return self._bulk(shopper, t, ids, scores, together, cast(list[Info], infos), relevance)
         order: list[tuple[float, str, int]] = []
         survivors: list[_Survivor] = []
         new: set[int] = set()
@@ -391,7 +315,7 @@ class OfferEngine:
         ids: list[str],
         scores: list[float],
         together: list[float],
-        infos: list[_Info],
+        infos: list[Info],
         relevance: bool,
     ) -> tuple[list[tuple[float, str, int]], Callable[[int], _Survivor], set[int]]:
         """:meth:`_options` when every candidate is offerable, none is held or recently offered and
@@ -427,7 +351,7 @@ class OfferEngine:
         self,
         pid: str,
         held: set[str],
-        table: dict[str, _Info],
+        table: dict[str, Info],
         last: dict[str, float] | None,
         t: float,
     ) -> str:
@@ -438,19 +362,6 @@ class OfferEngine:
             return self._static_reason(pid)
         assert last is not None and t - last[pid] < self._rules.rules.same_offer_gap_s
         return "recently-offered"
-
-    def _info(self, product_id: str) -> _Info:
-        """(product, organic money margin, covered by any campaign, new), cached per product."""
-        info = self._infos.get(product_id)
-        if info is None:
-            product = self.catalogue.products[product_id]
-            covered = any(
-                product_id in products or product.category in categories
-                for _, products, categories in self._campaign_scope
-            )
-            info = (product, max(0.0, product.price * product.margin), covered, product.new)
-            self._infos[product_id] = info
-        return info
 
     def _novel(
         self,
