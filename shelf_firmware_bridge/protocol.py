@@ -157,7 +157,7 @@ class Identify:
 
 @dataclass(frozen=True, slots=True)
 class GetInfo:
-    pass
+    """Ask the controller for its firmware, serial number, protocol version and sample rate."""
 
 
 @dataclass(frozen=True, slots=True)

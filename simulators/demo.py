@@ -23,7 +23,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import requests
 from rich.console import Console
@@ -50,9 +50,6 @@ from simulators.demo_store import (
 from simulators.displays import SimulatedDisplay
 from simulators.processes import ManagedProcess
 from simulators.web_display.server import WebDisplayServer
-
-if TYPE_CHECKING:
-    pass
 
 STORE = "store-demo"
 #: Seconds from a planned pick to its weight event being decided (hand hold + settling), generously.

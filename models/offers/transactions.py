@@ -8,6 +8,7 @@ basket need not be adjacent. Any grocery data set can be brought into this shape
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -43,10 +44,8 @@ class Basket:
 def parse_timestamp(text: str) -> float:
     """Unix seconds from ISO 8601 or a number; raise ValueError otherwise."""
     text = text.strip()
-    try:
+    with contextlib.suppress(ValueError):
         return float(text)
-    except ValueError:
-        pass
     iso = text[:-1] + "+00:00" if text.endswith("Z") else text
     stamp = datetime.fromisoformat(iso)
     if stamp.tzinfo is None:

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stop.wait()
     except KeyboardInterrupt:
-        pass
+        return 0  # Ctrl-C: a normal way to stop the reference backend
     finally:
         server.close()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -97,13 +98,15 @@ def test_stale_offer_never_reaches_a_late_display(rig, broker: MosquittoBroker) 
         callback_api_version=CallbackAPIVersion.VERSION2, client_id="late-display", protocol=mqtt.MQTTv5
     )
     late.on_message = lambda c, u, m: got.append(m.payload)
+    subscribed = threading.Event()
+    late.on_subscribe = lambda *a: subscribed.set()
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 300
     late.connect(broker.host, broker.port, clean_start=False, properties=props)
     late.loop_start()
     late.subscribe(TOPICS.display_offer(1, 2, "d1"), qos=1)
     wait_until(lambda: late.is_connected(), 5)
-    time.sleep(0.2)
+    assert subscribed.wait(5)  # the broker keeps the subscription in the session from now on
     late.disconnect()
     late.loop_stop()
     pub.publish(offer("short", ttl=1.0))
@@ -125,9 +128,8 @@ def test_serial_display_gets_text_command_on_shelf_set(rig) -> None:
     bridge = MqttClient(settings, "bridge-test")
     bridge.subscribe(TOPICS.shelf_set(3, 0), seen.append, qos=1)
     bridge.start()
-    assert bridge.wait_connected(5)
+    assert bridge.wait_connected(5)  # connected and subscribed (SUBACK received)
     try:
-        time.sleep(0.2)
         pub.publish(offer("o-serial", display="s1"))
         wait_until(lambda: seen, 5, what="text command")
         text = decode(ShelfDisplayTextMessage, seen[0].topic, seen[0].payload)

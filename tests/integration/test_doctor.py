@@ -95,8 +95,7 @@ def store() -> Iterator[Store]:
     port = free_port()
     data = base / "data"
     _tiny_model(data / "models/offers/current")
-    with open_database(data / "edge.db", MIGRATIONS):
-        pass
+    open_database(data / "edge.db", MIGRATIONS).conn.close()  # a migrated, intact database
     backend = BackendServer(base / "backend.db")
     backend.start()
     pki = root / "etc/smartshelf/pki"

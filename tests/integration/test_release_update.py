@@ -20,6 +20,7 @@ from edge.sync.releases import HealthMonitor, HealthPolicy, ReleaseManager
 from edge.sync.validate import OnnxModel, write_golden
 from models.release import publish
 from simulators.backend.server import BackendServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -121,9 +122,7 @@ def test_good_release_activates_without_a_failed_decision_and_attacks_are_refuse
         n_before = decisions.ok
         assert manager.check(gw) == "activated"
         assert manager.current_version() == 2 and manager.active_dir() == tmp / "gw/models/offers/slot-b"
-        deadline = time.monotonic() + 5
-        while decisions.ok < n_before + 200 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: decisions.ok >= n_before + 200, 5, what="200 decisions on the new model")
         clock[0] += 31
         assert manager.tick(gw) == "kept"
         v2 = holder.current

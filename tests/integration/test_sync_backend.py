@@ -119,7 +119,7 @@ class _Garbage(BaseHTTPRequestHandler):
     do_POST = do_GET
 
     def log_message(self, *args: object) -> None:
-        pass
+        """Silence the default request log on stderr."""
 
 
 def test_client_errors_are_typed() -> None:

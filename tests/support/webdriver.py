@@ -53,7 +53,7 @@ class Chromium:
                 if requests.get(f"{self.base}/status", timeout=1).json()["value"]["ready"]:
                     break
             except (requests.RequestException, ValueError, KeyError):
-                pass
+                pass  # not up yet: ask again
             if time.monotonic() > deadline or self.driver.poll() is not None:
                 self.close()
                 raise RuntimeError("chromedriver did not start")
