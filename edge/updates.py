@@ -110,7 +110,6 @@ def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
     catalogue = Catalogue.from_rows(
         [{k: str(v) for k, v in r.items()} for r in _rows("catalogue", path, doc)], str(path)
     )
-    gateway.offers.catalogue = catalogue
     gateway.offers.engine.catalogue = catalogue
     log.info("catalogue: %d products", len(catalogue))
 

@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("edge.wiring")
 
 
-def parse_zone(text: str) -> ShelfId:
-    gondola, shelf = text.split("/")
-    return ShelfId(int(gondola), int(shelf))
-
-
 class SensingStage:
     """One weight detector per shelf, created when the shelf's first batch arrives."""
 
@@ -73,9 +68,8 @@ class OfferStage:
         self.holder = ModelHolder(OfferModel.load(model_dir))
         #: Every decision's outcome and latency, watched by the release manager after a model switch.
         self.health = HealthMonitor()
-        self.catalogue = Catalogue.load(catalogue)
         rules = load_rules(o.rules) if o.rules else OfferRules()
-        self.engine = OfferEngine(rules, self.catalogue, offer_ttl_s=o.offer_ttl_s)
+        self.engine = OfferEngine(rules, Catalogue.load(catalogue), offer_ttl_s=o.offer_ttl_s)
         self.profiles: dict[str, Profile] = load_profiles(o.profiles) if o.profiles else {}
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
         model = self.holder.current
@@ -83,7 +77,7 @@ class OfferStage:
             "offer model %s (%d items), catalogue %d products, rules %s, %d profiles",
             model.version if model else "-",
             len(model.items) if model else 0,
-            len(self.catalogue),
+            len(self.engine.catalogue),
             rules.version,
             len(self.profiles),
         )
