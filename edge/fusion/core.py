@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edge.events import BasketEvent, WeightEvent
+from edge.presence.core import HELD_ZONE_SCORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +25,11 @@ class FusionParams:
     ambiguity_ratio: float = 0.8
     #: Multiplier of the event confidence when the attribution is ambiguous.
     ambiguity_penalty: float = 0.6
-    #: Presence scores below this are not evidence enough to credit anyone. The presence core holds a
-    #: shopper's zone through a gap in adverts (score 0.25); after an outage of the receivers that
-    #: held zone can be stale, and crediting it would put a pick in the wrong basket. Unattributed
-    #: is recoverable (no personal offer), misattributed is not.
-    min_score: float = 0.3
+    #: Presence scores below this are not evidence enough to credit anyone. The presence core
+    #: holds a shopper's zone through a gap in adverts (HELD_ZONE_SCORE); after an outage of the
+    #: receivers that held zone can be stale, and crediting it would put a pick in the wrong basket.
+    #: Unattributed is recoverable (no personal offer), misattributed is not.
+    min_score: float = HELD_ZONE_SCORE + 0.05
     #: A shopper who arrived at the shelf more than this long after the shelf started to move cannot
     #: have picked there (a hand needs the shelf first); seconds of slack for presence latency.
     arrival_slack_s: float = 1.0

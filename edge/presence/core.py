@@ -27,6 +27,11 @@ from edge.events import PresenceEvent, ShelfId, ShopperSighting
 NO_RIVAL_MARGIN_DB = 18.0
 
 
+#: Score of a shopper whose zone is held through a gap in adverts (no fresh level at the shelf):
+#: the zone is kept so a lost advert doesn't cause a departure, but it is weak evidence of who is there.
+HELD_ZONE_SCORE = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class PresenceParams:
     """Tunables of the presence core (defaults tuned on the simulated store, see README.md)."""
@@ -203,7 +208,7 @@ class PresenceTracker:
             levels = self.levels(shopper, t)
             own = levels.get(shelf)
             if own is None:  # zone kept through a gap in adverts
-                ranked.append((shopper, 0.25))
+                ranked.append((shopper, HELD_ZONE_SCORE))
                 continue
             scale = self.params.score_scale_db
             others = [v for k, v in levels.items() if k != shelf]
