@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from typing import Any
 
 import sqlite_utils
 
 
 class EventStore:
-    """Appends gateway events; each one also lands in the outbox for the backend, atomically."""
+    """Appends gateway events; each one also lands in the outbox for the backend, atomically.
+
+    Safe to call from several threads (the event loop, paho's network thread, sync workers): the
+    transactions on the shared connection are serialised, so one never opens inside another.
+    """
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self._lock = threading.Lock()
 
     def append(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
         """Store an event and its outbox row. Returns False when ``event_id`` was stored before."""
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+        with self._lock:
+            return self._append(stream, kind, event_id, t, body)
+
+    def _append(self, stream: str, kind: str, event_id: str, t: float, body: str) -> bool:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -37,3 +37,21 @@ def test_event_and_outbox_row_written_together(tmp_path):
     assert not store.append("basket", "pick", "e1", 10.0, {"product_id": "p"})
     assert store.count() == 1
     assert store.pending_outbox() == 1
+
+
+def test_appends_from_several_threads_are_all_kept(tmp_path):
+    import threading
+
+    store = EventStore(open_database(tmp_path / "edge.db"))
+
+    def write(prefix: str) -> None:
+        for i in range(200):
+            assert store.append("acks", "shown", f"{prefix}-{i}", float(i), {"i": i})
+
+    threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.count() == 800
+    assert store.pending_outbox() == 800
