@@ -21,20 +21,48 @@ class CandidateList(Sequence[Candidate]):
 
     Reads like a list of :class:`Candidate` (index, slice, iterate, compare with a list); the
     decision core reads the columns directly, so no per-candidate object is built on the hot path.
-    The columns must not be changed after construction.
+    A list made by the model (:meth:`indexed`) also keeps the model's item indices and item table,
+    and turns indices into product ids only when ``ids`` is first read. The columns must not be
+    changed after construction.
     """
 
-    __slots__ = ("ids", "scores", "together")
+    __slots__ = ("_ids", "items", "names", "scores", "together")
 
     def __init__(self, ids: list[str], scores: list[float], together: list[float]) -> None:
         if not len(ids) == len(scores) == len(together):
             raise ValueError(f"columns differ in length: {len(ids)}, {len(scores)}, {len(together)}")
-        self.ids = ids
+        self._ids: list[str] | None = ids
+        self.items: list[int] | None = None
+        self.names: tuple[str, ...] = ()
         self.scores = scores
         self.together = together
 
+    @classmethod
+    def indexed(
+        cls, items: list[int], names: tuple[str, ...], scores: list[float], together: list[float]
+    ) -> CandidateList:
+        """Candidates as the model's item indices into ``names`` (its item table)."""
+        if not len(items) == len(scores) == len(together):
+            raise ValueError(f"columns differ in length: {len(items)}, {len(scores)}, {len(together)}")
+        self = cls.__new__(cls)
+        self._ids = None
+        self.items = items
+        self.names = names
+        self.scores = scores
+        self.together = together
+        return self
+
+    @property
+    def ids(self) -> list[str]:
+        """Product ids, best first."""
+        ids = self._ids
+        if ids is None:
+            names = self.names
+            ids = self._ids = [names[i] for i in self.items or ()]
+        return ids
+
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.scores)
 
     @overload
     def __getitem__(self, index: int) -> Candidate: ...
@@ -44,6 +72,10 @@ class CandidateList(Sequence[Candidate]):
 
     def __getitem__(self, index: int | slice) -> Candidate | CandidateList:
         if isinstance(index, slice):
+            if self.items is not None:
+                return CandidateList.indexed(
+                    self.items[index], self.names, self.scores[index], self.together[index]
+                )
             return CandidateList(self.ids[index], self.scores[index], self.together[index])
         return Candidate(self.ids[index], self.scores[index], self.together[index])
 

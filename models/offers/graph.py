@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 from models.offers.method import HISTORY_ITEMS, Params, Statistics
 
 OPSET = 18
-FORMAT = "smartshelf-offer-model/1"
+FORMAT = "smartshelf-offer-model/2"
 MASKED = -1.0e9
 
 
@@ -82,23 +82,22 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
     # sparse parts scattered straight into the dense base (few nodes: per-node cost dominates).
     nodes = [
         # B = number of real (non-padding) basket items; lam = basket_weight * B / (B + basket_shrink)
+        # and the co-purchase coefficient a = lam / B = basket_weight / (B + basket_shrink) (for an
+        # empty basket only the padding row is scattered, into the padding slot nobody reads)
         node("Less", ["basket", "pad"], ["is_item"]),
         node("Cast", ["is_item"], ["is_item_f"], to=TensorProto.FLOAT),
         node("ReduceSum", ["is_item_f"], ["b_count"], keepdims=1),
         node("Add", ["b_count", "basket_shrink"], ["b_denom"]),
-        node("Div", ["b_count", "b_denom"], ["b_share"]),
-        node("Mul", ["b_share", "basket_weight"], ["lam"]),
+        node("Div", ["basket_weight", "b_denom"], ["coef_a"]),
+        node("Mul", ["coef_a", "b_count"], ["lam"]),
         node("Sub", ["one", "lam"], ["one_minus_lam"]),
-        node("Max", ["b_count", "one"], ["b_safe"]),
-        node("Div", ["lam", "b_safe"], ["coef_a"]),
         # conf = n / (n + profile_shrink): the profile is shrunk towards popularity
         node("Add", ["profile_baskets", "profile_shrink"], ["p_denom"]),
         node("Div", ["profile_baskets", "p_denom"], ["conf"]),
         node("Mul", ["one_minus_lam", "conf"], ["coef_b"]),
         node("Sub", ["one_minus_lam", "coef_b"], ["coef_c"]),
-        # dense base: popularity part + penalty
-        node("Mul", ["popularity", "coef_c"], ["pop_part"]),
-        node("Add", ["pop_part", "penalty"], ["base"]),
+        # dense base: the popularity part
+        node("Mul", ["popularity", "coef_c"], ["base"]),
         # co-purchase with the basket: a * sum over basket items of damped c(j,i)/c(j)
         node("Gather", ["nbr_idx", "basket"], ["rows_idx"], axis=0),
         node("Gather", ["nbr_w", "basket"], ["rows_w"], axis=0),
@@ -150,11 +149,13 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
             ),
         ]
     nodes += [
-        # nothing already in the basket (and never the padding slot)
-        node("Shape", ["basket"], ["b_shape"]),
-        node("Expand", ["masked", "b_shape"], ["mask_values"]),
+        # nothing already in the basket: its items get MASKED (the padding slot gets 0, unread)
+        node("Mul", ["is_item_f", "masked"], ["mask_values"]),
         node("ScatterElements", ["score", "basket", "mask_values"], ["masked_score"], axis=0),
-        node("TopK", ["masked_score", "k"], ["scores", "items"], axis=0, largest=1, sorted=1),
+        # only the allowed items compete: best k of them
+        node("Gather", ["masked_score", "allowed"], ["allowed_score"], axis=0),
+        node("TopK", ["allowed_score", "k"], ["scores", "positions"], axis=0, largest=1, sorted=1),
+        node("Gather", ["allowed", "positions"], ["items"], axis=0),
         node("Gather", ["together_all", "items"], ["together"], axis=0),
     ]
     used = {name for n in nodes for name in n.input}
@@ -167,7 +168,7 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
             helper.make_tensor_value_info("profile_items", TensorProto.INT64, ["P"]),
             helper.make_tensor_value_info("profile_weights", TensorProto.FLOAT, ["P"]),
             helper.make_tensor_value_info("profile_baskets", TensorProto.FLOAT, [1]),
-            helper.make_tensor_value_info("penalty", TensorProto.FLOAT, [n + 1]),
+            helper.make_tensor_value_info("allowed", TensorProto.INT64, ["W"]),
             helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
         ],
         [

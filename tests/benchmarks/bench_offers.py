@@ -128,6 +128,7 @@ def main() -> list[dict[str, Any]]:
     gc.freeze()  # as a daemon would after start-up: long-lived objects leave the collector's scans
     # baseline: the bare onnxruntime call with the same inputs (prepared beforehand)
     feeds = []
+    allowed = model.allowed(engine.offerable(context.shelf))
     for _, basket, profile in work[:5000]:
         idx = [model.index[p] for p in basket if p in model.index] + [len(model.items)]
         pairs = [
@@ -141,8 +142,8 @@ def main() -> list[dict[str, Any]]:
                 "profile_items": np.array([i for i, _ in pairs] + [len(model.items)], dtype=np.int64),
                 "profile_weights": np.array([w for _, w in pairs] + [0.0], dtype=np.float32),
                 "profile_baskets": np.array([profile.n_baskets], dtype=np.float32),
-                "penalty": model.penalty(engine.offerable(context.shelf)),
-                "k": np.array([rules.rules.candidates], dtype=np.int64),
+                "allowed": allowed,
+                "k": np.array([min(rules.rules.candidates, len(allowed))], dtype=np.int64),
             }
         )
     bare = []
