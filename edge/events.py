@@ -8,7 +8,7 @@ pure core, and never carries a third-party object. Time is always unix seconds t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 EventKind = Literal["pick", "return"]
 PresenceKind = Literal["arrival", "dwell", "departure"]
@@ -120,9 +120,11 @@ class BasketEvent:
     event_id: str = field(default="")
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """An offer chosen for a shopper, to be shown on one display."""
+class Offer(NamedTuple):
+    """An offer chosen for a shopper, to be shown on one display.
+
+    Immutable like the dataclasses here, but a named tuple: one is made per offer decision, and a
+    frozen dataclass's constructor costs about 4 us of that decision's 200 us budget."""
 
     offer_id: str
     t: float

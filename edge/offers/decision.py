@@ -25,30 +25,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from itertools import compress, repeat
-from operator import itemgetter, mul, neg
-from typing import cast
 
 from edge.events import BasketEvent, ShelfId
-from edge.offers.candidates import Candidate, columns
+from edge.offers.candidates import Candidate, CandidateList, columns
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, Assignment, assign
-from edge.offers.filters import Info, ShelfFacts
+from edge.offers.filters import Info
+from edge.offers.indexed import RECORD_CANDIDATES, IndexedPath, Ranked
 from edge.offers.policy import choose, make_offer
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
-from edge.offers.rules import Campaign, OfferRules
+from edge.offers.rules import Campaign, OfferRules, Variant
 from edge.offers.state import OfferState
 
 __all__ = ["Decision", "DecisionContext", "DecisionRecord", "OfferEngine", "Option"]
 
-RECORD_CANDIDATES = 20
 SHOWN = ("offered", "held-out")
 GROUP_CACHE = 65536
 
 _Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
 
 
-class OfferEngine(ShelfFacts):
+class OfferEngine(IndexedPath):
     """Decides one offer per basket event; keeps caps and budgets in memory (``restore`` after restart).
 
     ``rules`` and ``catalogue`` may be replaced at any time (backend updates): every cache derived
@@ -93,6 +90,7 @@ class OfferEngine(ShelfFacts):
         self._infos = {}
         self._shelf_names: dict[ShelfId, str] = {}
         self._name_hot: tuple[ShelfId | None, str] = (None, "")
+        self._reset_indexed_caches()
 
     # ------------------------------------------------------------------ public
     def decide(
@@ -120,25 +118,12 @@ class OfferEngine(ShelfFacts):
             held.update(context.held)
         if event.product_id:
             held.add(event.product_id)
-        filtered: dict[str, int] = {}
-        relevance = variant.ranking == "relevance"
-        order, survivor, new = self._options(shopper, t, context.shelf, held, candidates, filtered, relevance)
-        novel = (
-            self._novel(shopper, t, context.shelf, held, order, filtered) if variant.novelty_share > 0 else []
-        )
-        order.sort()
-        top_n = variant.explore_top
-        ranked = [Option._make(survivor(i)) for _, _, i in order[:top_n]]
-        if new and not any(o.novel for o in ranked):  # the policy also needs the best new survivor
-            for _, _, i in order[top_n:]:
-                if i in new:
-                    ranked.append(Option._make(survivor(i)))
-                    break
-        best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
-        head = order[:RECORD_CANDIDATES]
-        ranked_ids = tuple([pid for _, pid, _ in head])
-        keys = tuple([-key for key, _, _ in head])
-        summary = tuple(sorted(filtered.items()))
+        ranking = None
+        if type(candidates) is CandidateList:
+            ranking = self._indexed(shopper, t, context.shelf, held, candidates, variant)
+        if ranking is None:
+            ranking = self._general(shopper, t, context.shelf, held, candidates, variant)
+        ranked, best_novel, ranked_ids, keys, summary = ranking
         if not ranked and best_novel is None:
             rec = self._record(
                 decision_id, event, shopper, context, group, "no-candidate", None, None, 0.0, None,
@@ -167,6 +152,38 @@ class OfferEngine(ShelfFacts):
             self.offer_ttl_s,
         )
         return Decision(offer, rec)
+
+    def _general(
+        self,
+        shopper: str,
+        t: float,
+        shelf: ShelfId,
+        held: set[str],
+        candidates: Sequence[Candidate | str],
+        variant: Variant,
+    ) -> Ranked:
+        """Filters and ranking for any candidate list (the reference the fast path must equal)."""
+        filtered: dict[str, int] = {}
+        relevance = variant.ranking == "relevance"
+        order, survivor, new = self._options(shopper, t, shelf, held, candidates, filtered, relevance)
+        novel = self._novel(shopper, t, shelf, held, order, filtered) if variant.novelty_share > 0 else []
+        order.sort()  # best first; equal keys keep the model's order
+        top_n = variant.explore_top
+        ranked = [Option._make(survivor(i)) for _, i, _ in order[:top_n]]
+        if new and not any(o.novel for o in ranked):  # the policy also needs the best new survivor
+            for _, i, _ in order[top_n:]:
+                if i in new:
+                    ranked.append(Option._make(survivor(i)))
+                    break
+        best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
+        head = order[:RECORD_CANDIDATES]
+        return (
+            ranked,
+            best_novel,
+            tuple([pid for _, _, pid in head]),
+            tuple([-key for key, _, _ in head]),
+            tuple(sorted(filtered.items())),
+        )
 
     def restore(self, records: Iterable[DecisionRecord]) -> int:
         """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart."""
@@ -231,62 +248,45 @@ class OfferEngine(ShelfFacts):
         candidates: Sequence[Candidate | str],
         filtered: dict[str, int],
         relevance: bool,
-    ) -> tuple[list[tuple[float, str, int]], Callable[[int], _Survivor], set[int]]:
-        """The hot loop: the same checks as :meth:`_eligible`, with per-product facts cached.
+    ) -> tuple[list[tuple[float, int, str]], Callable[[int], _Survivor], set[int]]:
+        """Every candidate through the hard filters, in order: the same checks as :meth:`_eligible`
+        with per-product facts cached (the reference :mod:`edge.offers.indexed` must equal).
 
-        Returns (order, survivor): ``order`` holds (-ranking key, product id, index) per candidate
-        that passed every filter, ``survivor(index)`` the fields of its :class:`Option`, and the
-        set of indices of new products among them.
-        The checks that do not depend on the product (acceptance floor, duplicates, per-product
-        cap) are made once over the whole list when they cannot trigger.
+        Returns (order, survivor, new): ``order`` holds (-ranking key, index, product id) per
+        candidate that passed every filter, ``survivor(index)`` the fields of its :class:`Option`,
+        and ``new`` the indices of new products among them. A repeated candidate counts once.
         """
         r = self._rules.rules
         ids, scores, together = columns(candidates, r.candidates)
         table = self._static_ok(shelf)[2]
         last = self._state.last_offer.get(shopper)
-        gap = r.same_offer_gap_s
         skip = held
         if last:
-            recent = {pid for pid, when in last.items() if t - when < gap}
+            recent = {pid for pid, when in last.items() if t - when < r.same_offer_gap_s}
             if recent:
                 skip = held | recent
-        simple = (
-            r.max_per_product_window is None
-            and (not scores or min(scores) >= r.min_acceptance)
-            and len(set(ids)) == len(ids)
-        )
         organic = r.organic_offers
-        organic_weight = r.organic_weight
-        if simple and organic and skip.isdisjoint(ids):
-            infos = list(map(table.get, ids))
-            if None not in infos:
-                return self._bulk(shopper, t, ids, scores, together, cast(list[Info], infos), relevance)
-        order: list[tuple[float, str, int]] = []
+        order: list[tuple[float, int, str]] = []
         survivors: list[_Survivor] = []
         new: set[int] = set()
         seen: set[str] = set()
         for pid, score, share in zip(ids, scores, together, strict=True):
+            if pid in seen:
+                continue
+            seen.add(pid)
             reason: str | None = None
-            if simple:
-                info = None if pid in skip else table.get(pid)
-                if info is None:
-                    reason = self._reason(pid, held, table, last, t)
+            info = None
+            if score < r.min_acceptance:
+                reason = "low-acceptance"
+            elif pid in skip or pid not in table:
+                reason = self._reason(pid, held, table, last, t)
+            elif self._state.product_capped(pid, t, r):
+                reason = "product-cap"
             else:
-                if pid in seen:
-                    continue
-                seen.add(pid)
-                info = None
-                if score < r.min_acceptance:
-                    reason = "low-acceptance"
-                elif pid in skip or pid not in table:
-                    reason = self._reason(pid, held, table, last, t)
-                elif self._state.product_capped(pid, t, r):
-                    reason = "product-cap"
-                else:
-                    info = table[pid]
+                info = table[pid]
             if info is not None:
                 product, value, covered, _ = info
-                weight = organic_weight
+                weight = r.organic_weight
                 campaign: Campaign | None = None
                 if covered:
                     campaign, spent = self._campaign(product, shopper, t)
@@ -301,51 +301,12 @@ class OfferEngine(ShelfFacts):
                 if reason is None:
                     if product.new:
                         new.add(len(survivors))
-                    order.append((-(score if relevance else score * value * weight), pid, len(survivors)))
+                    order.append((-(score if relevance else score * (value * weight)), len(survivors), pid))
                     survivors.append((product, score, value, weight, campaign, share, product.new))
                     continue
             assert reason is not None
             filtered[reason] = filtered.get(reason, 0) + 1
         return order, survivors.__getitem__, new
-
-    def _bulk(
-        self,
-        shopper: str,
-        t: float,
-        ids: list[str],
-        scores: list[float],
-        together: list[float],
-        infos: list[Info],
-        relevance: bool,
-    ) -> tuple[list[tuple[float, str, int]], Callable[[int], _Survivor], set[int]]:
-        """:meth:`_options` when every candidate is offerable, none is held or recently offered and
-        organic offers are allowed (the usual case): keys computed a column at a time."""
-        weight = self._rules.rules.organic_weight
-        values = list(map(itemgetter(1), infos))
-        if relevance:
-            keys = list(scores)
-        else:
-            keys = list(map(mul, map(mul, scores, values), repeat(weight, len(scores))))
-        weights = [weight] * len(scores)
-        campaigns: list[Campaign | None] = [None] * len(scores)
-        for i in compress(range(len(infos)), map(itemgetter(2), infos)):
-            product = infos[i][0]
-            campaign = self._campaign(product, shopper, t)[0]
-            if campaign is not None:  # organic offers are allowed: no campaign keeps the organic terms
-                discount = campaign.discount_pct / 100.0
-                values[i] = max(0.0, product.price * (product.margin - discount))
-                weights[i] = campaign.weight
-                campaigns[i] = campaign
-                if not relevance:
-                    keys[i] = scores[i] * values[i] * weights[i]
-        order = list(zip(map(neg, keys), ids, range(len(ids)), strict=True))
-
-        def survivor(i: int) -> _Survivor:
-            product = infos[i][0]
-            return (product, scores[i], values[i], weights[i], campaigns[i], together[i], product.new)
-
-        new = set(compress(range(len(infos)), map(itemgetter(3), infos)))
-        return order, survivor, new
 
     def _reason(
         self,
@@ -369,14 +330,14 @@ class OfferEngine(ShelfFacts):
         t: float,
         shelf: ShelfId,
         held: set[str],
-        order: list[tuple[float, str, int]],
+        order: list[tuple[float, int, str]],
         filtered: dict[str, int],
     ) -> list[Option]:
         result: list[Option] = []
         static, new, _ = self._static_ok(shelf)
         if not new:
             return result
-        ranked = {pid for _, pid, _ in order}
+        ranked = {pid for _, _, pid in order}
         for product in new:  # new products this shelf cannot offer are no candidates (not counted)
             if product.product_id in ranked:
                 continue

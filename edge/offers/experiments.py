@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from edge.offers.rules import Experiment, Variant
 
 HOLDOUT = "holdout"
+ID_BITS = 40  # bits of a decision id behind each of its two draws
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,26 @@ def assign(experiment: Experiment, shopper: str) -> Assignment:
     return Assignment(experiment.experiment_id, last.name, bucket, last)
 
 
+def _hex_tail(decision_id: str, start: int) -> float | None:
+    digits = decision_id[start : start + ID_BITS // 4] if decision_id.startswith("d-") else ""
+    if len(digits) != ID_BITS // 4:
+        return None
+    try:
+        return int(digits, 16) / 2.0**ID_BITS
+    except ValueError:
+        return None
+
+
 def draw(decision_id: str) -> float:
-    """The decision's own random number in [0, 1), reproducible from its id."""
-    return unit_hash(f"draw:{decision_id}")
+    """The decision's own random number in [0, 1), reproducible from its id.
+
+    An engine's decision id is ``d-`` and 20 hex digits of a sha256 digest: the last 10 digits
+    are the number (no second hash per decision); any other id is hashed."""
+    u = _hex_tail(decision_id, 12)
+    return unit_hash(f"draw:{decision_id}") if u is None else u
+
+
+def explore_draw(decision_id: str) -> float:
+    """A second number in [0, 1) from the id, independent of :func:`draw` (the first 10 digits)."""
+    u = _hex_tail(decision_id, 2)
+    return unit_hash(f"explore:{decision_id}") if u is None else u

@@ -6,44 +6,66 @@ mixture is returned so uplift can be measured from the decision log.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from edge.events import BasketEvent, Offer
-from edge.offers.experiments import Assignment, draw, unit_hash
+from edge.offers.experiments import Assignment, draw, explore_draw
 from edge.offers.records import DecisionContext, Option
 from edge.offers.rules import Variant
 
 
-def choose(
-    decision_id: str, variant: Variant, ranked: list[Option], best_novel: Option | None
-) -> tuple[Option, str, float]:
-    """Mixture of greedy, novelty and exploration; returns (choice, arm, propensity of the choice)."""
-    top = ranked[: variant.explore_top]
-    novel_best = best_novel
-    new_in_ranked = [o for o in ranked if o.novel]
-    if new_in_ranked and (novel_best is None or new_in_ranked[0].key(variant) >= novel_best.key(variant)):
-        novel_best = new_in_ranked[0]
+@lru_cache(maxsize=256)
+def _mixture(
+    novelty_share: float, explore_share: float, has_ranked: bool, has_novel: bool
+) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
+    """The arms available, as (probability per arm, cumulative edges in draw order)."""
     arms: list[tuple[str, float]] = []
-    if ranked:
-        arms.append(("greedy", 1.0 - variant.novelty_share - variant.explore_share))
-        arms.append(("explore", variant.explore_share))
-    if novel_best is not None:
-        arms.append(("novelty", variant.novelty_share))
+    if has_ranked:
+        arms.append(("greedy", 1.0 - novelty_share - explore_share))
+        arms.append(("explore", explore_share))
+    if has_novel:
+        arms.append(("novelty", novelty_share))
     total = sum(p for _, p in arms)
     if total <= 0:  # every available arm has share 0: fall back to the first available one
         arms = [(arms[0][0], 1.0)]
         total = 1.0
     probs = {name: p / total for name, p in arms}
-    u = draw(decision_id)
-    arm = arms[-1][0]
+    edges = []
     edge = 0.0
     for name, _ in arms:
         edge += probs[name]
+        edges.append((name, edge))
+    return probs, tuple(edges)
+
+
+def choose(
+    decision_id: str, variant: Variant, ranked: list[Option], best_novel: Option | None
+) -> tuple[Option, str, float]:
+    """Mixture of greedy, novelty and exploration; returns (choice, arm, propensity of the choice).
+
+    ``ranked``: the best options, best first (at least the top ``explore_top``, plus the best new
+    one if none of those is new); ``best_novel``: the best new product that is not a candidate.
+    """
+    novel_best = best_novel
+    for option in ranked:  # the best new option among the ranked ones competes with best_novel
+        if option.novel:
+            if novel_best is None or option.key(variant) >= novel_best.key(variant):
+                novel_best = option
+            break
+    probs, edges = _mixture(
+        variant.novelty_share, variant.explore_share, bool(ranked), novel_best is not None
+    )
+    u = draw(decision_id)
+    arm = edges[-1][0]
+    for name, edge in edges:
         if u < edge:
             arm = name
             break
+    top_n = min(len(ranked), variant.explore_top)
     if arm == "greedy":
         chosen = ranked[0]
     elif arm == "explore":
-        chosen = top[min(len(top) - 1, int(unit_hash(f"explore:{decision_id}") * len(top)))]
+        chosen = ranked[min(top_n - 1, int(explore_draw(decision_id) * top_n))]
     else:
         assert novel_best is not None
         chosen = novel_best
@@ -51,8 +73,8 @@ def choose(
     propensity = 0.0
     if ranked and ranked[0].product.product_id == pid:
         propensity += probs.get("greedy", 0.0)
-    if any(o.product.product_id == pid for o in top):
-        propensity += probs.get("explore", 0.0) / len(top)
+    if arm != "novelty" or any(o.product.product_id == pid for o in ranked[:top_n]):
+        propensity += probs.get("explore", 0.0) / top_n if top_n else 0.0
     if novel_best is not None and novel_best.product.product_id == pid:
         propensity += probs.get("novelty", 0.0)
     return chosen, arm, round(propensity, 6)
@@ -84,18 +106,18 @@ def make_offer(
     if option.together >= social_proof_min_share:
         proof = f"bought together by {round(option.together * 100)} % of shoppers"
     return Offer(
-        offer_id="of-" + decision_id[2:],
-        t=event.t,
-        expires_at=event.t + ttl,
-        shopper=shopper,
-        shelf=context.shelf,
-        display=context.display,
-        product_id=product.product_id,
-        name=product.name,
-        price=round(product.price * (1.0 - discount), 2),
-        reason=reason,
-        social_proof=proof,
-        campaign_id=campaign.campaign_id if campaign else None,
-        variant=group.group,
-        propensity=propensity,
+        "of-" + decision_id[2:],
+        event.t,
+        event.t + ttl,
+        shopper,
+        context.shelf,
+        context.display,
+        product.product_id,
+        product.name,
+        round(product.price * (1.0 - discount), 2),
+        reason,
+        proof,
+        campaign.campaign_id if campaign else None,
+        group.group,
+        propensity,
     )

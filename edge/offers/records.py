@@ -43,9 +43,11 @@ class Option(NamedTuple):
         return self.expected_value if variant.ranking == "expected-value" else self.acceptance
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """Everything needed to measure uplift later: group, candidates, choice and its propensity."""
+class DecisionRecord(NamedTuple):
+    """Everything needed to measure uplift later: group, candidates, choice and its propensity.
+
+    Immutable; a named tuple rather than a frozen dataclass because one is made per decision and
+    a frozen dataclass's constructor costs about 5 us of the offer decision's 200 us budget."""
 
     decision_id: str
     t: float
@@ -106,7 +108,8 @@ class DecisionRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """The outcome of one decision: the offer to show (None when nothing is shown) and its record."""
+
     offer: Offer | None
     record: DecisionRecord

@@ -24,12 +24,22 @@ class OfferState:
 
     def remember(self, rec: DecisionRecord) -> None:
         """Count a shown (or held-out) decision against the caps; offered ones also spend budget."""
-        assert rec.chosen is not None
-        self.by_shopper.setdefault(rec.shopper, deque()).append((rec.t, rec.chosen, rec.campaign_id))
-        self.last_offer.setdefault(rec.shopper, {})[rec.chosen] = rec.t
+        shopper, chosen, t = rec.shopper, rec.chosen, rec.t
+        assert chosen is not None
+        past = self.by_shopper.get(shopper)
+        if past is None:
+            past = self.by_shopper[shopper] = deque()
+        past.append((t, chosen, rec.campaign_id))
+        last = self.last_offer.get(shopper)
+        if last is None:
+            last = self.last_offer[shopper] = {}
+        last[chosen] = t
         if rec.outcome != "offered":
             return
-        self.by_product.setdefault(rec.chosen, deque()).append(rec.t)
+        times = self.by_product.get(chosen)
+        if times is None:
+            times = self.by_product[chosen] = deque()
+        times.append(t)
         if rec.campaign_id:
             self.campaign_spent[rec.campaign_id] = self.campaign_spent.get(rec.campaign_id, 0) + 1
             key = (rec.campaign_id, rec.shopper)
@@ -57,7 +67,8 @@ class OfferState:
             return None
         if t - past[-1][0] < r.min_gap_s:
             return "capped-gap"
-        if sum(1 for when, _, _ in past if t - when < r.shopper_window_s) >= r.max_offers_per_shopper:
+        cap = r.max_offers_per_shopper
+        if len(past) >= cap and sum(1 for when, _, _ in past if t - when < r.shopper_window_s) >= cap:
             return "capped-shopper"
         return None
 

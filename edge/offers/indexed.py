@@ -1,0 +1,217 @@
+"""The offer decision's fast path for the model's own candidate lists (pure: no I/O, no clock).
+
+``OfferModel.candidates`` returns a :class:`~edge.offers.candidates.CandidateList` of item indices
+into the model's item table. For such a list the engine needs no per-candidate dictionary lookups
+by product id or campaign search: what each offerable product is worth at a shelf (money margin x
+weight, after the best campaign this shopper can still get) is kept per item index, per shelf and
+per set of campaigns still open to the shopper, until the catalogue, its stock or the rules change.
+
+It decides exactly as the general path in :mod:`edge.offers.decision` (``tests/unit/
+test_offer_fastpath.py`` compares the two on random stores, rules, states and candidates) and
+declines (returns None) whenever a rule needs the general path: a per-product cap, no organic
+offers, a candidate below ``min_acceptance`` or one this shelf cannot offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import mul
+
+from edge.events import ShelfId
+from edge.offers.candidates import CandidateList
+from edge.offers.catalogue import Product
+from edge.offers.filters import ShelfFacts
+from edge.offers.records import Option
+from edge.offers.rules import Campaign, Variant
+
+_option = tuple.__new__  # Option(...) without the named tuple's argument handling
+RECORD_CANDIDATES = 20  # candidates (ids and ranking keys) kept in each decision record
+TERMS_CACHE = 1024
+
+Term = tuple[Product, float, float, Campaign | None]  # product, money value, weight, campaign
+Ranked = tuple[list[Option], Option | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What every offerable product of one shelf is worth to one set of open campaigns."""
+
+    value_weight: dict[int, float]  # item index -> money value x weight (the expected-value factor)
+    terms: dict[int, Term]  # item index -> the terms of its Option
+    new: frozenset[int]  # item indices of new products
+    novel_ev: tuple[tuple[int, Term], ...]  # (index or -1, terms) of the new products offerable
+    # here, best first by expected value (then id)
+    novel_relevance: tuple[tuple[int, Term], ...]  # the same, by relevance (all alike: by id)
+
+
+class IndexedPath(ShelfFacts):
+    """The fast path of :class:`edge.offers.decision.OfferEngine` (its base class)."""
+
+    _names: tuple[str, ...]
+    _name_index: dict[str, int]
+    _terms: dict[tuple[ShelfId, tuple[bool, ...]], tuple[int, tuple[str, ...], Terms]]
+    _terms_hot: tuple[ShelfId, tuple[bool, ...], int, tuple[str, ...], Terms] | None
+
+    def _reset_indexed_caches(self) -> None:
+        self._names = ()
+        self._name_index = {}
+        self._terms = {}
+        self._terms_hot = None
+
+    def _indexed(
+        self,
+        shopper: str,
+        t: float,
+        shelf: ShelfId,
+        held: set[str],
+        candidates: CandidateList,
+        variant: Variant,
+    ) -> Ranked | None:
+        """(ranked options, best new product, record ids, record keys, filtered counts), or None
+        when the general path must decide."""
+        r = self._rules.rules
+        items, scores, together = candidates.items, candidates.scores, candidates.together
+        if items is None or r.max_per_product_window is not None or not r.organic_offers:
+            return None
+        if len(items) > r.candidates:
+            items, scores, together = items[: r.candidates], scores[: r.candidates], together[: r.candidates]
+        if scores and r.min_acceptance > 0 and min(scores) < r.min_acceptance:
+            return None
+        names = candidates.names
+        index = self._index_of(names)
+        terms = self._terms_for(names, index, shelf, self._open_campaigns(shopper, t))
+        value_weight = terms.value_weight
+        factors = list(map(value_weight.get, items))
+        if None in factors:
+            return None  # a candidate this shelf cannot offer: the general path says why
+        last = self._state.last_offer.get(shopper)
+        skip = held
+        if last:
+            gap = r.same_offer_gap_s
+            recent = {pid for pid, when in last.items() if t - when < gap}
+            if recent:
+                skip = held | recent
+        filtered: dict[str, int] = {}
+        blocked = {i for pid in skip if (i := index.get(pid)) is not None}
+        if not blocked.isdisjoint(items):
+            keep = []
+            for j, i in enumerate(items):
+                if i in blocked:
+                    reason = "held" if names[i] in held else "recently-offered"
+                    filtered[reason] = filtered.get(reason, 0) + 1
+                else:
+                    keep.append(j)
+            items = [items[j] for j in keep]
+            scores = [scores[j] for j in keep]
+            together = [together[j] for j in keep]
+            factors = [factors[j] for j in keep]
+        relevance = variant.ranking == "relevance"
+        keys = scores if relevance else list(map(mul, scores, factors))
+        order = sorted(range(len(keys)), key=keys.__getitem__, reverse=True)  # ties: model order
+        top_n = variant.explore_top
+        of = terms.terms
+        ranked = []
+        for j in order[:top_n]:
+            product, value, weight, campaign = of[items[j]]
+            ranked.append(
+                _option(Option, (product, scores[j], value, weight, campaign, together[j], product.new))
+            )
+        if terms.new and not terms.new.isdisjoint(items) and not any(o.novel for o in ranked):
+            for j in order[top_n:]:  # the policy also needs the best new survivor
+                if items[j] in terms.new:
+                    product, value, weight, campaign = of[items[j]]
+                    ranked.append(Option(product, scores[j], value, weight, campaign, together[j], True))
+                    break
+        best_novel = None
+        if variant.novelty_share > 0 and terms.novel_ev:
+            survivors = set(items)
+            for i, (product, value, weight, campaign) in (
+                terms.novel_relevance if relevance else terms.novel_ev
+            ):
+                if i in survivors:
+                    continue
+                if product.product_id in skip:
+                    reason = "held" if product.product_id in held else "recently-offered"
+                    filtered[reason] = filtered.get(reason, 0) + 1
+                elif best_novel is None:
+                    best_novel = Option(product, r.novelty_acceptance, value, weight, campaign, 0.0, True)
+        head = order[:RECORD_CANDIDATES]
+        return (
+            ranked,
+            best_novel,
+            tuple([names[items[j]] for j in head]),
+            tuple([keys[j] for j in head]),
+            tuple(sorted(filtered.items())),
+        )
+
+    def _index_of(self, names: tuple[str, ...]) -> dict[str, int]:
+        """Product id -> item index of the model whose item table is ``names``."""
+        if names is not self._names:
+            self._name_index = {pid: i for i, pid in enumerate(names)}
+            self._names = names
+            self._terms = {}
+            self._terms_hot = None
+        return self._name_index
+
+    def _open_campaigns(self, shopper: str, t: float) -> tuple[bool, ...]:
+        """Per campaign: running at ``t`` with budget left overall and for ``shopper``."""
+        if not self._campaign_scope:
+            return ()
+        spent, mine = self._state.campaign_spent, self._state.campaign_shopper
+        return tuple(
+            [
+                c.running(t)
+                and (c.budget_offers is None or spent.get(c.campaign_id, 0) < c.budget_offers)
+                and (c.max_per_shopper is None or mine.get((c.campaign_id, shopper), 0) < c.max_per_shopper)
+                for c, _, _ in self._campaign_scope
+            ]
+        )
+
+    def _terms_for(
+        self, names: tuple[str, ...], index: dict[str, int], shelf: ShelfId, open_: tuple[bool, ...]
+    ) -> Terms:
+        version = self._catalogue.version
+        hot = self._terms_hot
+        if hot is not None and hot[0] is shelf and hot[1] == open_ and hot[2] == version and hot[3] is names:
+            return hot[4]
+        cached = self._terms.get((shelf, open_))
+        if cached is None or cached[0] != version or cached[1] is not names:
+            if len(self._terms) >= TERMS_CACHE:
+                self._terms.clear()
+            cached = (version, names, self._build_terms(index, shelf, open_))
+            self._terms[(shelf, open_)] = cached
+        self._terms_hot = (shelf, open_, version, names, cached[2])
+        return cached[2]
+
+    def _build_terms(self, index: dict[str, int], shelf: ShelfId, open_: tuple[bool, ...]) -> Terms:
+        r = self._rules.rules
+        infos = self._static_ok(shelf)[2]
+        value_weight: dict[int, float] = {}
+        terms: dict[int, Term] = {}
+        new: list[tuple[int, Term]] = []
+        for pid, (product, value, covered, _) in infos.items():
+            weight = r.organic_weight
+            best: Campaign | None = None
+            if covered:
+                for (campaign, products, categories), is_open in zip(
+                    self._campaign_scope, open_, strict=True
+                ):
+                    covers = pid in products or product.category in categories
+                    if is_open and covers and (best is None or campaign.weight > best.weight):
+                        best = campaign
+            if best is not None:
+                value = max(0.0, product.price * (product.margin - best.discount_pct / 100.0))
+                weight = best.weight
+            term = (product, value, weight, best)
+            i = index.get(pid, -1)  # -1: a product the model does not know (new ones often)
+            if i >= 0:
+                value_weight[i] = value * weight
+                terms[i] = term
+            if product.new:
+                new.append((i, term))
+        acceptance = r.novelty_acceptance
+        by_ev = sorted(new, key=lambda it: (-(acceptance * it[1][1] * it[1][2]), it[1][0].product_id))
+        by_relevance = sorted(new, key=lambda it: it[1][0].product_id)
+        return Terms(
+            value_weight, terms, frozenset(i for i, _ in new if i >= 0), tuple(by_ev), tuple(by_relevance)
+        )

@@ -1,0 +1,163 @@
+"""The decision's fast path (:mod:`edge.offers.indexed`) decides exactly as the general path.
+
+Random stores, rules, campaigns, experiments and sequences of decisions are decided twice: once
+with the model's indexed candidate lists (fast path where it applies) and once with the same
+candidates as plain :class:`Candidate` lists (general path). Offers, records, caps and budgets
+must be identical at every step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge.events import BasketEvent, ShelfId
+from edge.offers.candidates import Candidate, CandidateList
+from edge.offers.catalogue import Catalogue, Product
+from edge.offers.decision import DecisionContext, OfferEngine
+from edge.offers.rules import parse_rules
+
+SHELF = ShelfId(1, 0)
+NAMES = (*(f"P{i:02d}" for i in range(24)), "PAD")  # the model's item table (+ padding)
+CATEGORIES = ("tin", "mug", "candle", "bag")
+
+
+def store(draw: Any) -> Catalogue:
+    products = {}
+    for i, pid in enumerate(NAMES[:-1]):
+        if draw(st.booleans()) or i < 4:
+            products[pid] = Product(
+                pid,
+                f"Product {pid}",
+                draw(st.sampled_from([0.5, 1.0, 2.5, 4.0])),
+                draw(st.sampled_from([0.0, 0.2, 0.35, 0.5])),
+                draw(st.sampled_from(CATEGORIES)),
+                new=draw(st.integers(0, 5)) == 0,
+            )
+    products["NEWONLY"] = Product("NEWONLY", "New, unknown to the model", 3.0, 0.4, "mug", new=True)
+    catalogue = Catalogue(products)
+    for pid in products:
+        units = draw(st.sampled_from([0, 3, 3, 3]))
+        catalogue.set_stock(pid, ShelfId(draw(st.sampled_from([1, 2, 5])), 0), units)
+    return catalogue
+
+
+def rules_doc(draw: Any) -> dict[str, Any]:
+    campaigns = []
+    for n in range(draw(st.integers(0, 3))):
+        campaign: dict[str, Any] = {
+            "campaign_id": f"c{n}",
+            "name": f"Campaign {n}",
+            "categories": draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2, unique=True)),
+            "products": draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=3, unique=True)),
+            "weight": draw(st.sampled_from([0.5, 1.0, 2.0])),
+            "discount_pct": draw(st.sampled_from([0, 10, 60])),
+        }
+        if draw(st.booleans()):
+            campaign["budget_offers"] = draw(st.integers(1, 4))
+        if draw(st.booleans()):
+            campaign["max_per_shopper"] = draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            campaign["start"], campaign["end"] = 1000.0, draw(st.sampled_from([1030.0, 1100.0]))
+        campaigns.append(campaign)
+    return {
+        "version": "fuzz",
+        "rules": {
+            "excluded_categories": draw(st.lists(st.sampled_from(CATEGORIES), max_size=1)),
+            "max_offers_per_shopper": draw(st.integers(1, 6)),
+            "min_gap_s": draw(st.sampled_from([0, 0, 5])),
+            "same_offer_gap_s": draw(st.sampled_from([0, 30, 600])),
+            "organic_offers": draw(st.integers(0, 7)) > 0,
+            "organic_weight": draw(st.sampled_from([0.5, 1.0])),
+            "min_acceptance": 0.15 if draw(st.integers(0, 7)) == 0 else 0.0,
+            "max_per_product_window": 2 if draw(st.integers(0, 7)) == 0 else None,
+            "candidates": draw(st.sampled_from([3, 8, 100])),
+            "nearby_gondolas": draw(st.sampled_from([0, 1])),
+        },
+        "campaigns": campaigns,
+        "experiment": {
+            "holdout_share": draw(st.sampled_from([0.0, 0.2])),
+            "variants": [
+                {
+                    "name": "ev",
+                    "share": 0.5,
+                    "novelty_share": draw(st.sampled_from([0.0, 0.2, 0.5])),
+                    "explore_share": draw(st.sampled_from([0.0, 0.3])),
+                    "explore_top": draw(st.integers(1, 4)),
+                },
+                {
+                    "name": "rel",
+                    "share": 0.5,
+                    "ranking": "relevance",
+                    "novelty_share": draw(st.sampled_from([0.0, 0.3])),
+                    "explore_share": draw(st.sampled_from([0.0, 0.2])),
+                },
+            ],
+        },
+    }
+
+
+@st.composite
+def scenarios(
+    draw: Any,
+) -> tuple[Catalogue, dict[str, Any], list[tuple[BasketEvent, list[str], CandidateList, frozenset[str]]]]:
+    catalogue = store(draw)
+    doc = rules_doc(draw)
+    steps = []
+    known = OfferEngine(parse_rules(doc), catalogue).offerable(SHELF) & set(NAMES)
+    offerable = sorted(NAMES.index(p) for p in known)
+    t = 1000.0
+    for n in range(draw(st.integers(1, 12))):
+        t += draw(st.sampled_from([0.0, 1.0, 10.0, 40.0]))
+        shopper = draw(st.sampled_from(["s-1", "s-2", "s-3"]))
+        basket = draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=4, unique=True))
+        # like the model asked with within=engine.offerable(shelf): offerable products, but now
+        # and then any product (a caller without ``within``, or stock that changed in between)
+        pool = offerable if offerable and draw(st.integers(0, 4)) else list(range(len(NAMES) - 1))
+        items = draw(st.lists(st.sampled_from(pool), max_size=12, unique=True))
+        scores = sorted((draw(st.sampled_from([0.05, 0.1, 0.2, 0.2, 0.5, 0.9])) for _ in items), reverse=True)
+        together = [draw(st.sampled_from([0.0, 0.1, 0.4])) for _ in items]
+        picked = (
+            draw(st.sampled_from(basket))
+            if basket and draw(st.booleans())
+            else draw(st.sampled_from(NAMES[:-1]))
+        )
+        held = frozenset(draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=2)))
+        event = BasketEvent(t, SHELF, "pick", picked, 1, 0.9, shopper, event_id=f"e{n}")
+        steps.append((event, basket, CandidateList.indexed(items, NAMES, scores, together), held))
+    return catalogue, doc, steps
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_fast_path_decides_as_the_general_path(scenario: Any) -> None:
+    catalogue, doc, steps = scenario
+    fast = OfferEngine(parse_rules(doc), catalogue)
+    general = OfferEngine(parse_rules(doc), catalogue)
+    for event, basket, indexed, held in steps:
+        plain = [Candidate(c.product_id, c.score, c.together) for c in indexed]
+        context = DecisionContext(display="d-1", shelf=SHELF, held=held)
+        a = fast.decide(event, basket, indexed, context)
+        b = general.decide(event, basket, plain, context)
+        assert a == b
+    assert fast._state == general._state
+
+
+def test_fast_path_is_taken_for_the_usual_rules() -> None:
+    catalogue = Catalogue({pid: Product(pid, pid, 2.0, 0.5, "tin", new=pid == "P03") for pid in NAMES[:8]})
+    for pid in catalogue.products:
+        catalogue.set_stock(pid, SHELF, 4)
+    engine = OfferEngine(parse_rules({"rules": {"min_gap_s": 0}}), catalogue)
+    variant = engine.rules.experiment.variants[0]
+    indexed = CandidateList.indexed([5, 1, 2], NAMES, [0.5, 0.4, 0.3], [0.0, 0.2, 0.0])
+    got = engine._indexed("s-1", 1000.0, SHELF, {"P01"}, indexed, variant)
+    assert got is not None
+    ranked, best_novel, ids, keys, filtered = got
+    assert [o.product.product_id for o in ranked] == ["P05", "P02"] and ids == ("P05", "P02")
+    assert keys == (0.5, 0.3) and filtered == (("held", 1),)
+    assert best_novel is not None and best_novel.product.product_id == "P03"
+    # a candidate the shelf cannot offer sends the decision down the general path
+    unknown = CandidateList.indexed([20], NAMES, [0.5], [0.0])
+    assert engine._indexed("s-1", 1000.0, SHELF, set(), unknown, variant) is None
