@@ -15,7 +15,7 @@ offers, a candidate below ``min_acceptance`` or one this shelf cannot offer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import mul
+from operator import itemgetter, mul
 
 from edge.events import ShelfId
 from edge.offers.candidates import CandidateList
@@ -28,7 +28,11 @@ _option = tuple.__new__  # Option(...) without the named tuple's argument handli
 RECORD_CANDIDATES = 20  # candidates (ids and ranking keys) kept in each decision record
 TERMS_CACHE = 1024
 
-Term = tuple[Product, float, float, Campaign | None]  # product, money value, weight, campaign
+Term = tuple[Product, float, float, Campaign | None]
+Limits = tuple[str, float | None, float | None, int | None, int | None]  # id, start, end, budget, cap
+ALWAYS_OPEN: tuple[Limits, ...] = (
+    ("", None, None, None, None),
+)  # marker: no campaign has a limit  # product, money value, weight, campaign
 Ranked = tuple[list[Option], Option | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
 
 
@@ -53,6 +57,14 @@ class IndexedPath(ShelfFacts):
     _terms_hot: tuple[ShelfId, tuple[bool, ...], int, tuple[str, ...], Terms] | None
 
     def _reset_indexed_caches(self) -> None:
+        """Forget everything derived from the rules, the catalogue or a model's item table."""
+        campaigns = self._rules.campaigns
+        self._campaign_limits: tuple[Limits, ...] = tuple(
+            (c.campaign_id, c.start, c.end, c.budget_offers, c.max_per_shopper) for c in campaigns
+        )
+        if self._campaign_limits and all(limits[1:] == (None,) * 4 for limits in self._campaign_limits):
+            self._campaign_limits = ALWAYS_OPEN
+        self._all_open = (True,) * len(campaigns)
         self._names = ()
         self._name_index = {}
         self._terms = {}
@@ -136,13 +148,12 @@ class IndexedPath(ShelfFacts):
                 elif best_novel is None:
                     best_novel = Option(product, r.novelty_acceptance, value, weight, campaign, 0.0, True)
         head = order[:RECORD_CANDIDATES]
-        return (
-            ranked,
-            best_novel,
-            tuple([names[items[j]] for j in head]),
-            tuple([keys[j] for j in head]),
-            tuple(sorted(filtered.items())),
-        )
+        if len(head) > 1:
+            pick = itemgetter(*head)
+            ids, best_keys = tuple(map(names.__getitem__, pick(items))), pick(keys)
+        else:
+            ids, best_keys = tuple([names[items[j]] for j in head]), tuple([keys[j] for j in head])
+        return ranked, best_novel, ids, best_keys, tuple(sorted(filtered.items()))
 
     def _index_of(self, names: tuple[str, ...]) -> dict[str, int]:
         """Product id -> item index of the model whose item table is ``names``."""
@@ -155,15 +166,19 @@ class IndexedPath(ShelfFacts):
 
     def _open_campaigns(self, shopper: str, t: float) -> tuple[bool, ...]:
         """Per campaign: running at ``t`` with budget left overall and for ``shopper``."""
-        if not self._campaign_scope:
+        limits = self._campaign_limits
+        if not limits:
             return ()
+        if limits is ALWAYS_OPEN:
+            return self._all_open
         spent, mine = self._state.campaign_spent, self._state.campaign_shopper
         return tuple(
             [
-                c.running(t)
-                and (c.budget_offers is None or spent.get(c.campaign_id, 0) < c.budget_offers)
-                and (c.max_per_shopper is None or mine.get((c.campaign_id, shopper), 0) < c.max_per_shopper)
-                for c, _, _ in self._campaign_scope
+                (start is None or t >= start)
+                and (end is None or t < end)
+                and (budget is None or spent.get(cid, 0) < budget)
+                and (cap is None or mine.get((cid, shopper), 0) < cap)
+                for cid, start, end, budget, cap in limits
             ]
         )
 

@@ -77,7 +77,20 @@ def choose(
         propensity += probs.get("explore", 0.0) / top_n if top_n else 0.0
     if novel_best is not None and novel_best.product.product_id == pid:
         propensity += probs.get("novelty", 0.0)
-    return chosen, arm, round(propensity, 6)
+    return chosen, arm, _round6(propensity)
+
+
+@lru_cache(maxsize=4096)
+def _round6(propensity: float) -> float:
+    """``round(p, 6)``, memoised: float rounding to digits goes through a decimal conversion, and a
+    variant's propensities take few distinct values."""
+    return round(propensity, 6)
+
+
+@lru_cache(maxsize=65536)
+def _shown_price(price: float, discount: float) -> float:
+    """The price shown, to the cent (memoised like :func:`_round6`)."""
+    return round(price * (1.0 - discount), 2)
 
 
 def make_offer(
@@ -114,7 +127,7 @@ def make_offer(
         context.display,
         product.product_id,
         product.name,
-        round(product.price * (1.0 - discount), 2),
+        _shown_price(product.price, discount),
         reason,
         proof,
         campaign.campaign_id if campaign else None,
