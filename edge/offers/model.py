@@ -149,6 +149,9 @@ class OfferModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Tensors here are a few KB: plain malloc beats the arena's bookkeeping (about 2 us of a
+        # 70 us call) and nothing stays reserved between calls.
+        options.enable_cpu_mem_arena = False
         try:
             session = ort.InferenceSession(
                 str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"]
