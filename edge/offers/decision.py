@@ -120,17 +120,17 @@ class OfferEngine(IndexedPath):
             held.add(event.product_id)
         ranking = None
         if type(candidates) is CandidateList:
-            ranking = self._indexed(shopper, t, context.shelf, held, candidates, variant)
+            ranking = self._indexed(decision_id, shopper, t, context.shelf, held, candidates, variant)
         if ranking is None:
-            ranking = self._general(shopper, t, context.shelf, held, candidates, variant)
-        ranked, best_novel, ranked_ids, keys, summary = ranking
-        if not ranked and best_novel is None:
+            ranking = self._general(decision_id, shopper, t, context.shelf, held, candidates, variant)
+        choice, ranked_ids, keys, summary = ranking
+        if choice is None:
             rec = self._record(
                 decision_id, event, shopper, context, group, "no-candidate", None, None, 0.0, None,
                 ranked_ids, keys, summary,
             )  # fmt: skip
             return Decision(None, rec)
-        chosen, arm, propensity = choose(decision_id, variant, ranked, best_novel)
+        chosen, arm, propensity = choice
         campaign_id = chosen.campaign.campaign_id if chosen.campaign else None
         outcome = "held-out" if group.group == HOLDOUT else "offered"
         rec = self._record(
@@ -155,6 +155,7 @@ class OfferEngine(IndexedPath):
 
     def _general(
         self,
+        decision_id: str,
         shopper: str,
         t: float,
         shelf: ShelfId,
@@ -178,8 +179,7 @@ class OfferEngine(IndexedPath):
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
         head = order[:RECORD_CANDIDATES]
         return (
-            ranked,
-            best_novel,
+            choose(decision_id, variant, ranked, best_novel) if ranked or best_novel else None,
             tuple([pid for _, _, pid in head]),
             tuple([-key for key, _, _ in head]),
             tuple(sorted(filtered.items())),

@@ -21,6 +21,7 @@ from edge.events import ShelfId
 from edge.offers.candidates import CandidateList
 from edge.offers.catalogue import Product
 from edge.offers.filters import ShelfFacts
+from edge.offers.policy import choose_position
 from edge.offers.records import Option
 from edge.offers.rules import Campaign, Variant
 
@@ -33,7 +34,9 @@ Limits = tuple[str, float | None, float | None, int | None, int | None]  # id, s
 ALWAYS_OPEN: tuple[Limits, ...] = (
     ("", None, None, None, None),
 )  # marker: no campaign has a limit  # product, money value, weight, campaign
-Ranked = tuple[list[Option], Option | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
+Choice = tuple[Option, str, float]  # the option chosen, the policy's arm, its propensity
+# (the choice or None when nothing passed, record candidate ids, their keys, filtered counts)
+Ranked = tuple[Choice | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class IndexedPath(ShelfFacts):
 
     def _indexed(
         self,
+        decision_id: str,
         shopper: str,
         t: float,
         shelf: ShelfId,
@@ -79,8 +83,8 @@ class IndexedPath(ShelfFacts):
         candidates: CandidateList,
         variant: Variant,
     ) -> Ranked | None:
-        """(ranked options, best new product, record ids, record keys, filtered counts), or None
-        when the general path must decide."""
+        """Filters, ranking and the policy's choice (see ``Ranked``), or None when the general
+        path must decide."""
         r = self._rules.rules
         items, scores, together = candidates.items, candidates.scores, candidates.together
         if items is None or r.max_per_product_window is not None or not r.organic_offers:
@@ -120,40 +124,56 @@ class IndexedPath(ShelfFacts):
         relevance = variant.ranking == "relevance"
         keys = scores if relevance else list(map(mul, scores, factors))
         order = sorted(range(len(keys)), key=keys.__getitem__, reverse=True)  # ties: model order
-        top_n = variant.explore_top
-        of = terms.terms
-        ranked = []
-        for j in order[:top_n]:
-            product, value, weight, campaign = of[items[j]]
-            ranked.append(
-                _option(Option, (product, scores[j], value, weight, campaign, together[j], product.new))
-            )
-        if terms.new and not terms.new.isdisjoint(items) and not any(o.novel for o in ranked):
-            for j in order[top_n:]:  # the policy also needs the best new survivor
-                if items[j] in terms.new:
-                    product, value, weight, campaign = of[items[j]]
-                    ranked.append(Option(product, scores[j], value, weight, campaign, together[j], True))
-                    break
-        best_novel = None
-        if variant.novelty_share > 0 and terms.novel_ev:
-            survivors = set(items)
-            for i, (product, value, weight, campaign) in (
-                terms.novel_relevance if relevance else terms.novel_ev
-            ):
-                if i in survivors:
-                    continue
-                if product.product_id in skip:
-                    reason = "held" if product.product_id in held else "recently-offered"
-                    filtered[reason] = filtered.get(reason, 0) + 1
-                elif best_novel is None:
-                    best_novel = Option(product, r.novelty_acceptance, value, weight, campaign, 0.0, True)
         head = order[:RECORD_CANDIDATES]
         if len(head) > 1:
             pick = itemgetter(*head)
             ids, best_keys = tuple(map(names.__getitem__, pick(items))), pick(keys)
         else:
             ids, best_keys = tuple([names[items[j]] for j in head]), tuple([keys[j] for j in head])
-        return ranked, best_novel, ids, best_keys, tuple(sorted(filtered.items()))
+        summary = tuple(sorted(filtered.items()))
+        of = terms.terms
+        top_n = min(len(order), variant.explore_top)
+        top_ids = ids[:top_n] if top_n <= len(ids) else [names[items[j]] for j in order[:top_n]]
+        new_pos, new_id, new_key = -1, None, 0.0  # the ranking's best new product
+        if terms.new and not terms.new.isdisjoint(items):
+            new_pos = next(p for p, j in enumerate(order) if items[j] in terms.new)
+            j = order[new_pos]
+            new_id = names[items[j]]
+            _, value, weight, _ = of[items[j]]
+            new_key = scores[j] if relevance else scores[j] * value * weight
+        novel: Term | None = None  # the best new product that is no candidate
+        if variant.novelty_share > 0 and terms.novel_ev:
+            for i, term in terms.novel_relevance if relevance else terms.novel_ev:
+                if i >= 0 and i in items:
+                    continue
+                if term[0].product_id in skip:
+                    reason = "held" if term[0].product_id in held else "recently-offered"
+                    filtered[reason] = filtered.get(reason, 0) + 1
+                elif novel is None:
+                    novel = term
+            summary = tuple(sorted(filtered.items()))
+        if not order and novel is None:
+            return None, ids, best_keys, summary
+        acceptance = r.novelty_acceptance
+        pos, arm, propensity = choose_position(
+            decision_id,
+            variant,
+            top_ids,
+            new_pos,
+            new_id,
+            new_key,
+            None if novel is None else novel[0].product_id,
+            0.0 if novel is None else acceptance if relevance else acceptance * novel[1] * novel[2],
+        )
+        if pos < 0:
+            assert novel is not None
+            product, value, weight, campaign = novel
+            chosen = _option(Option, (product, acceptance, value, weight, campaign, 0.0, True))
+        else:
+            j = order[pos]
+            product, value, weight, campaign = of[items[j]]
+            chosen = _option(Option, (product, scores[j], value, weight, campaign, together[j], product.new))
+        return (chosen, arm, propensity), ids, best_keys, summary
 
     def _index_of(self, names: tuple[str, ...]) -> dict[str, int]:
         """Product id -> item index of the model whose item table is ``names``."""

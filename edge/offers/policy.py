@@ -6,6 +6,7 @@ mixture is returned so uplift can be measured from the decision log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from edge.events import BasketEvent, Offer
@@ -38,22 +39,29 @@ def _mixture(
     return probs, tuple(edges)
 
 
-def choose(
-    decision_id: str, variant: Variant, ranked: list[Option], best_novel: Option | None
-) -> tuple[Option, str, float]:
-    """Mixture of greedy, novelty and exploration; returns (choice, arm, propensity of the choice).
+def choose_position(
+    decision_id: str,
+    variant: Variant,
+    top_ids: Sequence[str],
+    new_pos: int,
+    new_id: str | None,
+    new_key: float,
+    novel_id: str | None,
+    novel_key: float,
+) -> tuple[int, str, float]:
+    """The mixture of greedy, novelty and exploration over a ranking, by position.
 
-    ``ranked``: the best options, best first (at least the top ``explore_top``, plus the best new
-    one if none of those is new); ``best_novel``: the best new product that is not a candidate.
+    ``top_ids``: the ids of the ranking's best ``explore_top`` options, best first (empty: nothing
+    passed the filters); ``new_pos``, ``new_id``, ``new_key``: position in the ranking, id and
+    ranking key of its best new product (-1 and None if it holds none); ``novel_id``, ``novel_key``:
+    the best new product that is no candidate (None if none). Returns the position of the choice
+    in the ranking (-1: that new non-candidate), the arm and the choice's propensity.
     """
-    novel_best = best_novel
-    for option in ranked:  # the best new option among the ranked ones competes with best_novel
-        if option.novel:
-            if novel_best is None or option.key(variant) >= novel_best.key(variant):
-                novel_best = option
-            break
+    novel_pos, novel_best = -1, novel_id  # the best new option: the ranking's, or the other one
+    if new_id is not None and (novel_id is None or new_key >= novel_key):
+        novel_pos, novel_best = new_pos, new_id
     probs, edges = _mixture(
-        variant.novelty_share, variant.explore_share, bool(ranked), novel_best is not None
+        variant.novelty_share, variant.explore_share, bool(top_ids), novel_best is not None
     )
     u = draw(decision_id)
     arm = edges[-1][0]
@@ -61,23 +69,46 @@ def choose(
         if u < edge:
             arm = name
             break
-    top_n = min(len(ranked), variant.explore_top)
+    top_n = len(top_ids)
     if arm == "greedy":
-        chosen = ranked[0]
+        pos, pid = 0, top_ids[0]
     elif arm == "explore":
-        chosen = ranked[min(top_n - 1, int(explore_draw(decision_id) * top_n))]
+        pos = min(top_n - 1, int(explore_draw(decision_id) * top_n))
+        pid = top_ids[pos]
     else:
         assert novel_best is not None
-        chosen = novel_best
-    pid = chosen.product.product_id
+        pos, pid = novel_pos, novel_best
     propensity = 0.0
-    if ranked and ranked[0].product.product_id == pid:
+    if top_ids and top_ids[0] == pid:
         propensity += probs.get("greedy", 0.0)
-    if arm != "novelty" or any(o.product.product_id == pid for o in ranked[:top_n]):
-        propensity += probs.get("explore", 0.0) / top_n if top_n else 0.0
-    if novel_best is not None and novel_best.product.product_id == pid:
+    if top_n and (arm != "novelty" or pid in top_ids):
+        propensity += probs.get("explore", 0.0) / top_n
+    if novel_best == pid:
         propensity += probs.get("novelty", 0.0)
-    return chosen, arm, _round6(propensity)
+    return pos, arm, _round6(propensity)
+
+
+def choose(
+    decision_id: str, variant: Variant, ranked: list[Option], best_novel: Option | None
+) -> tuple[Option, str, float]:
+    """:func:`choose_position` over options: ``ranked`` holds at least the top ``explore_top``
+    options, best first, plus the best new one if none of those is new; ``best_novel`` is the best
+    new product that is not a candidate. Returns (choice, arm, propensity of the choice)."""
+    new_pos = next((i for i, o in enumerate(ranked) if o.novel), -1)
+    new = ranked[new_pos] if new_pos >= 0 else None
+    pos, arm, propensity = choose_position(
+        decision_id,
+        variant,
+        [o.product.product_id for o in ranked[: variant.explore_top]],
+        new_pos,
+        new.product.product_id if new else None,
+        new.key(variant) if new else 0.0,
+        best_novel.product.product_id if best_novel else None,
+        best_novel.key(variant) if best_novel else 0.0,
+    )
+    chosen = ranked[pos] if pos >= 0 else best_novel
+    assert chosen is not None
+    return chosen, arm, propensity
 
 
 @lru_cache(maxsize=4096)

@@ -34,7 +34,7 @@ def store(draw: Any) -> Catalogue:
                 draw(st.sampled_from([0.5, 1.0, 2.5, 4.0])),
                 draw(st.sampled_from([0.0, 0.2, 0.35, 0.5])),
                 draw(st.sampled_from(CATEGORIES)),
-                new=draw(st.integers(0, 5)) == 0,
+                new=draw(st.integers(0, 2)) == 0,
             )
     products["NEWONLY"] = Product("NEWONLY", "New, unknown to the model", 3.0, 0.4, "mug", new=True)
     catalogue = Catalogue(products)
@@ -74,6 +74,8 @@ def rules_doc(draw: Any) -> dict[str, Any]:
             "min_acceptance": 0.15 if draw(st.integers(0, 7)) == 0 else 0.0,
             "max_per_product_window": 2 if draw(st.integers(0, 7)) == 0 else None,
             "candidates": draw(st.sampled_from([3, 8, 100])),
+            "social_proof_min_share": draw(st.sampled_from([0.0, 0.2])),
+            "novelty_acceptance": draw(st.sampled_from([0.05, 0.2])),
             "nearby_gondolas": draw(st.sampled_from([0, 1])),
         },
         "campaigns": campaigns,
@@ -91,7 +93,7 @@ def rules_doc(draw: Any) -> dict[str, Any]:
                     "name": "rel",
                     "share": 0.5,
                     "ranking": "relevance",
-                    "novelty_share": draw(st.sampled_from([0.0, 0.3])),
+                    "novelty_share": draw(st.sampled_from([0.0, 0.3, 0.6])),
                     "explore_share": draw(st.sampled_from([0.0, 0.2])),
                 },
             ],
@@ -152,12 +154,11 @@ def test_fast_path_is_taken_for_the_usual_rules() -> None:
     engine = OfferEngine(parse_rules({"rules": {"min_gap_s": 0}}), catalogue)
     variant = engine.rules.experiment.variants[0]
     indexed = CandidateList.indexed([5, 1, 2], NAMES, [0.5, 0.4, 0.3], [0.0, 0.2, 0.0])
-    got = engine._indexed("s-1", 1000.0, SHELF, {"P01"}, indexed, variant)
+    got = engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, {"P01"}, indexed, variant)
     assert got is not None
-    ranked, best_novel, ids, keys, filtered = got
-    assert [o.product.product_id for o in ranked] == ["P05", "P02"] and ids == ("P05", "P02")
-    assert keys == (0.5, 0.3) and filtered == (("held", 1),)
-    assert best_novel is not None and best_novel.product.product_id == "P03"
+    choice, ids, keys, filtered = got
+    assert ids == ("P05", "P02") and keys == (0.5, 0.3) and filtered == (("held", 1),)
+    assert choice is not None and choice[1] == "greedy" and choice[0].product.product_id == "P05"
     # a candidate the shelf cannot offer sends the decision down the general path
     unknown = CandidateList.indexed([20], NAMES, [0.5], [0.0])
-    assert engine._indexed("s-1", 1000.0, SHELF, set(), unknown, variant) is None
+    assert engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, set(), unknown, variant) is None
