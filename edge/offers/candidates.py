@@ -26,12 +26,13 @@ class CandidateList(Sequence[Candidate]):
     changed after construction.
     """
 
-    __slots__ = ("_ids", "items", "names", "scores", "together")
+    __slots__ = ("_ids", "basket", "items", "names", "scores", "together")
 
     def __init__(self, ids: list[str], scores: list[float], together: list[float]) -> None:
         if not len(ids) == len(scores) == len(together):
             raise ValueError(f"columns differ in length: {len(ids)}, {len(scores)}, {len(together)}")
         self._ids: list[str] | None = ids
+        self.basket: tuple[str, ...] | None = None
         self.items: list[int] | None = None
         self.names: tuple[str, ...] = ()
         self.scores = scores
@@ -39,13 +40,20 @@ class CandidateList(Sequence[Candidate]):
 
     @classmethod
     def indexed(
-        cls, items: list[int], names: tuple[str, ...], scores: list[float], together: list[float]
+        cls,
+        items: list[int],
+        names: tuple[str, ...],
+        scores: list[float],
+        together: list[float],
+        basket: tuple[str, ...] | None = None,
     ) -> CandidateList:
-        """Candidates as the model's item indices into ``names`` (its item table)."""
+        """Candidates as the model's item indices into ``names`` (its item table), unique, best
+        first; ``basket``: the basket the model left out, if it did (none of its products is here)."""
         if not len(items) == len(scores) == len(together):
             raise ValueError(f"columns differ in length: {len(items)}, {len(scores)}, {len(together)}")
         self = cls.__new__(cls)
         self._ids = None
+        self.basket = basket
         self.items = items
         self.names = names
         self.scores = scores
@@ -74,7 +82,7 @@ class CandidateList(Sequence[Candidate]):
         if isinstance(index, slice):
             if self.items is not None:
                 return CandidateList.indexed(
-                    self.items[index], self.names, self.scores[index], self.together[index]
+                    self.items[index], self.names, self.scores[index], self.together[index], self.basket
                 )
             return CandidateList(self.ids[index], self.scores[index], self.together[index])
         return Candidate(self.ids[index], self.scores[index], self.together[index])

@@ -113,15 +113,16 @@ class OfferEngine(IndexedPath):
         if capped:
             return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
         variant = group.variant or self._rules.experiment.variants[0]
-        held = set(basket)
-        if context.held:
-            held.update(context.held)
+        extra = set(context.held)  # held beyond the basket: other products in hand, this event's
         if event.product_id:
-            held.add(event.product_id)
+            extra.add(event.product_id)
         ranking = None
         if type(candidates) is CandidateList:
-            ranking = self._indexed(decision_id, shopper, t, context.shelf, held, candidates, variant)
+            ranking = self._indexed(
+                decision_id, shopper, t, context.shelf, basket, extra, candidates, variant
+            )
         if ranking is None:
+            held = extra.union(basket)
             ranking = self._general(decision_id, shopper, t, context.shelf, held, candidates, variant)
         choice, ranked_ids, keys, summary = ranking
         if choice is None:

@@ -14,6 +14,7 @@ offers, a candidate below ``min_acceptance`` or one this shelf cannot offer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter, mul
 
@@ -79,7 +80,8 @@ class IndexedPath(ShelfFacts):
         shopper: str,
         t: float,
         shelf: ShelfId,
-        held: set[str],
+        basket: Sequence[str],
+        extra: set[str],
         candidates: CandidateList,
         variant: Variant,
     ) -> Ranked | None:
@@ -100,6 +102,10 @@ class IndexedPath(ShelfFacts):
         factors = list(map(value_weight.get, items))
         if None in factors:
             return None  # a candidate this shelf cannot offer: the general path says why
+        # held: the basket and ``extra`` (other products in hand, this event's). When the model left
+        # this very basket out, no candidate is in it and only the extra ones need looking up.
+        masked = candidates.basket is not None and candidates.basket == tuple(basket)
+        held = extra if masked else extra.union(basket)
         last = self._state.last_offer.get(shopper)
         skip = held
         if last:
@@ -146,8 +152,9 @@ class IndexedPath(ShelfFacts):
             for i, term in terms.novel_relevance if relevance else terms.novel_ev:
                 if i >= 0 and i in items:
                     continue
-                if term[0].product_id in skip:
-                    reason = "held" if term[0].product_id in held else "recently-offered"
+                pid = term[0].product_id
+                if pid in skip or (masked and pid in basket):
+                    reason = "held" if pid in held or (masked and pid in basket) else "recently-offered"
                     filtered[reason] = filtered.get(reason, 0) + 1
                 elif novel is None:
                     novel = term

@@ -236,9 +236,9 @@ class OfferModel:
         if valid < len(score_list):
             del score_list[valid:]
             return CandidateList.indexed(
-                items[:valid].tolist(), self.items, score_list, together[:valid].tolist()
+                items[:valid].tolist(), self.items, score_list, together[:valid].tolist(), tuple(basket)
             )
-        return CandidateList.indexed(items.tolist(), self.items, score_list, together.tolist())
+        return CandidateList.indexed(items.tolist(), self.items, score_list, together.tolist(), tuple(basket))
 
     def _k_input(self, k: int) -> np.ndarray:
         k = min(k, self._pad)

@@ -128,7 +128,14 @@ def scenarios(
         )
         held = frozenset(draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=2)))
         event = BasketEvent(t, SHELF, "pick", picked, 1, 0.9, shopper, event_id=f"e{n}")
-        steps.append((event, basket, CandidateList.indexed(items, NAMES, scores, together), held))
+        if draw(st.booleans()):  # as the model does: the basket's products left out, and said so
+            kept = [j for j, i in enumerate(items) if NAMES[i] not in basket]
+            items, scores = [items[j] for j in kept], [scores[j] for j in kept]
+            together = [together[j] for j in kept]
+            indexed = CandidateList.indexed(items, NAMES, scores, together, tuple(basket))
+        else:
+            indexed = CandidateList.indexed(items, NAMES, scores, together)
+        steps.append((event, basket, indexed, held))
     return catalogue, doc, steps
 
 
@@ -154,11 +161,11 @@ def test_fast_path_is_taken_for_the_usual_rules() -> None:
     engine = OfferEngine(parse_rules({"rules": {"min_gap_s": 0}}), catalogue)
     variant = engine.rules.experiment.variants[0]
     indexed = CandidateList.indexed([5, 1, 2], NAMES, [0.5, 0.4, 0.3], [0.0, 0.2, 0.0])
-    got = engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, {"P01"}, indexed, variant)
+    got = engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, ["P01"], set(), indexed, variant)
     assert got is not None
     choice, ids, keys, filtered = got
     assert ids == ("P05", "P02") and keys == (0.5, 0.3) and filtered == (("held", 1),)
     assert choice is not None and choice[1] == "greedy" and choice[0].product.product_id == "P05"
     # a candidate the shelf cannot offer sends the decision down the general path
     unknown = CandidateList.indexed([20], NAMES, [0.5], [0.0])
-    assert engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, set(), unknown, variant) is None
+    assert engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, [], set(), unknown, variant) is None
