@@ -7,12 +7,13 @@ inputs
   ``profile_items``    int64 [P]    item indices of the shopper profile, padded with N (>= 1 entry)
   ``profile_weights``  float32 [P]  decayed repurchase shares of those items (0 for padding)
   ``profile_baskets``  float32 [1]  number of past baskets behind the profile (0: unknown shopper)
-  ``penalty``          float32 [N+1] added to every score: 0, or -1e9 for items not to return
-                                    (products this store does not stock); the last entry is padding
-  ``k``                int64 [1]    how many items to return (<= N + 1)
+  ``allowed``          int64 [W]    item indices that may be returned (W >= 1): the products this
+                                    store can offer, or all N
+  ``k``                int64 [1]    how many items to return (<= W)
 outputs
-  ``scores``    float32 [k]  estimated probability that the item joins the basket, best first
-  ``items``     int64 [k]    item indices (N is padding: ignore it); basket items are masked out
+  ``scores``    float32 [k]  estimated probability that the item joins the basket, best first;
+                             allowed items already in the basket come last, at -1e9
+  ``items``     int64 [k]    item indices, all from ``allowed``
   ``together``  float32 [k]  highest share of baskets holding a current-basket item that also held
                              this item, counted only where that basket item is well supported
 Metadata (``metadata_props``): ``smartshelf.format``, ``smartshelf.n_items``,
@@ -77,7 +78,7 @@ def build_graph(stats: Statistics, params: Params, model_version: str) -> onnx.M
         _const("history_items", np.array([HISTORY_ITEMS], dtype=np.int64)),
     ]
     node = helper.make_node
-    # The mixture is rewritten as  score = a * cooc_sum + b * personal + c * popularity + penalty
+    # The mixture is rewritten as  score = a * cooc_sum + b * personal + c * popularity
     # with scalar a = lam / max(B, 1), b = (1 - lam) * conf, c = (1 - lam) * (1 - conf), and the
     # sparse parts scattered straight into the dense base (few nodes: per-node cost dominates).
     nodes = [

@@ -156,6 +156,15 @@ def test_bad_manifest_is_refused(copy_dir: Path, content: bytes) -> None:
         OfferModel.load(copy_dir)
 
 
+def test_model_of_an_older_format_is_refused_by_name(copy_dir: Path) -> None:
+    manifest = json.loads((copy_dir / "manifest.json").read_text())
+    manifest["format"] = "smartshelf-offer-model/1"
+    (copy_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError) as err:
+        OfferModel.load(copy_dir)
+    assert err.value.kind == "format" and "smartshelf-offer-model/2" in str(err.value)
+
+
 def test_holder_keeps_serving_previous_model(model_dir: Path, copy_dir: Path) -> None:
     holder = ModelHolder(OfferModel.load(model_dir))
     before = holder.current
