@@ -15,10 +15,9 @@ a mixture policy (:mod:`edge.offers.policy`): best offer, or (novelty_share) the
 or (explore_share) a uniform pick among the top few; the propensity of the chosen offer under that
 mixture is logged.
 
-The hot path reads the model's :class:`CandidateList` columns directly and builds an
-:class:`Option` only for the few survivors the policy can pick (the top ``explore_top`` and the
-best new one); everything that depends only on the shelf, the catalogue or the shopper's group
-is cached until the catalogue, its stock or the rules change.
+The model's own candidate lists (item indices) take the fast path in :mod:`edge.offers.indexed`,
+which builds only the chosen :class:`Option`; every other list, and rules the fast path does not
+cover, take the general path here, the reference the fast path is tested against.
 """
 
 from __future__ import annotations
