@@ -66,6 +66,8 @@ class OfferEngine(IndexedPath):
         self._rules = rules
         r = rules.rules
         self._horizon = max(r.shopper_window_s, r.same_offer_gap_s, r.min_gap_s)
+        self._product_window = r.product_window_s
+        self._logged_as = (rules.experiment.experiment_id, rules.version)  # in every record
         self._excluded_products = frozenset(r.excluded_products)
         self._excluded_categories = frozenset(c.lower() for c in r.excluded_categories)
         self._campaign_scope = [
@@ -107,7 +109,7 @@ class OfferEngine(IndexedPath):
         if not context.consent:
             return Decision(None, self._record(decision_id, event, shopper, context, group, "no-consent"))
         t = event.t
-        self._state.prune(t, shopper, self._horizon, self._rules.rules.product_window_s)
+        self._state.prune(t, shopper, self._horizon, self._product_window)
         capped = self._state.shopper_capped(shopper, t, self._rules.rules)
         if capped:
             return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
@@ -369,7 +371,8 @@ class OfferEngine(IndexedPath):
         return group
 
     def _decision_id(self, event: BasketEvent) -> str:
-        shelf = self._shelf_name(event.shelf)
+        hot = self._name_hot
+        shelf = hot[1] if hot[0] is event.shelf else self._shelf_name(event.shelf)
         key = f"{event.event_id}|{event.shopper}|{event.t!r}|{event.product_id}|{shelf}"
         return "d-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
@@ -389,14 +392,15 @@ class OfferEngine(IndexedPath):
         keys: tuple[float, ...] = (),
         filtered: tuple[tuple[str, int], ...] = (),
     ) -> DecisionRecord:
-        rules = self._rules
+        experiment_id, rules_version = self._logged_as
+        hot = self._name_hot
         return DecisionRecord(
             decision_id,
             event.t,
             shopper,
-            self._shelf_name(context.shelf),
+            hot[1] if hot[0] is context.shelf else self._shelf_name(context.shelf),
             context.display,
-            rules.experiment.experiment_id,
+            experiment_id,
             group.group if group else "",
             outcome,
             chosen,
@@ -406,5 +410,5 @@ class OfferEngine(IndexedPath):
             candidates,
             keys,
             filtered,
-            rules.version,
+            rules_version,
         )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from edge.offers.rules import Experiment, Variant
 
 HOLDOUT = "holdout"
-ID_BITS = 40  # bits of a decision id behind each of its two draws
+ID_BITS = 40  # bits of a decision id behind each of its two draws (10 hex digits)
+ID_RANGE = 2.0**ID_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def _hex_tail(decision_id: str, start: int) -> float | None:
     if len(digits) != ID_BITS // 4:
         return None
     try:
-        return int(digits, 16) / 2.0**ID_BITS
+        return int(digits, 16) / ID_RANGE
     except ValueError:
         return None
 
@@ -61,8 +62,14 @@ def draw(decision_id: str) -> float:
 
     An engine's decision id is ``d-`` and 20 hex digits of a sha256 digest: the last 10 digits
     are the number (no second hash per decision); any other id is hashed."""
-    u = _hex_tail(decision_id, 12)
-    return unit_hash(f"draw:{decision_id}") if u is None else u
+    if decision_id.startswith("d-"):  # _hex_tail(decision_id, 12), inlined: one call per decision
+        digits = decision_id[12:22]
+        if len(digits) == 10:
+            try:
+                return int(digits, 16) / ID_RANGE
+            except ValueError:
+                pass
+    return unit_hash(f"draw:{decision_id}")
 
 
 def explore_draw(decision_id: str) -> float:

@@ -25,6 +25,7 @@ from edge.offers.filters import ShelfFacts
 from edge.offers.policy import choose_position
 from edge.offers.records import Option
 from edge.offers.rules import Campaign, Variant
+from edge.offers.state import OfferState
 
 _option = tuple.__new__  # Option(...) without the named tuple's argument handling
 RECORD_CANDIDATES = 20  # candidates (ids and ranking keys) kept in each decision record
@@ -69,6 +70,10 @@ class IndexedPath(ShelfFacts):
         if self._campaign_limits and all(limits[1:] == (None,) * 4 for limits in self._campaign_limits):
             self._campaign_limits = ALWAYS_OPEN
         self._all_open = (True,) * len(campaigns)
+        self._budgets_only = all(lim[1:3] == (None, None) and lim[4] is None for lim in self._campaign_limits)
+        self._open_hot: tuple[OfferState, int, tuple[bool, ...]] | None = None
+        r = self._rules.rules
+        self._fast_rules = r.max_per_product_window is None and r.organic_offers  # fast path applies
         self._names = ()
         self._name_index = {}
         self._terms = {}
@@ -87,10 +92,10 @@ class IndexedPath(ShelfFacts):
     ) -> Ranked | None:
         """Filters, ranking and the policy's choice (see ``Ranked``), or None when the general
         path must decide."""
-        r = self._rules.rules
         items, scores, together = candidates.items, candidates.scores, candidates.together
-        if items is None or r.max_per_product_window is not None or not r.organic_offers:
+        if items is None or not self._fast_rules:
             return None
+        r = self._rules.rules
         if len(items) > r.candidates:
             items, scores, together = items[: r.candidates], scores[: r.candidates], together[: r.candidates]
         if scores and r.min_acceptance > 0 and min(scores) < r.min_acceptance:
@@ -198,8 +203,13 @@ class IndexedPath(ShelfFacts):
             return ()
         if limits is ALWAYS_OPEN:
             return self._all_open
-        spent, mine = self._state.campaign_spent, self._state.campaign_shopper
-        return tuple(
+        state = self._state
+        if self._budgets_only:  # then only the spending counts, the same for every shopper
+            hot = self._open_hot
+            if hot is not None and hot[0] is state and hot[1] == state.campaign_version:
+                return hot[2]
+        spent, mine = state.campaign_spent, state.campaign_shopper
+        open_ = tuple(
             [
                 (start is None or t >= start)
                 and (end is None or t < end)
@@ -208,6 +218,9 @@ class IndexedPath(ShelfFacts):
                 for cid, start, end, budget, cap in limits
             ]
         )
+        if self._budgets_only:
+            self._open_hot = (state, state.campaign_version, open_)
+        return open_
 
     def _terms_for(
         self, names: tuple[str, ...], index: dict[str, int], shelf: ShelfId, open_: tuple[bool, ...]

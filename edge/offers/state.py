@@ -20,6 +20,7 @@ class OfferState:
     by_product: dict[str, deque[float]] = field(default_factory=dict)
     campaign_spent: dict[str, int] = field(default_factory=dict)
     campaign_shopper: dict[tuple[str, str], int] = field(default_factory=dict)
+    campaign_version: int = 0  # counts budget spending, so what depends on it can be cached
     swept: float = float("-inf")
 
     def remember(self, rec: DecisionRecord) -> None:
@@ -42,6 +43,7 @@ class OfferState:
         times.append(t)
         if rec.campaign_id:
             self.campaign_spent[rec.campaign_id] = self.campaign_spent.get(rec.campaign_id, 0) + 1
+            self.campaign_version += 1
             key = (rec.campaign_id, rec.shopper)
             self.campaign_shopper[key] = self.campaign_shopper.get(key, 0) + 1
 
