@@ -62,14 +62,8 @@ def draw(decision_id: str) -> float:
 
     An engine's decision id is ``d-`` and 20 hex digits of a sha256 digest: the last 10 digits
     are the number (no second hash per decision); any other id is hashed."""
-    if decision_id.startswith("d-"):  # _hex_tail(decision_id, 12), inlined: one call per decision
-        digits = decision_id[12:22]
-        if len(digits) == 10:
-            try:
-                return int(digits, 16) / ID_RANGE
-            except ValueError:
-                pass
-    return unit_hash(f"draw:{decision_id}")
+    u = _hex_tail(decision_id, 12)
+    return unit_hash(f"draw:{decision_id}") if u is None else u
 
 
 def explore_draw(decision_id: str) -> float:
