@@ -31,11 +31,8 @@ _option = tuple.__new__  # Option(...) without the named tuple's argument handli
 RECORD_CANDIDATES = 20  # candidates (ids and ranking keys) kept in each decision record
 TERMS_CACHE = 1024
 
-Term = tuple[Product, float, float, Campaign | None]
+Term = tuple[Product, float, float, Campaign | None]  # product, money value, weight, campaign
 Limits = tuple[str, float | None, float | None, int | None, int | None]  # id, start, end, budget, cap
-ALWAYS_OPEN: tuple[Limits, ...] = (
-    ("", None, None, None, None),
-)  # marker: no campaign has a limit  # product, money value, weight, campaign
 Choice = tuple[Option, str, float]  # the option chosen, the policy's arm, its propensity
 # (the choice or None when nothing passed, record candidate ids, their keys, filtered counts)
 Ranked = tuple[Choice | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
@@ -67,9 +64,6 @@ class IndexedPath(ShelfFacts):
         self._campaign_limits: tuple[Limits, ...] = tuple(
             (c.campaign_id, c.start, c.end, c.budget_offers, c.max_per_shopper) for c in campaigns
         )
-        if self._campaign_limits and all(limits[1:] == (None,) * 4 for limits in self._campaign_limits):
-            self._campaign_limits = ALWAYS_OPEN
-        self._all_open = (True,) * len(campaigns)
         self._budgets_only = all(lim[1:3] == (None, None) and lim[4] is None for lim in self._campaign_limits)
         self._open_hot: tuple[OfferState, int, tuple[bool, ...]] | None = None
         r = self._rules.rules
@@ -141,7 +135,6 @@ class IndexedPath(ShelfFacts):
             ids, best_keys = tuple(map(names.__getitem__, pick(items))), pick(keys)
         else:
             ids, best_keys = tuple([names[items[j]] for j in head]), tuple([keys[j] for j in head])
-        summary = tuple(sorted(filtered.items()))
         of = terms.terms
         top_n = min(len(order), variant.explore_top)
         top_ids = ids[:top_n] if top_n <= len(ids) else [names[items[j]] for j in order[:top_n]]
@@ -163,7 +156,7 @@ class IndexedPath(ShelfFacts):
                     filtered[reason] = filtered.get(reason, 0) + 1
                 elif novel is None:
                     novel = term
-            summary = tuple(sorted(filtered.items()))
+        summary = tuple(sorted(filtered.items()))
         if not order and novel is None:
             return None, ids, best_keys, summary
         acceptance = r.novelty_acceptance
@@ -201,10 +194,8 @@ class IndexedPath(ShelfFacts):
         limits = self._campaign_limits
         if not limits:
             return ()
-        if limits is ALWAYS_OPEN:
-            return self._all_open
         state = self._state
-        if self._budgets_only:  # then only the spending counts, the same for every shopper
+        if self._budgets_only:  # no time window, no per-shopper cap: only the spending counts
             hot = self._open_hot
             if hot is not None and hot[0] is state and hot[1] == state.campaign_version:
                 return hot[2]
