@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the system packages the project needs, only those that are missing.
+# Installs the system packages the development environment needs (not a gateway: see install.sh), only those that are missing.
 # Debian / Raspberry Pi OS. Needs root (or sudo) only when something must be installed.
 set -euo pipefail
 need=()
@@ -10,6 +10,10 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromi
 command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# PostgreSQL server binaries (the central service's tests start their own cluster with initdb/pg_ctl).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Java 17 for Spark in local mode (the central jobs' tests).
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
