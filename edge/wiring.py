@@ -48,7 +48,17 @@ class SensingStage:
         if detector is None:
             detector = self.detectors[batch.shelf] = ShelfDetector(batch.shelf, self.planogram)
             log.info("shelf %s: first samples (%d plates)", batch.shelf, len(batch.plates))
-        return detector.feed(batch)
+        steps = detector.stats["clock_steps"]
+        events = detector.feed(batch)
+        if detector.stats["clock_steps"] != steps:
+            log.warning(
+                "shelf %s: its sample clock stepped back (now %.3f); detection restarted on the new "
+                "timeline (%d samples behind the old one dropped so far)",
+                batch.shelf,
+                batch.t[-1],
+                detector.stats["out_of_order"],
+            )
+        return events
 
 
 class OfferStage:

@@ -19,6 +19,10 @@ How it works (constants in :class:`DetectorParams`, each derived from REFERENCE.
    leave no event. A jump that is over within the 3-sample activity test, with no swing or
    ringing after it (a tare, a recalibration), is no physical pick and only moves the baseline. A data gap counts as activity from the last sample before it.
 5. :func:`edge.sensing.identify.identify` names the product(s) and quantity from the planogram.
+6. Samples older than the last one are dropped (counted in ``stats["out_of_order"]``). A run of
+   batches far behind it (``clock_step_s``) that keeps coming in order for ``clock_step_confirm_s``
+   is a clock step back (or the aftermath of one batch stamped in the future): the timeline restarts
+   on it (``stats["clock_steps"]``), so one bad timestamp never blinds a shelf.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class DetectorParams:
     confirm_unknown_s: float = 3.0  # an unexplained change must hold this long (leaning comes off)
     max_episode_s: float = 300.0
     relearn_after_s: float = 30.0  # longer than a long hold: the noise estimate may be too low
+    # Samples this far behind the last one are a clock step (a controller's clock set back, or one
+    # batch stamped in the future) once they have kept coming, in order, for the confirmation time;
+    # a late duplicate (redelivery after a reconnect) is dropped and never restarts the timeline.
+    clock_step_s: float = 60.0
+    clock_step_confirm_s: float = 1.0
     join_reach: int = 1
     identify: IdentifyParams = field(default_factory=IdentifyParams)
 
@@ -85,6 +94,7 @@ class ShelfDetector:
             "steps": 0,
             "episodes": 0,
             "quiet_episodes": 0,
+            "clock_steps": 0,
         }
         self._reset_state(())
 
@@ -105,6 +115,7 @@ class ShelfDetector:
         self._last_t: float | None = None
         self._dt = 1.0 / 60.0
         self._warm_until: float | None = None
+        self._behind: tuple[float, float] | None = None  # first and last time of samples far behind
 
     # ------------------------------------------------------------------ API
     def feed(self, batch: SampleBatch) -> list[WeightEvent]:
@@ -116,6 +127,13 @@ class ShelfDetector:
         t: F64 = np.asarray(batch.t, dtype=np.float64)
         x: F64 = np.asarray(batch.readings, dtype=np.float64).reshape(len(t), len(self.plates))
         last = self._last_t
+        if last is not None and float(t[-1]) <= last - p.clock_step_s:
+            if not self._clock_stepped(float(t[0]), float(t[-1])):
+                self.stats["out_of_order"] += len(t)
+                return []
+            last = None
+        else:
+            self._behind = None
         if last is not None and (t[0] <= last or (len(t) > 1 and t[-1] <= t[0])):
             keep = t > np.maximum.accumulate(np.concatenate([[last], t]))[:-1]
             self.stats["out_of_order"] += int((~keep).sum())
@@ -175,6 +193,21 @@ class ShelfDetector:
         return events
 
     # ------------------------------------------------------------------ internals
+    def _clock_stepped(self, first: float, last: float) -> bool:
+        """Track a run of batches far behind the timeline; once it holds, restart the timeline on
+        it (the plates' baseline is learned again, their noise estimate is kept; an episode open
+        across the step cannot be measured and is dropped)."""
+        run = self._behind
+        start = first if run is None or first <= run[1] else run[0]
+        self._behind = (start, last)
+        if last - start < self.params.clock_step_confirm_s:
+            return False
+        var = self._var
+        self._reset_state(self.plates)
+        self._set_var(var)
+        self.stats["clock_steps"] += 1
+        return True
+
     def _window_n(self) -> int:
         return max(3, round(self.params.settle_window_s / self._dt))
 

@@ -144,6 +144,30 @@ def test_out_of_order_samples_are_dropped_and_counted() -> None:
     assert det.stats["out_of_order"] == 12
 
 
+def test_one_batch_from_the_future_does_not_blind_the_shelf() -> None:
+    """A batch stamped a day ahead (a forged or glitched message) is followed by the real timeline:
+    once the real samples have run behind it for the confirmation time, the detector adopts them."""
+    t, x = clean(20)
+    rel = t - T0
+    x[:, 1] -= 250.0 * np.clip((rel - 12.0) / 0.5, 0, 1)  # a pick 12 s in
+    det = ShelfDetector(SHELF, PLAN)
+    events = run(det, t[:240], x[:240])  # 4 s of quiet samples
+    det.feed(SampleBatch(SHELF, tuple(range(1, 9)), (T0 + 86_400.0,), (tuple(x[240].tolist()),)))
+    events += run(det, t[240:], x[240:])
+    assert [(e.kind, e.product_id) for e in events] == [("pick", "B")]
+    assert det.stats["clock_steps"] == 1
+    assert det.stats["out_of_order"] == round(det.params.clock_step_confirm_s * 60)
+
+
+def test_a_late_duplicate_batch_is_dropped_without_restarting_the_timeline() -> None:
+    t, x = clean(10)
+    det = ShelfDetector(SHELF, PLAN)
+    run(det, t[:500], x[:500])
+    det.feed(batches(t[:6], x[:6])[0])  # redelivered after a reconnect: 8 s old
+    run(det, t[500:], x[500:])
+    assert det.stats["clock_steps"] == 0 and det.stats["out_of_order"] == 6
+
+
 # ------------------------------------------------------------------ detector on the physical model
 def test_pick_and_return_across_two_plates() -> None:
     events = physics_run([("pick", 3.0, (3, 4), 400.0, 1.5), ("return", 12.0, (3, 4), 400.0, 2.0)], 20)
