@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from edge.errors import PayloadError
 from edge.events import SampleBatch, ShelfId
 from edge.mqtt.payloads import SampleBatchMessage, decode
+from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import parse_shelf_topic
 from edge.telemetry import SAMPLES_REFUSED
 
@@ -46,12 +47,6 @@ def clock_refusal(t_first: float, t_last: float, now: float, ahead_s: float, beh
 
 
 @dataclass(slots=True)
-class _LogState:
-    last_logged: float
-    suppressed: int = 0
-
-
-@dataclass(slots=True)
 class SampleIntake:
     """Turns MQTT sample messages into :class:`SampleBatch` or a counted, logged refusal."""
 
@@ -60,8 +55,11 @@ class SampleIntake:
     clock: Callable[[], float] = time.time
     log_interval_s: float = 60.0
     refused: int = 0
-    _logs: dict[tuple[str, str], _LogState] = field(default_factory=dict)
+    _log: RefusalLog = field(init=False)
     _labels: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._log = RefusalLog(log, self.log_interval_s)
 
     def admit(self, topic: str, payload: bytes) -> SampleBatch | None:
         """The batch to feed to the shelf's detector, or None when it is refused (counted and logged)."""
@@ -110,13 +108,4 @@ class SampleIntake:
             shelf = "other"
         self._labels.add(shelf)
         SAMPLES_REFUSED.labels(shelf=shelf, reason=reason).inc()
-        now = time.monotonic()
-        state = self._logs.get((shelf, reason))
-        if state is not None and now - state.last_logged < self.log_interval_s:
-            state.suppressed += 1
-            return
-        more = ""
-        if state is not None and state.suppressed:
-            more = f"; {state.suppressed} more refused since the last such line"
-        self._logs[(shelf, reason)] = _LogState(now)
-        log.warning("shelf %s: sample batch refused (%s): %s%s", shelf, reason, detail, more)
+        self._log.refused(shelf, f"shelf {shelf}: sample batch", reason, detail)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -20,11 +21,11 @@ import pytest
 
 from edge.app import Gateway
 from edge.config import parse_config
-from edge.events import ShelfId
+from edge.events import Offer, ShelfId
 from edge.mqtt.client import MqttClient
 from edge.mqtt.payloads import SampleBatchMessage, encode
 from edge.mqtt.topics import Topics
-from edge.telemetry import SAMPLES_REFUSED, value
+from edge.telemetry import ACKS_REFUSED, SAMPLES_REFUSED, value
 from simulators.broker import MosquittoBroker
 from simulators.shelves.physics import ShelfPhysics
 from tests.support.waiting import wait_until
@@ -42,6 +43,10 @@ def gateway(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Gateway]:
             "mqtt": {"host": broker.host, "port": broker.port},
             "presence": {"source": "none"},
             "web": {"enabled": False},
+            "displays": [
+                {"display_id": "d1", "gondola": 1, "shelf": 2},
+                {"display_id": "d2", "gondola": 1, "shelf": 3},
+            ],
         }
     )
     gw = Gateway(config)
@@ -50,6 +55,7 @@ def gateway(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Gateway]:
     thread = threading.Thread(target=loop.run_until_complete, args=(gw.run(stop),), daemon=True)
     thread.start()
     wait_until(gw.mqtt.connected.is_set, 10, what="gateway connected")
+    gw.loop = loop  # type: ignore[attr-defined]
     yield gw
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
@@ -116,3 +122,62 @@ def test_a_batch_from_the_future_is_refused_and_the_shelf_still_detects(
     lines = [r.getMessage() for r in caplog.records if "ahead_of_clock" in r.getMessage()]
     assert len(lines) == 1, lines  # rate-limited: one line for three refusals
     assert "86" in lines[0] and "ahead of the gateway clock" in lines[0] and "max_samples_ahead_s" in lines[0]
+
+
+ACK_REASONS = ("too_large", "wrong_display", "unknown_offer", "unknown_display", "malformed")
+
+
+def test_forged_display_acks_are_refused_and_never_stored(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge.displays")
+    before = {r: value(ACKS_REFUSED, reason=r) for r in ACK_REASONS}
+    assert gateway.displays is not None
+    now = time.time()
+    offer = Offer("of-door-1", now, now + 60, "shopper-a", ShelfId(1, 2), "d1", "p1", "Tea", 2.5, "r")
+    gateway.loop.call_soon_threadsafe(gateway.displays.publish, offer)  # type: ignore[attr-defined]
+    wait_until(lambda: gateway.displays.live_offers(), 5, what="offer live")  # type: ignore[union-attr]
+
+    def ack(display: str, offer_id: str = "of-door-1", **extra: object) -> bytes:
+        return json.dumps(
+            {"offer_id": offer_id, "display": display, "status": "shown", "at": now, **extra}
+        ).encode()
+
+    forger = MqttClient(gateway.config.mqtt, "test-forger")
+    forger.start()
+    assert forger.wait_connected(5)
+    forged = [
+        (TOPICS.display(1, 2, "d1", "ack"), ack("d1", pad="A" * 1_000_000)),  # 1 MB
+        (TOPICS.display(1, 3, "d2", "ack"), ack("d1")),  # names d1 on d2's topic
+        (TOPICS.display(1, 3, "d2", "ack"), ack("d2")),  # d2 acks an offer sent to d1
+        (TOPICS.display(1, 2, "d1", "ack"), ack("d1", offer_id="of-never-sent")),
+        (TOPICS.display(1, 3, "d1", "ack"), ack("d1")),  # d1 under another shelf's topic
+        (TOPICS.display(1, 2, "d1", "ack"), b'{"offer_id": "of-door-1", "display": "d1", "status": "shown"}'),
+    ]
+    for topic, payload in forged:
+        forger.publish(topic, payload, qos=1)
+    forger.publish(TOPICS.display(1, 2, "d1", "ack"), ack("d1"), qos=1)  # the real one, last
+    counts = gateway.displays.counts
+    try:
+        wait_until(
+            lambda: counts["acks"] + counts["bad_acks"] == len(forged) + 1, 10, what="every ack handled"
+        )
+    finally:
+        forger.stop()
+    assert (counts["acks"], counts["bad_acks"]) == (1, len(forged))
+    delta = {r: value(ACKS_REFUSED, reason=r) - before[r] for r in ACK_REASONS}
+    assert delta == {
+        "too_large": 1,
+        "wrong_display": 1,
+        "unknown_offer": 2,
+        "unknown_display": 1,
+        "malformed": 1,
+    }
+    with sqlite3.connect(gateway.db_path) as db:
+        stored = db.execute(
+            "SELECT event_id, LENGTH(payload) FROM events WHERE stream = 'display-acks'"
+        ).fetchall()
+    assert [event_id for event_id, _ in stored] == ["of-door-1:shown"]
+    assert stored[0][1] < 200
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == len(forged) and all(len(line) < 400 for line in refusals), refusals
