@@ -47,7 +47,7 @@ from edge.mqtt.payloads import (
 )
 from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import Topics, parse_display_topic
-from edge.telemetry import ACKS_REFUSED
+from edge.telemetry import ACKS_REFUSED, PAYLOADS_REFUSED
 
 log = logging.getLogger("edge.displays")
 
@@ -252,13 +252,9 @@ class DisplayPublisher:
         size = len(msg.payload)
         if size > MAX_ACK_BYTES:
             return "too_large", f"{size} bytes (at most {MAX_ACK_BYTES})"
-        try:
-            _, gondola, shelf, display, _ = parse_display_topic(msg.topic)
-        except ValueError:
-            return "unknown_display", "not a display topic"
-        section = self.displays.get(display)
-        if section is None or (section.gondola, section.shelf) != (gondola, shelf):
-            return "unknown_display", "no such display configured at this shelf"
+        display = self._own_display(msg.topic)
+        if display is None:
+            return "unknown_display", "not the topic of a display configured at this shelf"
         try:
             ack = decode(AckMessage, msg.topic, msg.payload)
         except PayloadError as exc:
@@ -295,26 +291,46 @@ class DisplayPublisher:
         for listener in self._ack_listeners:
             listener(ack, latency)
 
+    def _own_display(self, topic: str) -> str | None:
+        """The configured display whose own topic this is (its id at its gondola and shelf), or None."""
+        try:
+            _, gondola, shelf, display, _ = parse_display_topic(topic)
+        except ValueError:
+            return None
+        section = self.displays.get(display)
+        if section is None or (section.gondola, section.shelf) != (gondola, shelf):
+            return None
+        return display
+
     def _on_state(self, msg: MqttMessage) -> None:
+        display = self._own_display(msg.topic)
+        if display is None or len(msg.payload) > MAX_ACK_BYTES:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="unknown_display_or_too_large").inc()
+            return
         try:
             state = decode(DisplayStateMessage, msg.topic, msg.payload)
         except PayloadError as exc:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="malformed").inc()
             log.warning("%s", exc)
             return
+        if state.display != display:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="wrong_display").inc()
+            return
         with self._lock:
-            self.status.setdefault(state.display, DisplayStatus(state.display)).state = state
+            self.status[display].state = state
 
     def _on_availability(self, msg: MqttMessage) -> None:
-        try:
-            display = parse_display_topic(msg.topic)[3]
-        except ValueError:
+        display = self._own_display(msg.topic)
+        if display is None:
+            PAYLOADS_REFUSED.labels(kind="display-availability", reason="unknown_display").inc()
             return
-        text = msg.payload.decode(errors="replace")
-        if text not in ("online", "offline"):
-            log.warning("display %s: availability %r is neither online nor offline", display, text[:40])
+        text = msg.payload[:16].decode(errors="replace")
+        if text not in ("online", "offline") or len(msg.payload) > 16:
+            PAYLOADS_REFUSED.labels(kind="display-availability", reason="malformed").inc()
+            log.warning("display %s: availability %r is neither online nor offline", display, text[:16])
             return
         with self._lock:
-            self.status.setdefault(display, DisplayStatus(display)).available = text == "online"
+            self.status[display].available = text == "online"
 
     def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, object]) -> None:
         if self.record is None:

@@ -40,3 +40,17 @@ def test_ack_for_an_offer_never_sent_is_refused_and_availability_is_taken() -> N
     PUB._on_availability(MqttMessage(TOPICS.display(1, 1, "d1", "availability"), b"online", True, 0.0))
     assert PUB.counts["acks"] == before["acks"] and PUB.counts["bad_acks"] == before["bad_acks"] + 1
     assert PUB.status["d1"].available is True
+
+
+def test_state_and_availability_count_only_from_a_configured_displays_own_topic() -> None:
+    pub = DisplayPublisher(
+        MqttClient(MqttSection(), "unit"), TOPICS, [DisplaySection(display_id="d1", gondola=1, shelf=1)]
+    )
+    state = b'{"display":"%s","state":"showing","offer_id":"x","updated_at":1.0}'
+    pub._on_state(MqttMessage(TOPICS.display(1, 1, "d1", "state"), state % b"d9", True, 0.0))
+    pub._on_state(MqttMessage(TOPICS.display(1, 2, "d1", "state"), state % b"d1", True, 0.0))
+    pub._on_availability(MqttMessage(TOPICS.display(7, 7, "d9", "availability"), b"online", True, 0.0))
+    pub._on_availability(MqttMessage(TOPICS.display(1, 2, "d1", "availability"), b"online", True, 0.0))
+    assert set(pub.status) == {"d1"} and pub.status["d1"].state is None and pub.status["d1"].available is None
+    pub._on_state(MqttMessage(TOPICS.display(1, 1, "d1", "state"), state % b"d1", True, 0.0))
+    assert pub.status["d1"].state is not None and pub.status["d1"].state.state == "showing"
