@@ -12,7 +12,6 @@ ignores fields it does not know. Messages *from* devices are checked strictly at
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
@@ -64,8 +63,6 @@ class SampleBatchMessage(Section):
         for i, row in enumerate(self.readings):
             if len(row) != width:
                 raise ValueError(f"reading row {i} has {len(row)} values for {width} plates")
-        if any(b < a for a, b in pairwise(self.t)):
-            raise ValueError("timestamps go backwards within the batch")
         return self
 
     def to_event(self, shelf: ShelfId | None = None) -> SampleBatch:

@@ -82,7 +82,7 @@ class SampleIntake:
             )
             return None
         now = self.clock()
-        t_first, t_last = message.t[0], message.t[-1]
+        t_first, t_last = min(message.t), max(message.t)
         reason = clock_refusal(t_first, t_last, now, self.ahead_s, self.behind_s)
         if reason == "ahead_of_clock":
             self._refuse(
