@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import generate_latest
 
 from edge.app import Gateway
 from edge.config import parse_config
@@ -25,7 +26,7 @@ from edge.events import Offer, ShelfId
 from edge.mqtt.client import MqttClient
 from edge.mqtt.payloads import SampleBatchMessage, encode
 from edge.mqtt.topics import Topics
-from edge.telemetry import ACKS_REFUSED, SAMPLES_REFUSED, value
+from edge.telemetry import ACKS_REFUSED, REGISTRY, SAMPLES_REFUSED, value
 from simulators.broker import MosquittoBroker
 from simulators.shelves.physics import ShelfPhysics
 from tests.support.waiting import wait_until
@@ -119,6 +120,9 @@ def test_a_batch_from_the_future_is_refused_and_the_shelf_still_detects(
     assert value(SAMPLES_REFUSED, shelf="1/1", reason="ahead_of_clock") - before["ahead_of_clock"] == 3
     assert value(SAMPLES_REFUSED, shelf="1/1", reason="wrong_shelf") - before["wrong_shelf"] == 1
     assert value(SAMPLES_REFUSED, shelf="1/1", reason="malformed") - before["malformed"] == 1
+    # what /metrics exposes (edge.telemetry.REGISTRY in the Prometheus text format)
+    exposition = generate_latest(REGISTRY).decode()
+    assert 'smartshelf_samples_refused_total{reason="ahead_of_clock",shelf="1/1"}' in exposition
     lines = [r.getMessage() for r in caplog.records if "ahead_of_clock" in r.getMessage()]
     assert len(lines) == 1, lines  # rate-limited: one line for three refusals
     assert "86" in lines[0] and "ahead of the gateway clock" in lines[0] and "max_samples_ahead_s" in lines[0]
@@ -173,10 +177,17 @@ def test_forged_display_acks_are_refused_and_never_stored(
         "unknown_display": 1,
         "malformed": 1,
     }
-    with sqlite3.connect(gateway.db_path) as db:
-        stored = db.execute(
-            "SELECT event_id, LENGTH(payload) FROM events WHERE stream = 'display-acks'"
-        ).fetchall()
+
+    def stored_acks() -> list[tuple[str, int]]:
+        db = sqlite3.connect(gateway.db_path)
+        try:
+            query = "SELECT event_id, LENGTH(payload) FROM events WHERE stream = 'display-acks'"
+            return db.execute(query).fetchall()
+        finally:
+            db.close()
+
+    # the genuine ack is counted before it is written: wait for the row
+    stored = wait_until(stored_acks, 5, what="the genuine ack stored")
     assert [event_id for event_id, _ in stored] == ["of-door-1:shown"]
     assert stored[0][1] < 200
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
