@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import EdgeConfig
-from edge.errors import EdgeError, PayloadError
-from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, SampleBatch, WeightEvent
+from edge.errors import EdgeError
+from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, WeightEvent
 from edge.fusion.core import BasketFusion, Baskets, weight_event_id
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
@@ -32,11 +32,10 @@ from edge.mqtt.payloads import (
     DecisionEventMessage,
     OfferMessage,
     PresenceEventMessage,
-    SampleBatchMessage,
     WeightEventMessage,
-    decode,
     encode,
 )
+from edge.mqtt.sample_intake import SampleIntake
 from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
 from edge.presence.service import PresenceService
@@ -76,6 +75,11 @@ class Gateway:
         self.db = open_database(self.db_path)
         self.store = EventStore(self.db)
         self.sensing = SensingStage(config)
+        self.intake = SampleIntake(
+            ahead_s=config.sensing.max_samples_ahead_s,
+            behind_s=config.sensing.max_samples_behind_s,
+            clock=clock,
+        )
         self.presence = PresenceService(config, self.mqtt, on_event=self.on_presence)
         self.presence.load_keys()
         self.vision = VisionService(config.cameras)
@@ -98,11 +102,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ stage handlers (event loop)
     def on_samples(self, msg: MqttMessage) -> None:
-        try:
-            batch: SampleBatch = decode(SampleBatchMessage, msg.topic, msg.payload).to_event()
-        except PayloadError as exc:
-            self.stats["malformed"] += 1
-            log.warning("%s", exc)
+        refused = self.intake.refused
+        batch = self.intake.admit(msg.topic, msg.payload)
+        if batch is None:
+            self.stats["malformed"] += self.intake.refused - refused
             return
         self.stats["batches"] += 1
         for event in self.sensing.feed(batch):

@@ -96,6 +96,19 @@ class SensingSection(Section):
         None,
         description="Planogram CSV (product_id,name,gondola,shelf,plate,unit_weight_g,price); synced when absent.",
     )
+    max_samples_ahead_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="A sample batch stamped further ahead of the gateway's clock is refused (logged, "
+        "counted on /metrics): one would make the shelf's detector wait for that moment.",
+    )
+    max_samples_behind_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="A sample batch older than this by the gateway's clock is refused (logged, counted).",
+    )
 
 
 class PresenceSection(Section):

@@ -226,6 +226,7 @@ class Bridge:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "<payload>"
+            log.warning("g%d/s%d: command refused: %s: %s", gondola, shelf, where, first["msg"])
             self._reply(gondola, shelf, "", "?", "invalid", f"{where}: {first['msg']}")
             return
         self._executor.submit(self._execute, gondola, shelf, command)

@@ -9,7 +9,11 @@ One :class:`DisplayPublisher` per gateway. It
 - for serial displays on shelf controllers, publishes a text command on the shelf's ``.../set``
   topic instead; shelf-bridge forwards it over the shelf protocol (see README.md);
 - listens to acknowledgements (``shown``, ``expired``, ``withdrawn``, ``impression``), display state
-  (retained) and availability (Last Will), and keeps per-display status;
+  (retained) and availability (Last Will), and keeps per-display status. An acknowledgement is
+  taken only when it is at most ``MAX_ACK_BYTES``, decodes, comes from a configured display's own
+  topic, names that display, and refers to an offer sent to it (live, or ended less than
+  ``ACK_GRACE_S`` ago); anything else is refused, counted (``ACKS_REFUSED`` on /metrics) and logged
+  in one short line (no payload echo), so a forged ack never becomes a stored event;
 - records offers, acknowledgements and conversions as events (event + outbox row in one transaction)
   so the backend can report uplift per campaign and variant against the holdout group.
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -31,6 +35,7 @@ from edge.errors import EdgeError, PayloadError
 from edge.events import BasketEvent, Offer
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
+    MAX_ACK_BYTES,
     AckMessage,
     DisplayStateMessage,
     OfferMessage,
@@ -40,9 +45,16 @@ from edge.mqtt.payloads import (
     decode,
     encode,
 )
+from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import Topics, parse_display_topic
+from edge.telemetry import ACKS_REFUSED, PAYLOADS_REFUSED
 
 log = logging.getLogger("edge.displays")
+
+#: Seconds after an offer ended (expired, withdrawn) during which its late acks are still taken.
+ACK_GRACE_S = 120.0
+#: Ended offers remembered for late acks, at most.
+MAX_ENDED = 10_000
 
 #: Signature of EventStore.append: (stream, kind, event_id, t, payload) -> stored.
 Recorder = Callable[[str, str, str, float, dict[str, object]], bool]
@@ -96,6 +108,9 @@ class DisplayPublisher:
         self.tracker = ConversionTracker(conversion_window_s)
         self.status = {d.display_id: DisplayStatus(d.display_id) for d in displays}
         self._live: dict[str, LiveOffer] = {}
+        #: offer id -> (display, forget after): offers that ended lately, whose acks are still taken
+        self._ended: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._refusals = RefusalLog(log)
         self._lock = threading.Lock()
         self._ack_listeners: list[Callable[[AckMessage, float | None], None]] = []
         #: seconds from publish to the 'shown' ack, most recent last
@@ -168,7 +183,7 @@ class DisplayPublisher:
         with self._lock:
             mine = [lo for lo in self._live.values() if lo.offer.shopper == shopper]
             for lo in mine:
-                del self._live[lo.offer.offer_id]
+                self._end(lo.offer.offer_id, t)
         withdrawn = []
         for lo in mine:
             offer = lo.offer
@@ -195,7 +210,9 @@ class DisplayPublisher:
         with self._lock:
             gone = [k for k, lo in self._live.items() if lo.offer.expires_at <= t]
             for k in gone:
-                del self._live[k]
+                self._end(k, t)
+            while self._ended and next(iter(self._ended.values()))[1] <= t:
+                self._ended.popitem(last=False)
             self.tracker.expire(t)
         return len(gone)
 
@@ -214,12 +231,50 @@ class DisplayPublisher:
         return conversions
 
     # ------------------------------------------------------------------ MQTT handlers
-    def _on_ack(self, msg: MqttMessage) -> None:
+    def _end(self, offer_id: str, t: float) -> None:
+        """Move a live offer to the recently ended ones (call with the lock held)."""
+        live = self._live.pop(offer_id)
+        self._ended[offer_id] = (live.offer.display, t + ACK_GRACE_S)
+        self._ended.move_to_end(offer_id)
+        while len(self._ended) > MAX_ENDED:
+            self._ended.popitem(last=False)
+
+    def _display_of_offer(self, offer_id: str) -> str | None:
+        """The display an offer was sent to, if it is live or ended lately (call with the lock held)."""
+        live = self._live.get(offer_id)
+        if live is not None:
+            return live.offer.display
+        ended = self._ended.get(offer_id)
+        return ended[0] if ended is not None else None
+
+    def _judge_ack(self, msg: MqttMessage) -> AckMessage | tuple[str, str]:
+        """The acknowledgement if it may be taken, else (reason, short detail) for its refusal."""
+        size = len(msg.payload)
+        if size > MAX_ACK_BYTES:
+            return "too_large", f"{size} bytes (at most {MAX_ACK_BYTES})"
+        display = self._own_display(msg.topic)
+        if display is None:
+            return "unknown_display", "not the topic of a display configured at this shelf"
         try:
             ack = decode(AckMessage, msg.topic, msg.payload)
         except PayloadError as exc:
+            return "malformed", exc.reason
+        if ack.display != display:
+            return "wrong_display", f"payload names display {ack.display!r}"
+        with self._lock:
+            sent_to = self._display_of_offer(ack.offer_id)
+        if sent_to != display:
+            return "unknown_offer", f"offer {ack.offer_id[:40]!r} was not sent to this display"
+        return ack
+
+    def _on_ack(self, msg: MqttMessage) -> None:
+        ack = self._judge_ack(msg)
+        if isinstance(ack, tuple):
+            reason, detail = ack
             self.counts["bad_acks"] += 1
-            log.warning("%s", exc)
+            ACKS_REFUSED.labels(reason=reason).inc()
+            topic = msg.topic[:120]
+            self._refusals.refused(topic, f"display ack on {topic!r}", reason, detail)
             return
         latency = None
         with self._lock:
@@ -230,32 +285,52 @@ class DisplayPublisher:
                     self.ack_latencies.append(latency)
                 live.status = ack.status
                 if ack.status in ("expired", "withdrawn"):
-                    del self._live[ack.offer_id]
+                    self._end(ack.offer_id, self.clock())
             self.counts["acks"] += 1
         self._record("display-acks", ack.status, f"{ack.offer_id}:{ack.status}", ack.at, ack.model_dump())
         for listener in self._ack_listeners:
             listener(ack, latency)
 
+    def _own_display(self, topic: str) -> str | None:
+        """The configured display whose own topic this is (its id at its gondola and shelf), or None."""
+        try:
+            _, gondola, shelf, display, _ = parse_display_topic(topic)
+        except ValueError:
+            return None
+        section = self.displays.get(display)
+        if section is None or (section.gondola, section.shelf) != (gondola, shelf):
+            return None
+        return display
+
     def _on_state(self, msg: MqttMessage) -> None:
+        display = self._own_display(msg.topic)
+        if display is None or len(msg.payload) > MAX_ACK_BYTES:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="unknown_display_or_too_large").inc()
+            return
         try:
             state = decode(DisplayStateMessage, msg.topic, msg.payload)
         except PayloadError as exc:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="malformed").inc()
             log.warning("%s", exc)
             return
+        if state.display != display:
+            PAYLOADS_REFUSED.labels(kind="display-state", reason="wrong_display").inc()
+            return
         with self._lock:
-            self.status.setdefault(state.display, DisplayStatus(state.display)).state = state
+            self.status[display].state = state
 
     def _on_availability(self, msg: MqttMessage) -> None:
-        try:
-            display = parse_display_topic(msg.topic)[3]
-        except ValueError:
+        display = self._own_display(msg.topic)
+        if display is None:
+            PAYLOADS_REFUSED.labels(kind="display-availability", reason="unknown_display").inc()
             return
-        text = msg.payload.decode(errors="replace")
-        if text not in ("online", "offline"):
-            log.warning("display %s: availability %r is neither online nor offline", display, text[:40])
+        text = msg.payload[:16].decode(errors="replace")
+        if text not in ("online", "offline") or len(msg.payload) > 16:
+            PAYLOADS_REFUSED.labels(kind="display-availability", reason="malformed").inc()
+            log.warning("display %s: availability %r is neither online nor offline", display, text[:16])
             return
         with self._lock:
-            self.status.setdefault(display, DisplayStatus(display)).available = text == "online"
+            self.status[display].available = text == "online"
 
     def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, object]) -> None:
         if self.record is None:

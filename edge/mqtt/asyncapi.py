@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from edge.mqtt import payloads as p
+from edge.mqtt import shelf_commands as c
 from edge.mqtt.topics import ROOT
 
 ASYNCAPI_PATH = Path(__file__).with_name("asyncapi.json")
@@ -91,13 +92,31 @@ _CHANNELS: list[tuple[str, str, list[str], int, bool, bool, str, str]] = [
     (
         "shelfSet",
         "{gondola}/{shelf}/set",
-        ["ShelfDisplayText", "ShelfDisplayClear"],
+        [
+            "ShelfDisplayText",
+            "ShelfDisplayClear",
+            "ShelfTare",
+            "ShelfSpan",
+            "ShelfRate",
+            "ShelfIdentify",
+            "ShelfInfo",
+        ],
         1,
         False,
         True,
         "send",
         "Commands for a shelf controller, forwarded over the serial shelf protocol by shelf-bridge; offers for "
         "serial text displays travel here (with message expiry), the bridge acks them on the display's ack topic.",
+    ),
+    (
+        "shelfReply",
+        "{gondola}/{shelf}/reply",
+        ["ShelfReply"],
+        1,
+        False,
+        False,
+        "receive",
+        "shelf-bridge's answer to a shelf command, with the command's request_id.",
     ),
     (
         "shelfSamples",
@@ -159,6 +178,12 @@ _MESSAGES: dict[str, type[BaseModel] | None] = {
     "DisplaySet": p.DisplaySetMessage,
     "ShelfDisplayText": p.ShelfDisplayTextMessage,
     "ShelfDisplayClear": p.ShelfDisplayClearMessage,
+    "ShelfTare": c.TareCommand,
+    "ShelfSpan": c.SpanCommand,
+    "ShelfRate": c.RateCommand,
+    "ShelfIdentify": c.IdentifyCommand,
+    "ShelfInfo": c.InfoCommand,
+    "ShelfReply": c.ShelfReplyMessage,
     "SampleBatch": p.SampleBatchMessage,
     "ShelfStatus": p.ShelfStatusMessage,
     "BleSightings": p.SightingsMessage,

@@ -1,7 +1,13 @@
 """Pydantic models of every MQTT payload (JSON). The JSON schemas in docs are generated from these.
 
 Adapters decode with :func:`decode`, which raises :class:`edge.errors.PayloadError` naming the topic
-and the reason; a malformed message is counted and logged, never crashes a stage.
+and the reason; a malformed message is counted and logged, never crashes a stage. No model takes NaN
+or Infinity (``allow_inf_nan=False``, on :class:`Section` and :class:`DeviceMessage`).
+
+Messages *to* devices (offers, withdrawals, display commands, shelf commands) are
+:class:`edge.mqtt.versioning.DeviceMessage`: they carry their major version ``v`` and a device
+ignores fields it does not know. Messages *from* devices are checked strictly at the gateway's door
+(:class:`Section`: unknown fields refused).
 """
 
 from __future__ import annotations
@@ -20,6 +26,15 @@ from edge.events import (
     Sighting,
     WeightEvent,
 )
+from edge.mqtt.shelf_commands import (
+    IdentifyCommand,
+    InfoCommand,
+    RateCommand,
+    ShelfReplyMessage,
+    SpanCommand,
+    TareCommand,
+)
+from edge.mqtt.versioning import DeviceMessage
 from edge.settings_base import Section
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,9 +65,10 @@ class SampleBatchMessage(Section):
                 raise ValueError(f"reading row {i} has {len(row)} values for {width} plates")
         return self
 
-    def to_event(self) -> SampleBatch:
+    def to_event(self, shelf: ShelfId | None = None) -> SampleBatch:
+        """The batch as an event of ``shelf`` (the topic's shelf; the payload's when not given)."""
         return SampleBatch(
-            shelf=ShelfId(self.gondola, self.shelf),
+            shelf=shelf if shelf is not None else ShelfId(self.gondola, self.shelf),
             plates=tuple(self.plates),
             t=tuple(self.t),
             readings=tuple(tuple(r) for r in self.readings),
@@ -110,7 +126,7 @@ class SightingsMessage(Section):
     sightings: list[SightingItem] = Field(description="Advertisements, oldest first.")
 
 
-class OfferMessage(Section):
+class OfferMessage(DeviceMessage):
     """An offer for one display, on ``.../display/{display}/offer`` (MQTT 5 message expiry set)."""
 
     type: Literal["offer"] = Field("offer", description="Message type.")
@@ -151,7 +167,7 @@ class OfferMessage(Section):
         )
 
 
-class WithdrawMessage(Section):
+class WithdrawMessage(DeviceMessage):
     """Withdraws an offer (its shopper left), on the same offer topic."""
 
     type: Literal["withdraw"] = Field("withdraw", description="Message type.")
@@ -175,11 +191,17 @@ def decode_display_command(topic: str, payload: bytes) -> OfferMessage | Withdra
         raise PayloadError(topic, f"{where}: {first['msg']}", payload) from None
 
 
-class AckMessage(Section):
-    """A display's acknowledgement, on ``.../display/{display}/ack``."""
+#: Largest acknowledgement the gateway reads (bytes); a real one is about 100.
+MAX_ACK_BYTES = 1024
 
-    offer_id: str = Field(description="Offer acknowledged.")
-    display: str = Field(description="Display that acknowledges.")
+
+class AckMessage(Section):
+    """A display's acknowledgement, on ``.../display/{display}/ack`` (at most MAX_ACK_BYTES)."""
+
+    offer_id: str = Field(max_length=128, description="Offer acknowledged.")
+    display: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Display that acknowledges (the topic's display)."
+    )
     status: Literal["shown", "expired", "withdrawn", "impression"] = Field(
         description="'shown' when rendered, 'expired' when refused as stale, 'impression' when seen by a shopper."
     )
@@ -195,7 +217,7 @@ class DisplayStateMessage(Section):
     updated_at: float = Field(description="Unix time of this state.")
 
 
-class DisplaySetMessage(Section):
+class DisplaySetMessage(DeviceMessage):
     """A command to a display, on ``.../display/{display}/set`` (not retained)."""
 
     command: Literal["clear", "identify", "brightness"] = Field(
@@ -205,7 +227,7 @@ class DisplaySetMessage(Section):
     at: float = Field(description="Unix time the command was issued.")
 
 
-class ShelfDisplayTextMessage(Section):
+class ShelfDisplayTextMessage(DeviceMessage):
     """An offer for a serial text display on a shelf controller, on the shelf's ``.../set`` topic.
 
     shelf-bridge forwards ``lines`` over the shelf protocol and, once the controller confirms,
@@ -231,7 +253,7 @@ class ShelfDisplayTextMessage(Section):
         return cls(display=offer.display, offer_id=offer.offer_id, lines=lines, expires_at=offer.expires_at)
 
 
-class ShelfDisplayClearMessage(Section):
+class ShelfDisplayClearMessage(DeviceMessage):
     """Clears a serial text display (its shopper left), on the shelf's ``.../set`` topic."""
 
     type: Literal["display-clear"] = Field("display-clear", description="Message type.")
@@ -359,4 +381,10 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "event-presence": PresenceEventMessage,
     "event-basket": BasketEventMessage,
     "event-decision": DecisionEventMessage,
+    "shelf-command-tare": TareCommand,
+    "shelf-command-span": SpanCommand,
+    "shelf-command-rate": RateCommand,
+    "shelf-command-identify": IdentifyCommand,
+    "shelf-command-info": InfoCommand,
+    "shelf-reply": ShelfReplyMessage,
 }

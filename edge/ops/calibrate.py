@@ -33,6 +33,7 @@ from edge.errors import ConfigError, PayloadError
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import SampleBatchMessage, decode
 from edge.mqtt.topics import Topics
+from edge.mqtt.versioning import DEVICE_MESSAGE_VERSION
 
 STABLE_WINDOW_S = 1.0
 STABLE_STD_G = 8.0
@@ -118,7 +119,7 @@ class ShelfSession:
         request_id = f"cal-{os.getpid()}-{time.monotonic_ns()}"
         self.mqtt.publish(
             self.topics.shelf_set(self.gondola, self.shelf),
-            json.dumps({**body, "request_id": request_id}),
+            json.dumps({"v": DEVICE_MESSAGE_VERSION, **body, "request_id": request_id}),
             qos=1,
         )
         deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import EdgeConfig
 from edge.mqtt.topics import ROOT, Topics, parse_shelf_topic
+from edge.mqtt.versioning import DEVICE_MESSAGE_VERSION
 
 
 class ProbeError(Exception):
@@ -177,7 +178,7 @@ def probe(
             )
         time.sleep(0.2)  # retained statuses and the reply subscription are in place
         if ask_info:
-            command = json.dumps({"type": "info", "request_id": request_id})
+            command = json.dumps({"v": DEVICE_MESSAGE_VERSION, "type": "info", "request_id": request_id})
             for shelf in config.bridge.shelves:
                 client.publish(topics.shelf_set(shelf.gondola, shelf.shelf), command, qos=1)
         deadline = time.monotonic() + listen_s

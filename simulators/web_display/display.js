@@ -10,6 +10,9 @@ const DISPLAYS = (params.get("displays") || "1/1/d1").split(",").filter(Boolean)
 // mirror=1: show what the displays show without being them (no Last Will, no acks, no state):
 // for a second screen beside real or simulated displays, which stay the only ones the gateway hears.
 const MIRROR = params.get("mirror") === "1";
+// Major version of the gateway's messages this page understands (edge/mqtt/versioning.py). A message
+// without "v" is version 1; fields this page does not know are ignored; another major version is refused.
+const MESSAGE_VERSION = 1;
 window.displays = {};  // per display: {shown: [...], refused: [...], withdrawn: [...], current, connected}
 
 function now() { return Date.now() / 1000; }
@@ -55,6 +58,14 @@ class Display {
   onMessage(topic, payload) {
     let msg;
     try { msg = JSON.parse(new TextDecoder().decode(payload)); } catch (e) { this.record.errors.push(`not JSON on ${topic}`); return; }
+    if (msg === null || typeof msg !== "object") { this.record.errors.push(`not an object on ${topic}`); return; }
+    if (msg.v !== undefined && msg.v !== MESSAGE_VERSION) {
+      const what = msg.offer_id ? `offer ${msg.offer_id}` : (msg.type || msg.command || "message");
+      const error = `${what}: message version ${msg.v} is not understood by this display (it understands ${MESSAGE_VERSION})`;
+      this.record.errors.push(error);
+      console.warn(`display ${this.id}: ${error}`);
+      return;
+    }
     if (topic.endsWith("/set")) return this.onCommand(msg);
     if (msg.type === "offer") return this.onOffer(msg);
     if (msg.type === "withdraw") return this.onWithdraw(msg);
@@ -136,7 +147,8 @@ class Display {
   publishState() {
     const c = this.record.current;
     const state = { display: this.id, state: c ? "showing" : "idle", offer_id: c ? c.offer_id : null, updated_at: now() };
-    this.el.querySelector(".state").textContent = c ? `showing ${c.offer_id}` : "idle";
+    // the offer id is internal: the tile says only whether it shows an offer
+    this.el.querySelector(".state").textContent = c ? "showing" : "idle";
     if (!MIRROR) this.client.publish(`${this.base}/state`, JSON.stringify(state), { qos: 1, retain: true });
   }
 }

@@ -175,6 +175,10 @@ def test_commands_over_mqtt(broker: MosquittoBroker, tmp_path: Path) -> None:
         assert ask({"type": "rate", "rate_hz": 20, "request_id": "r1"})["status"] == "ok"
         assert sim.rate_hz == 20
         assert ask({"type": "rate", "rate_hz": 200})["status"] == "invalid"
+        # from a newer gateway: unknown fields are ignored, an unknown major version is refused by name
+        assert ask({"v": 1, "type": "info", "request_id": "i2", "added_later": {"x": 1}})["status"] == "ok"
+        newer = ask({"v": 2, "type": "info", "request_id": "i3"})
+        assert newer["status"] == "invalid" and "message version 2 is not understood" in str(newer["detail"])
         assert (
             ask({"type": "identify", "duration_s": 2})["status"] == "ok" and sim.identify_until > time.time()
         )

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from edge.app import Gateway
@@ -49,7 +50,7 @@ def test_malformed_payloads_are_counted_and_good_ones_still_flow(broker, tmp_pat
     pub.start()
     assert pub.wait_connected(5)
     good = SampleBatchMessage(
-        bridge="b", gondola=1, shelf=1, seq=0, plates=[1, 2], t=[1.0], readings=[[10.0, 20.0]]
+        bridge="b", gondola=1, shelf=1, seq=0, plates=[1, 2], t=[time.time()], readings=[[10.0, 20.0]]
     )
     pub.publish(topics.samples(1, 1), b"\x00\xffnot json", qos=1)
     pub.publish(

@@ -47,6 +47,19 @@ shelf = 1
 display_id = "d-2"
 gondola = 1
 shelf = 2
+[[displays]]
+display_id = "d-3"
+gondola = 1
+shelf = 1
+transport = "serial"
+[bridge]
+bridge_id = "bridge-1"
+[[bridge.shelves]]
+port = "/dev/serial/by-id/shelf-1-1"
+gondola = 1
+shelf = 1
+[presence.receivers]
+rx-1 = "1/1"
 """
 
 
@@ -89,7 +102,7 @@ def test_layout_and_permissions(installed: tuple[Path, int]) -> None:
     root, _ = installed
     config = load_config(root / "etc/smartshelf/edge.toml")
     assert config.gateway.store_id == STORE
-    for name in ("gw-1", "bridge-1", "d-1", "d-2", "technician"):
+    for name in ("gw-1", "bridge-1", "d-1", "d-2", "rx-1", "technician"):
         assert (root / f"etc/smartshelf/pki/clients/{name}.crt").exists()
         assert (root / f"etc/smartshelf/pki/clients/{name}.key").stat().st_mode & 0o077 == 0
     assert (root / "etc/smartshelf/pki/ca.key").stat().st_mode & 0o077 == 0
@@ -277,6 +290,57 @@ def test_display_acl_with_real_tls(tls_broker: tuple[Path, int]) -> None:
     finally:
         gateway.close()
         d1.close()
+
+
+def test_each_device_class_may_publish_only_its_own_topics(tls_broker: tuple[Path, int]) -> None:
+    root, port = tls_broker
+    base = f"smartshelf/{STORE}"
+    gateway = Client(root, port, "gw-1")
+    devices = {name: Client(root, port, name) for name in ("rx-1", "d-1", "bridge-1")}
+    try:
+        assert gateway.subscribe(f"{base}/#") == 1
+        forbidden = {
+            "rx-1": [
+                f"{base}/1/1/display/rx-1/ack",  # a receiver is no display, whatever its name
+                f"{base}/1/1/display/d-1/ack",
+                f"{base}/1/1/samples",
+                f"{base}/ble/rx-2/sightings",
+            ],
+            "d-1": [
+                f"{base}/1/2/display/d-1/ack",  # its own id under another shelf's topic
+                f"{base}/1/2/display/d-2/ack",
+                f"{base}/1/1/display/d-1/offer",
+                f"{base}/1/1/samples",
+            ],
+            "bridge-1": [
+                f"{base}/1/2/samples",  # not one of its shelves
+                f"{base}/1/2/status",
+                f"{base}/1/1/display/d-1/ack",  # d-1 is an MQTT display: it acks for itself
+                f"{base}/1/1/display/d-3/offer",
+            ],
+        }
+        allowed = {
+            "rx-1": f"{base}/ble/rx-1/sightings",
+            "d-1": f"{base}/1/1/display/d-1/ack",
+            "bridge-1": f"{base}/1/1/display/d-3/ack",  # the serial display on its shelf
+        }
+        for name, client in devices.items():
+            for topic in forbidden[name]:
+                client.publish(topic, f"forged-by-{name}".encode())
+            # after its forgeries, each client's allowed message: once it arrived, the others would have
+            assert client.publish(allowed[name], f"allowed-{name}".encode()) == 0
+        for name in devices:
+            wait_until(
+                lambda name=name: (allowed[name], f"allowed-{name}".encode()) in gateway.messages,
+                10,
+                what=f"{name}'s allowed message",
+            )
+        forged = [(t, p) for t, p in gateway.messages if p.startswith(b"forged-by-")]
+        assert forged == []
+    finally:
+        gateway.close()
+        for client in devices.values():
+            client.close()
 
 
 def test_browser_display_over_secure_websockets(tls_broker: tuple[Path, int]) -> None:

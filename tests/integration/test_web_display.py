@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,6 +30,13 @@ pytestmark = [
 ]
 
 TOPICS = Topics("store-1")
+SHOTS = Path(tempfile.gettempdir()) / "smartshelf-screenshots"
+#: Whether a tile's idle text and offer view are visible (rendered with a size), by display id.
+VISIBLE = (
+    "const t = document.querySelector(`[data-display='${arguments[0]}']`);"
+    "const seen = (s) => t.querySelector(s).getClientRects().length > 0;"
+    "return {idle: seen('.idle-view'), offer: seen('.offer-view')};"
+)
 D1 = DisplaySection(display_id="d1", gondola=1, shelf=2)
 D2 = DisplaySection(display_id="d2", gondola=1, shelf=3)
 
@@ -68,6 +77,8 @@ def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) 
         )
         wait_until(lambda: pub.status["d1"].state is not None, 5, what="retained idle state")
         assert pub.status["d1"].state.state == "idle"  # type: ignore[union-attr]
+        # idle: the idle text shows and the (empty) offer view does not
+        assert browser.js(VISIBLE, "d1") == {"idle": True, "offer": False}
         idle = browser.screenshot()
 
         now = time.time()
@@ -100,7 +111,13 @@ def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) 
             "bought together by 23 % of shoppers",
         ]
         assert "showing" in dom[4] and dom[5] != "none"
+        # an offer hides the idle text, and the internal offer id is printed nowhere on the tile
+        assert browser.js(VISIBLE, "d1") == {"idle": False, "offer": True}
+        text = browser.js("return document.querySelector(\"[data-display='d1']\").innerText")
+        assert "o-web-1" not in text and "Fresh today" not in text, text
         showing = browser.screenshot()
+        SHOTS.mkdir(exist_ok=True)
+        (SHOTS / "web-display-offer.png").write_bytes(showing)
         changed = np.abs(_tile(browser, showing, "d1") - _tile(browser, idle, "d1")).mean()
         untouched = np.abs(_tile(browser, showing, "d2") - _tile(browser, idle, "d2")).mean()
         assert changed > 40 and untouched < 1, (changed, untouched)
@@ -116,11 +133,28 @@ def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) 
         stale = OfferMessage.from_offer(
             Offer("o-stale", now - 60, now - 1, "s", ShelfId(1, 3), "d2", "p2", "Old bread", 0.5, "x")
         )
+        refused_acks = pub.counts["bad_acks"]
         gw.publish(TOPICS.display_offer(1, 3, "d2"), encode(stale), qos=1)
-        wait_until(
-            lambda: any(a.offer_id == "o-stale" and a.status == "expired" for a in acks), 5, what="refusal"
-        )
+        wait_until(lambda: browser.js("return window.displays.d2.refused") == ["o-stale"], 5, what="refusal")
         assert browser.js("return window.displays.d2.shown.length") == 0
+        # the page acks 'expired' for an offer the gateway never sent: the gateway refuses that ack
+        wait_until(lambda: pub.counts["bad_acks"] == refused_acks + 1, 5, what="ack refused")
+        assert not any(a.offer_id == "o-stale" for a in acks)
+
+        # a newer gateway's offer: unknown fields are ignored; an unknown major version is refused
+        newer = OfferMessage.from_offer(
+            Offer("o-new", now, now + 30, "s", ShelfId(1, 3), "d2", "p2", "Rye bread", 2.0, "fresh")
+        )
+        future = {**json.loads(encode(newer)), "offer_id": "o-v2", "v": 2}
+        gw.publish(TOPICS.display_offer(1, 3, "d2"), json.dumps(future).encode(), qos=1)
+        added = {**json.loads(encode(newer)), "layout": {"theme": "dark"}, "badge": "new"}
+        gw.publish(TOPICS.display_offer(1, 3, "d2"), json.dumps(added).encode(), qos=1)
+        wait_until(lambda: browser.js("return window.displays.d2.shown.length") == 1, 5, what="newer offer")
+        d2 = json.loads(browser.js("return JSON.stringify(window.displays.d2)"))
+        assert [s["offer_id"] for s in d2["shown"]] == ["o-new"]
+        assert d2["errors"] == [
+            "offer o-v2: message version 2 is not understood by this display (it understands 1)"
+        ]
 
         assert pub.withdraw_for("shopper-a", time.time()) == ["o-web-1"]
         wait_until(lambda: any(a.status == "withdrawn" for a in acks), 5, what="'withdrawn' ack")

@@ -1,4 +1,6 @@
-"""The publisher's handlers for display acks, state and availability take any bytes without raising."""
+"""The publisher's handlers for display acks, state and availability take any bytes without raising;
+an ack for an offer the gateway never sent is refused (the accepted path runs against the real
+daemon in tests/integration/test_gateway_door.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ def test_any_bytes(payload: bytes, leaf: str) -> None:
     {"ack": PUB._on_ack, "state": PUB._on_state, "availability": PUB._on_availability}[leaf](msg)
 
 
-def test_valid_ack_and_availability_are_taken() -> None:
-    before = PUB.counts["acks"]
+def test_ack_for_an_offer_never_sent_is_refused_and_availability_is_taken() -> None:
+    before = PUB.counts.copy()
     PUB._on_ack(
         MqttMessage(
             TOPICS.display(1, 1, "d1", "ack"),
@@ -36,4 +38,19 @@ def test_valid_ack_and_availability_are_taken() -> None:
         )
     )
     PUB._on_availability(MqttMessage(TOPICS.display(1, 1, "d1", "availability"), b"online", True, 0.0))
-    assert PUB.counts["acks"] == before + 1 and PUB.status["d1"].available is True
+    assert PUB.counts["acks"] == before["acks"] and PUB.counts["bad_acks"] == before["bad_acks"] + 1
+    assert PUB.status["d1"].available is True
+
+
+def test_state_and_availability_count_only_from_a_configured_displays_own_topic() -> None:
+    pub = DisplayPublisher(
+        MqttClient(MqttSection(), "unit"), TOPICS, [DisplaySection(display_id="d1", gondola=1, shelf=1)]
+    )
+    state = b'{"display":"%s","state":"showing","offer_id":"x","updated_at":1.0}'
+    pub._on_state(MqttMessage(TOPICS.display(1, 1, "d1", "state"), state % b"d9", True, 0.0))
+    pub._on_state(MqttMessage(TOPICS.display(1, 2, "d1", "state"), state % b"d1", True, 0.0))
+    pub._on_availability(MqttMessage(TOPICS.display(7, 7, "d9", "availability"), b"online", True, 0.0))
+    pub._on_availability(MqttMessage(TOPICS.display(1, 2, "d1", "availability"), b"online", True, 0.0))
+    assert set(pub.status) == {"d1"} and pub.status["d1"].state is None and pub.status["d1"].available is None
+    pub._on_state(MqttMessage(TOPICS.display(1, 1, "d1", "state"), state % b"d1", True, 0.0))
+    assert pub.status["d1"].state is not None and pub.status["d1"].state.state == "showing"
