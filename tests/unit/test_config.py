@@ -17,16 +17,30 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_example_config_is_valid(capsys):
+IDENTITY = '[gateway]\nstore_id = "s1"\ngateway_id = "gw-1"\ndata_dir = "/tmp/edge-test"\n'
+
+
+def test_example_config_is_valid(tmp_path, capsys):
     config = load_config(EXAMPLE)
     assert config.gateway.store_id == "store-001"
     assert len(config.bridge.shelves) == 2
-    assert shelf_edge(["validate-config", str(EXAMPLE)]) == 0
+    # Its paths are a gateway's: moved under tmp_path, with the files there, every path checks out.
+    text = EXAMPLE.read_text()
+    for directory in ("/etc/smartshelf", "/var/lib/smartshelf"):
+        text = text.replace(directory, str(tmp_path) + directory)
+    copy = write(tmp_path, text)
+    for key in ("ca_file", "cert_file", "key_file", "planogram", "catalogue", "release_public_key"):
+        line = next(line for line in text.splitlines() if line.startswith(key))
+        target = Path(line.split('"')[1])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("x")
+    (tmp_path / "var/lib/smartshelf/models/offers/factory").mkdir(parents=True)
+    assert shelf_edge(["validate-config", str(copy)]) == 0
     assert "valid" in capsys.readouterr().out
 
 
 def test_unknown_key_is_named_with_its_path(tmp_path, capsys):
-    path = write(tmp_path, '[mqtt]\nhost = "x"\nprot = 1883\n')
+    path = write(tmp_path, IDENTITY + '[mqtt]\nhost = "x"\nprot = 1883\n')
     with pytest.raises(ConfigError) as info:
         load_config(path)
     issue = info.value.issues[0]
@@ -57,11 +71,11 @@ def test_broken_toml_and_missing_file(tmp_path):
 
 def test_receiver_zone_format_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="gondola/shelf"):
-        load_config(write(tmp_path, '[presence.receivers]\nrx = "shelf-one"\n'))
+        load_config(write(tmp_path, IDENTITY + '[presence.receivers]\nrx = "shelf-one"\n'))
 
 
 def test_environment_overrides_file(tmp_path, monkeypatch):
-    path = write(tmp_path, '[mqtt]\nhost = "file-host"\nport = 1883\n[gateway]\nstore_id = "s1"\n')
+    path = write(tmp_path, IDENTITY + '[mqtt]\nhost = "file-host"\nport = 1883\n')
     monkeypatch.setenv("SHELF_EDGE_MQTT__PORT", "1999")
     monkeypatch.setenv("SHELF_EDGE_GATEWAY__STORE_ID", "store-env")
     config = load_config(path)
@@ -73,7 +87,7 @@ def test_environment_overrides_file(tmp_path, monkeypatch):
 def test_bad_environment_value_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("SHELF_EDGE_MQTT__PORT", "not-a-port")
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, ""))
+        load_config(write(tmp_path, IDENTITY))
     assert info.value.issues[0].path == "mqtt.port"
 
 
