@@ -379,7 +379,9 @@ def check_files(config: EdgeConfig) -> list[CheckResult]:
     if not problems:
         return [CheckResult("files", Status.OK, "every configured path exists and can be used")]
     return [
-        CheckResult("files", Status.FAIL, f"{p.key} = {p.path}: {p.problem} ({p.role.role.value})", p.role.fix)
+        CheckResult(
+            "files", Status.FAIL, f"{p.key} = {p.path}: {p.problem} ({p.role.role.value})", p.role.fix
+        )
         for p in problems
     ]
 
