@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import os
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, TlsSection
 from edge.errors import ConfigIssue
 
 Daemon = Literal["edge", "bridge"]
@@ -50,7 +51,9 @@ _SYNCED = "correct the path, or remove the key to use what the backend syncs"
 ROLES: dict[str, PathRole] = {
     "gateway.data_dir": PathRole(Role.WRITE_DIR, _BOTH, "create it, owned by the service user"),
     "mqtt.tls.ca_file": PathRole(Role.READ_FILE, _BOTH, "run `sudo shelf-edge install` or correct the path"),
-    "mqtt.tls.cert_file": PathRole(Role.READ_FILE, _BOTH, "run `sudo shelf-edge install` or correct the path"),
+    "mqtt.tls.cert_file": PathRole(
+        Role.READ_FILE, _BOTH, "run `sudo shelf-edge install` or correct the path"
+    ),
     "mqtt.tls.key_file": PathRole(Role.READ_FILE, _BOTH, "run `sudo shelf-edge install` or correct the path"),
     "bridge.calibration_db": PathRole(
         Role.WRITE_FILE, frozenset({"bridge"}), "correct the path (default: gateway.data_dir/bridge.db)"
@@ -64,7 +67,9 @@ ROLES: dict[str, PathRole] = {
     "backend.release_public_key": PathRole(
         Role.READ_FILE, _EDGE, "run `sudo shelf-edge provision` again or correct the path"
     ),
-    "cameras[].model": PathRole(Role.READ_FILE, _EDGE, "correct the path, or remove it for the bundled model"),
+    "cameras[].model": PathRole(
+        Role.READ_FILE, _EDGE, "correct the path, or remove it for the bundled model"
+    ),
     "cameras[].snapshot_dir": PathRole(Role.WRITE_DIR, _EDGE, "create it, owned by the service user"),
 }
 
@@ -79,7 +84,9 @@ class PathProblem:
     problem: str
 
     def issue(self) -> ConfigIssue:
-        return ConfigIssue(self.key, str(self.path), f"{self.problem} ({self.role.role.value}; fix: {self.role.fix})")
+        return ConfigIssue(
+            self.key, str(self.path), f"{self.problem} ({self.role.role.value}; fix: {self.role.fix})"
+        )
 
 
 def _is_path(annotation: object) -> bool:
@@ -87,7 +94,9 @@ def _is_path(annotation: object) -> bool:
 
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
-    found = [a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)]
+    found = [
+        a for a in (annotation, *get_args(annotation)) if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
     for arg in get_args(annotation):
         found += [m for m in _models_in(arg) if m not in found]
     return found
@@ -106,7 +115,9 @@ def path_fields(model: type[BaseModel] = EdgeConfig, prefix: str = "") -> list[s
     return out
 
 
-def configured_paths(model: BaseModel, prefix: str = "", pattern: str = "") -> Iterator[tuple[str, str, Path]]:
+def configured_paths(
+    model: BaseModel, prefix: str = "", pattern: str = ""
+) -> Iterator[tuple[str, str, Path]]:
     """(location pattern, concrete key, path) of every path set in ``model``."""
     for name in type(model).model_fields:
         value = getattr(model, name)
@@ -169,6 +180,27 @@ def problem_of(path: Path, role: Role) -> str | None:
     return None if problem is None else f"its directory {path.parent} {problem}"
 
 
+def _tls_problems(tls: TlsSection) -> list[PathProblem]:
+    """The TLS files load as the MQTT client will load them (a readable file of garbage is caught here,
+    not as a traceback in the daemon)."""
+    found = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(tls.ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        problem = f"is not a PEM CA certificate ({getattr(exc, 'reason', None) or exc})"
+        found.append(PathProblem("mqtt.tls.ca_file", tls.ca_file, ROLES["mqtt.tls.ca_file"], problem))
+    if tls.cert_file is not None:
+        try:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        except (ssl.SSLError, OSError) as exc:
+            problem = f"does not load with key_file as a certificate and its key ({getattr(exc, 'reason', None) or exc})"
+            found.append(
+                PathProblem("mqtt.tls.cert_file", tls.cert_file, ROLES["mqtt.tls.cert_file"], problem)
+            )
+    return found
+
+
 def check_paths(config: EdgeConfig, daemon: Daemon | None = None) -> list[PathProblem]:
     """Every path ``daemon`` uses (all of them when None) that does not work here, in config order."""
     problems = []
@@ -179,4 +211,7 @@ def check_paths(config: EdgeConfig, daemon: Daemon | None = None) -> list[PathPr
         problem = problem_of(path, role.role)
         if problem is not None:
             problems.append(PathProblem(key, path, role, problem))
+    tls = config.mqtt.tls
+    if tls is not None and not any(p.key.startswith("mqtt.tls.") for p in problems):
+        problems += _tls_problems(tls)
     return problems

@@ -173,3 +173,24 @@ def test_calibrate_honours_its_timeout(
     assert shelf_edge(argv) == 1
     out = capsys.readouterr().out
     assert "calibration stopped: plate 0, info: the bridge did not answer within 1.5 s" in out
+
+
+def test_a_ca_file_that_is_not_a_certificate_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("not a certificate\n")
+    config = tmp_path / "edge.toml"
+    config.write_text(gateway(tmp_path / "data", f'[mqtt]\nport = 8883\n[mqtt.tls]\nca_file = "{ca}"\n'))
+    assert shelf_edge(["run", "--config", str(config)]) == 2
+    assert (
+        "mqtt.tls.ca_file: is not a PEM CA certificate (NO_CERTIFICATE_OR_CRL_FOUND)"
+        in capsys.readouterr().err
+    )
+
+
+def test_install_of_a_new_gateway_needs_its_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert shelf_edge(["install", "--root", str(tmp_path / "root")]) == 2
+    err = capsys.readouterr().err
+    assert "gateway.store_id: a new gateway needs its store: pass --store-id STORE" in err
+    assert not (tmp_path / "root/etc/smartshelf/edge.toml").exists()
