@@ -127,7 +127,9 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
     created = not config_path.exists()
     if created:
         if opts.config_from is None and opts.store_id is None:
-            issue = ConfigIssue("gateway.store_id", ..., "a new gateway needs its store: pass --store-id STORE")
+            issue = ConfigIssue(
+                "gateway.store_id", ..., "a new gateway needs its store: pass --store-id STORE"
+            )
             raise ConfigError(str(config_path), [issue])
         text = (
             opts.config_from.read_text()

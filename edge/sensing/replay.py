@@ -46,7 +46,9 @@ def _first_bad_line(path: Path) -> WeightsFileError:
             fields = [f.strip() for f in text.rstrip("\r\n").split(",")]
             if len(fields) != len(HEADER):
                 return WeightsFileError(
-                    str(path), f"expected {len(HEADER)} values ({','.join(HEADER)}), got {len(fields)}", number
+                    str(path),
+                    f"expected {len(HEADER)} values ({','.join(HEADER)}), got {len(fields)}",
+                    number,
                 )
             for name, value in zip(HEADER, fields, strict=True):
                 try:
