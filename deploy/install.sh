@@ -3,8 +3,10 @@
 #
 #   sudo deploy/install.sh --store-id store-042 [--gateway-id gw-1] [--config-from my.toml]
 #
-# 1. system packages (mosquitto, python3-venv, ...), only the missing ones
-# 2. the application into the virtualenv /opt/smartshelf/venv; on upgrade the previous one is kept
+# 1. the gateway's system packages (deploy/gateway-packages.sh: mosquitto, bluez, dbus, rfkill,
+#    python3-venv), only the missing ones; no test tools (Chromium, chromedriver) on a gateway
+# 2. the application into the virtualenv /opt/smartshelf/venv, the plain package without extras (no
+#    onnx, no simulator dependencies: see pyproject.toml); on upgrade the previous one is kept
 #    as /opt/smartshelf/venv.old and restored automatically when the new one fails to install
 # 3. `shelf-edge install`: config (kept on upgrade), certificates (kept), broker TLS + ACL, systemd
 #    units, user, services enabled and restarted
@@ -33,8 +35,8 @@ VENV="$APP/venv"
 
 if [ "$ROOT" = "/" ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "install.sh: run as root (sudo)" >&2; exit 1; fi
-  echo "==> system packages"
-  bash "$SRC/deploy/system-packages.sh"
+  echo "==> gateway system packages"
+  bash "$SRC/deploy/gateway-packages.sh"
 fi
 
 if [ "$SKIP_VENV" -eq 0 ]; then
@@ -49,7 +51,8 @@ if [ "$SKIP_VENV" -eq 0 ]; then
   fi
   PIP=("$VENV/bin/pip" install --disable-pip-version-check -q --upgrade -c "$SRC/constraints.txt")
   if [ -n "$WHEELHOUSE" ]; then PIP+=(--no-index --find-links "$WHEELHOUSE"); fi
-  if ! "${PIP[@]}" "$SRC" || ! "$VENV/bin/shelf-edge" validate-config "$SRC/deploy/edge.example.toml" >/dev/null; then
+  # The plain package: what the daemons import at run time, checked right after installing it.
+  if ! "${PIP[@]}" "$SRC" || ! "$VENV/bin/python" -c "import edge.app, edge.ops.doctor, shelf_firmware_bridge.service"; then
     echo "install.sh: installing the application failed" >&2
     if [ -d "$VENV.old" ]; then rm -rf "$VENV"; mv "$VENV.old" "$VENV"; echo "previous version restored" >&2; fi
     exit 1

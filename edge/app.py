@@ -282,7 +282,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_service_config(args.config)
+    config = load_service_config(args.config, "edge")
     if config is None:
         return 2
     try:

@@ -7,12 +7,15 @@ over the file. Unknown keys, in the file or the environment's nested values, are
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from edge.errors import ConfigError, ConfigIssue
 from edge.settings_base import Section
@@ -21,16 +24,17 @@ ENV_PREFIX = "SHELF_EDGE_"
 
 
 class GatewaySection(Section):
+    # No defaults: a gateway never runs under another store's identity or writes into whatever
+    # directory it was started from.
     store_id: str = Field(
-        "store-001",
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="Store identifier, first level of every topic.",
+        description="Store identifier, first level of every topic (required).",
     )
     gateway_id: str = Field(
-        "gw-1", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="This gateway's identifier."
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="This gateway's identifier (required)."
     )
     data_dir: Path = Field(
-        Path("var"), description="Directory for the SQLite database, model cache and keys."
+        description="Directory for the SQLite database, model cache and keys (required), e.g. /var/lib/smartshelf."
     )
 
 
@@ -305,7 +309,7 @@ class EdgeConfig(BaseSettings):
         validate_default=True,
     )
 
-    gateway: GatewaySection = Field(default_factory=GatewaySection, description="Store and gateway identity.")
+    gateway: GatewaySection = Field(description="Store and gateway identity (required).")
     mqtt: MqttSection = Field(default_factory=MqttSection, description="Local MQTT broker.")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="Log level and format.")
     bridge: BridgeSection = Field(default_factory=BridgeSection, description="Serial shelf bridge.")
@@ -332,17 +336,44 @@ class EdgeConfig(BaseSettings):
         return (env_settings, init_settings)
 
 
-def _issues_from(error: ValidationError, data: dict[str, Any]) -> list[ConfigIssue]:
+def environment_variable(loc: Sequence[str]) -> str | None:
+    """The SHELF_EDGE_* variable that set the value at ``loc`` (or a section holding it), if any."""
+    names = {name.upper(): name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    for n in range(len(loc), 0, -1):
+        candidate = ENV_PREFIX + "__".join(part.upper() for part in loc[:n])
+        if candidate in names:
+            return names[candidate]
+    return None
+
+
+def _issues_from(error: ValidationError) -> list[ConfigIssue]:
     issues = []
     for err in error.errors():
         loc = [str(p) for p in err["loc"]]
-        message = err["msg"]
+        message, value = err["msg"], err.get("input")
         if err["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see deploy/edge.example.toml)"
         elif err["type"] == "missing":
-            message = "required key is missing"
-        issues.append(ConfigIssue(path=".".join(loc) or "<root>", value=err.get("input"), message=message))
+            message, value = "required key is missing", ...
+            if loc and loc[0] == "gateway":
+                message += " (the gateway's identity and data directory have no defaults)"
+        issues.append(
+            ConfigIssue(
+                path=".".join(loc) or "<root>",
+                value=value,
+                message=message,
+                origin=environment_variable(loc) or "",
+            )
+        )
     return issues
+
+
+def _source(source: str, issues: list[ConfigIssue]) -> str:
+    if all(issue.origin for issue in issues):
+        return f"the environment (SHELF_EDGE_* overrides of {source})"
+    if any(issue.origin for issue in issues):
+        return f"{source} and the environment"
+    return source
 
 
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> EdgeConfig:
@@ -350,7 +381,14 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> EdgeConfig:
     try:
         return EdgeConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(source, _issues_from(exc, data)) from None
+        issues = _issues_from(exc)
+        raise ConfigError(_source(source, issues), issues) from None
+    except SettingsError as exc:  # a SHELF_EDGE_<SECTION> value that is not valid JSON
+        match = re.search(r'field "([^"]+)"', str(exc))
+        field = match.group(1) if match else "<root>"
+        variable = environment_variable([field]) or f"{ENV_PREFIX}{field.upper()}"
+        issue = ConfigIssue(field, os.environ.get(variable), "not valid JSON for this section", variable)
+        raise ConfigError(_source(source, [issue]), [issue]) from None
 
 
 def load_config(path: str | Path) -> EdgeConfig:

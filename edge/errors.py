@@ -14,14 +14,20 @@ class ConfigIssue:
     """One problem in a configuration file: where, what value, and why it is wrong."""
 
     path: str
+    #: The offending value; ``...`` when there is none (a required key that is missing).
     value: object
     message: str
+    #: The environment variable the value came from ("" when it came from the file).
+    origin: str = ""
 
     def __str__(self) -> str:
+        where = f" (set by environment variable {self.origin})" if self.origin else ""
+        if self.value is ...:  # nothing there (a required key that is missing)
+            return f"{self.path}{where}: {self.message}"
         shown = repr(self.value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        return f"{self.path}: {self.message} (got {shown})"
+        return f"{self.path}{where}: {self.message} (got {shown})"
 
 
 class ConfigError(EdgeError):

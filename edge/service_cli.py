@@ -9,16 +9,25 @@ import threading
 from pathlib import Path
 
 from edge.config import EdgeConfig, load_config
+from edge.config_paths import Daemon, check_paths
 from edge.errors import ConfigError
 from edge.logging_setup import configure
 
 
-def load_service_config(path: str | Path) -> EdgeConfig | None:
-    """The validated config with logging set up; None (every problem printed to stderr) when invalid."""
+def load_service_config(path: str | Path, daemon: Daemon | None = None) -> EdgeConfig | None:
+    """The validated config with logging set up; None (every problem printed to stderr) when invalid.
+
+    With ``daemon``, the paths that daemon uses are checked too (edge.config_paths): a missing CA
+    file or planogram is named here, not met as a traceback later.
+    """
     try:
         config = load_config(path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return None
+    problems = check_paths(config, daemon) if daemon is not None else []
+    if problems:
+        print(ConfigError(str(path), [p.issue() for p in problems]), file=sys.stderr)
         return None
     configure(config.logging.level, config.logging.format)
     return config

@@ -17,15 +17,44 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.errors import EdgeError
 
 if TYPE_CHECKING:
-    from edge.app import Gateway
+    import sqlite_utils
+
+    from edge.config import EdgeConfig
+    from edge.displays.publisher import DisplayPublisher
+    from edge.fusion.core import Baskets
+    from edge.presence.service import PresenceService
+    from edge.wiring import OfferStage, SensingStage
 
 log = logging.getLogger("edge.updates")
+
+
+class UpdateTarget(Protocol):
+    """The stages an update is applied to (``edge.app.Gateway`` is one). A protocol, so this module
+    does not import the daemon that imports it."""
+
+    @property
+    def config(self) -> EdgeConfig: ...
+    @property
+    def db(self) -> sqlite_utils.Database: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def sensing(self) -> SensingStage: ...
+    @property
+    def presence(self) -> PresenceService: ...
+    @property
+    def baskets(self) -> Baskets: ...
+    @property
+    def displays(self) -> DisplayPublisher | None: ...
+    @property
+    def offers(self) -> OfferStage | None: ...
 
 
 class UpdateError(EdgeError):
@@ -45,7 +74,7 @@ def _rows(kind: str, path: Path, doc: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def apply_update(gateway: Gateway, kind: str, path: Path) -> None:
+def apply_update(gateway: UpdateTarget, kind: str, path: Path) -> None:
     """Validate the pulled document and swap it into the stage it feeds (on the event loop)."""
     try:
         doc = json.loads(path.read_bytes())
@@ -63,7 +92,7 @@ def apply_update(gateway: Gateway, kind: str, path: Path) -> None:
         log.error("%s", exc if isinstance(exc, UpdateError) else UpdateError(kind, path, str(exc)))
 
 
-def _apply_keys(gateway: Gateway, path: Path) -> None:
+def _apply_keys(gateway: UpdateTarget, path: Path) -> None:
     from edge.presence.keys import load_keys_file, trim_heap
     from edge.presence.privacy import forget_shoppers
 
@@ -87,7 +116,7 @@ def _apply_keys(gateway: Gateway, path: Path) -> None:
     )
 
 
-def _apply_planogram(gateway: Gateway, path: Path, doc: Any) -> None:
+def _apply_planogram(gateway: UpdateTarget, path: Path, doc: Any) -> None:
     from edge.sensing.planogram import HEADER, Planogram
 
     out = io.StringIO()
@@ -102,7 +131,7 @@ def _apply_planogram(gateway: Gateway, path: Path, doc: Any) -> None:
     log.info("planogram: %d products", len(planogram.products))
 
 
-def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
+def _apply_catalogue(gateway: UpdateTarget, path: Path, doc: Any) -> None:
     from edge.offers.catalogue import Catalogue
 
     if gateway.offers is None:
@@ -114,7 +143,7 @@ def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
     log.info("catalogue: %d products", len(catalogue))
 
 
-def _apply_campaigns(gateway: Gateway, path: Path, doc: Any) -> None:
+def _apply_campaigns(gateway: UpdateTarget, path: Path, doc: Any) -> None:
     from edge.offers.rules import parse_rules
 
     if gateway.offers is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,8 @@ class LinkStats:
     opens: int = 0
     samples: int = 0
     protocol_mismatch: int = 0
+    #: Failed attempts to open the port (it is missing, busy or not permitted); retried every reopen_s.
+    open_failures: int = 0
 
 
 @dataclass(slots=True)
@@ -123,14 +126,34 @@ class ShelfLink:
         return pending.answer
 
     # ------------------------------------------------------------------ the thread
+    def _open_failed(self, exc: Exception) -> str:
+        """Why the port cannot be opened, in the technician's words."""
+        if not os.path.exists(self.port):
+            return "does not exist (is the shelf controller plugged in? `ls /dev/serial/by-id/`)"
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return f"cannot be opened: {reason}"
+
     def _run(self) -> None:
+        failing = ""  # the reason told for the current run of failed opens: each reason once
         while not self._stop.is_set():
             try:
                 ser = serial.Serial(self.port, self.baudrate, timeout=0.05, write_timeout=1.0)
             except (serial.SerialException, OSError, ValueError) as exc:
-                log.debug("%s: cannot open: %s", self.port, exc)
+                self.stats.open_failures += 1
+                reason = self._open_failed(exc)
+                if reason != failing:
+                    log.warning(
+                        "shelf g%d/s%d: serial port %s %s; retrying every %g s until it appears",
+                        self.gondola,
+                        self.shelf,
+                        self.port,
+                        reason,
+                        self.reopen_s,
+                    )
+                    failing = reason
                 self._stop.wait(self.reopen_s)
                 continue
+            failing = ""
             self.stats.opens += 1
             if self.stats.opens > 1:
                 self.stats.reconnects += 1

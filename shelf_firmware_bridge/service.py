@@ -364,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_service_config(args.config)
+    config = load_service_config(args.config, "bridge")
     if config is None:
         return 2
     if not config.bridge.shelves:

@@ -49,7 +49,7 @@ def _writer(args: argparse.Namespace) -> int:
     db_path = Path(args.db)
     config = parse_config(
         {
-            "gateway": {"store_id": STORE, "data_dir": str(db_path.parent)},
+            "gateway": {"store_id": STORE, "gateway_id": "gw-soak", "data_dir": str(db_path.parent)},
             "mqtt": {
                 "host": "127.0.0.1",
                 "port": args.mqtt_port,

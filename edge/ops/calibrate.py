@@ -76,7 +76,9 @@ class ShelfSession:
     def start(self, timeout: float = 10.0) -> None:
         self.mqtt.start()
         if not self.mqtt.wait_connected(timeout):
-            raise CalibrationFailed(0, "connect", "broker not reachable: run `shelf-edge doctor`")
+            raise CalibrationFailed(
+                0, "connect", f"broker not reachable within {timeout:g} s: run `shelf-edge doctor`"
+            )
 
     def stop(self) -> None:
         self.mqtt.stop()
@@ -195,7 +197,7 @@ def calibrate_plate(
     window = max(STABLE_WINDOW_S, samples / rate_hz + 0.3)
     ask("clear", plate, f"Clear plate {plate} (take everything off it except its tray)")
     wait_stable(session, plate, "tare: waiting for a steady reading", live, timeout, window_s=window)
-    reply = session.command({"type": "tare", "plate": plate, "samples": samples})
+    reply = session.command({"type": "tare", "plate": plate, "samples": samples}, timeout)
     if reply.get("status") != "ok":
         raise CalibrationFailed(plate, "tare", f"{reply.get('status')}: {reply.get('detail', '')}")
     tared_at = session.newest_t(plate)
@@ -211,7 +213,7 @@ def calibrate_plate(
         after=tared_at,
         window_s=window,
     )
-    reply = session.command({"type": "span", "plate": plate, "known_g": known_g, "samples": samples})
+    reply = session.command({"type": "span", "plate": plate, "known_g": known_g, "samples": samples}, timeout)
     if reply.get("status") != "ok":
         raise CalibrationFailed(plate, "span", f"{reply.get('status')}: {reply.get('detail', '')}")
     spanned_at = session.newest_t(plate)
@@ -241,9 +243,9 @@ def run_calibration(
     timeout: float = 60.0,
 ) -> list[PlateResult]:
     session = ShelfSession(config, gondola, shelf)
-    session.start()
     try:
-        info = session.command({"type": "info"})
+        session.start(timeout)  # --timeout bounds every wait: the broker, each answer, a steady reading
+        info = session.command({"type": "info"}, timeout)
         if info.get("status") != "ok":
             raise CalibrationFailed(
                 0,
@@ -283,7 +285,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--known-g", type=float, required=True, help="Mass of your calibration weight, grams."
     )
     parser.add_argument("--plates", help="Comma-separated plates (default: every plate of the shelf).")
-    parser.add_argument("--timeout", type=float, default=60.0, help="Seconds to wait for a steady reading.")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="Seconds to wait at each step: the broker, each answer of the bridge, a steady reading.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

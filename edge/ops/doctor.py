@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 from rich.console import Console
+from rich.markup import escape
 
 from edge.config import EdgeConfig, load_config
 from edge.errors import ConfigError
@@ -369,6 +370,22 @@ def check_dashboard(config: EdgeConfig) -> CheckResult:
     return CheckResult("dashboard", Status.OK, f"{where}, login required")
 
 
+def check_files(config: EdgeConfig) -> list[CheckResult]:
+    """Every path in the config (edge.config_paths): a missing planogram or rules file stops the
+    daemon or turns offers off, so each one is a failed check here."""
+    from edge.config_paths import check_paths
+
+    problems = check_paths(config)
+    if not problems:
+        return [CheckResult("files", Status.OK, "every configured path exists and can be used")]
+    return [
+        CheckResult(
+            "files", Status.FAIL, f"{p.key} = {p.path}: {p.problem} ({p.role.role.value})", p.role.fix
+        )
+        for p in problems
+    ]
+
+
 def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[CheckResult]:
     results = [
         CheckResult(
@@ -377,6 +394,7 @@ def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[
             f"valid (store {config.gateway.store_id}, gateway {config.gateway.gateway_id})",
         )
     ]
+    results += check_files(config)
     results += check_certificates(config, clock())
     results += check_broker_and_store(config, listen_s)
     results += check_backend(config, clock)
@@ -397,9 +415,10 @@ ICONS = {
 
 def render(results: list[CheckResult], console: Console) -> None:
     for r in results:
-        line = f"{ICONS[r.status]} {r.name:<16} {r.detail}"
+        # Details and fixes are plain text: "[[bridge.shelves]]" must not be read as markup.
+        line = f"{ICONS[r.status]} {escape(f'{r.name:<16}')} {escape(r.detail)}"
         if r.fix and r.status in (Status.FAIL, Status.WARN):
-            line += f"\n  [dim]fix:[/dim] {r.fix}"
+            line += f"\n  [dim]fix:[/dim] {escape(r.fix)}"
         console.print(line, highlight=False, soft_wrap=True)
     failed = sum(r.status is Status.FAIL for r in results)
     warned = sum(r.status is Status.WARN for r in results)

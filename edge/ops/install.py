@@ -33,7 +33,7 @@ from rich.console import Console
 from edge import __version__
 from edge.atomic_file import write_atomic
 from edge.config import EdgeConfig, load_config
-from edge.errors import ConfigError
+from edge.errors import ConfigError, ConfigIssue
 from edge.ops import units
 from edge.ops.mosquitto_conf import TECHNICIAN, BrokerFiles, client_names, render_acl, render_conf
 from edge.ops.pki import StoreCA, ensure_pkcs12
@@ -43,7 +43,7 @@ from edge.ops.tomlwrite import dumps
 @dataclass(frozen=True, slots=True)
 class InstallOptions:
     root: Path
-    store_id: str
+    store_id: str | None  # required for a new gateway's config (no default identity)
     gateway_id: str
     mqtt_port: int = 8883
     bind: str = "0.0.0.0"
@@ -126,10 +126,15 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
     config_path = under(root, layout.config_file)
     created = not config_path.exists()
     if created:
+        if opts.config_from is None and opts.store_id is None:
+            issue = ConfigIssue(
+                "gateway.store_id", ..., "a new gateway needs its store: pass --store-id STORE"
+            )
+            raise ConfigError(str(config_path), [issue])
         text = (
             opts.config_from.read_text()
             if opts.config_from
-            else initial_config(layout, opts.store_id, opts.gateway_id, opts.mqtt_port)
+            else initial_config(layout, str(opts.store_id), opts.gateway_id, opts.mqtt_port)
         )
         written.append(_write_text(config_path, text, 0o640))
     config: EdgeConfig = load_config(config_path)  # raises ConfigError naming every bad key
@@ -233,7 +238,9 @@ def _activate(root: Path, layout: units.Layout, config: EdgeConfig, clients: dic
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=Path("/"), help="Install root (default /).")
-    parser.add_argument("--store-id", default="store-001", help="Store id for a new gateway's config.")
+    parser.add_argument(
+        "--store-id", default=None, help="Store id for a new gateway's config (required for a new gateway)."
+    )
     parser.add_argument("--gateway-id", default="gw-1", help="Gateway id for a new gateway's config.")
     parser.add_argument(
         "--config-from", type=Path, help="Use this TOML as the initial config (new gateway only)."

@@ -6,8 +6,9 @@
    SHA-256 fingerprint ties the enrollment code to this gateway;
 2. ``POST {backend}/v1/provision`` returns the store id, gateway id, a bearer token, the model
    release signing key and the initial config sections;
-3. they are merged into /etc/smartshelf/edge.toml (0640; local sections the backend does not send
-   are kept) and the release key written to /etc/smartshelf/release-key.pem;
+3. they are merged into /etc/smartshelf/edge.toml (0640), edited in place with tomlkit: local
+   sections the backend does not send are kept, and so are the technician's comments; the release
+   key is written to /etc/smartshelf/release-key.pem;
 4. ``shelf-edge install`` runs again, so broker certificates and ACLs match the new store.
 
 Running it again is harmless: the backend answers the same code + key with the same result and the
@@ -21,22 +22,23 @@ import argparse
 import hashlib
 import os
 import socket
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
+import tomlkit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
+from tomlkit.exceptions import TOMLKitError
 
 from edge.atomic_file import write_atomic
 from edge.config import parse_config
 from edge.errors import ConfigError
 from edge.ops import units
 from edge.ops.install import InstallOptions, initial_config, install, under
-from edge.ops.tomlwrite import dumps
+from edge.ops.tomlwrite import update_document
 
 
 class ProvisionError(Exception):
@@ -143,16 +145,18 @@ def provision(
     answer = request_provision(backend, code, fingerprint)
     if config_path.exists():
         try:
-            current = tomllib.loads(config_path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            text = config_path.read_text()
+            document = tomlkit.parse(text)
+        except (OSError, TOMLKitError) as exc:
             raise ProvisionError(
                 2, f"{config_path}: {exc}", f"fix or move {config_path} aside and run again"
             ) from None
     else:
-        current = tomllib.loads(initial_config(layout, answer["store_id"], answer["gateway_id"], 8883))
-        tls = current["mqtt"]["tls"]
-        tls["cert_file"] = str(layout.pki_dir / "clients" / f"{answer['gateway_id']}.crt")
-        tls["key_file"] = str(layout.pki_dir / "clients" / f"{answer['gateway_id']}.key")
+        text = f"# Provisioned by {backend.rstrip('/')}.\n" + initial_config(
+            layout, answer["store_id"], answer["gateway_id"], 8883
+        )
+        document = tomlkit.parse(text)
+    current = document.unwrap()
     key_target = layout.etc_dir / "release-key.pem" if answer.get("release_public_key") else None
     merged = merge_config(current, answer, backend, key_target)
     try:
@@ -166,11 +170,9 @@ def provision(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(answer["release_public_key"])
         path.chmod(0o644)
-    header = (
-        f"Gateway configuration (provisioned by {backend.rstrip('/')}).\n"
-        f"Check it with: shelf-edge validate-config {layout.config_file}"
-    )
-    write_atomic(config_path, dumps(merged, header), 0o640)
+    # Edited in place: the technician's comments and layout stay; only changed values are rewritten.
+    update_document(document, merged)
+    write_atomic(config_path, tomlkit.dumps(document), 0o640)
     if run_install:
         install(
             InstallOptions(

@@ -310,7 +310,11 @@ class ShelfDetector:
                 a = max(a, 0.5)
             dev = x - self._base
             self._base = np.where(quiet, self._base + a * dev.mean(axis=0), self._base)
-            near = np.convolve(self._active | touched, np.ones(2 * p.join_reach + 1), "same").astype(bool)
+            # plates within join_reach of a moving one ("full" then sliced: also right with fewer
+            # plates than the kernel is wide, where "same" returns the kernel's length)
+            reach = p.join_reach
+            moving = np.convolve(self._active | touched, np.ones(2 * reach + 1), "full")
+            near = moving[reach : reach + len(self.plates)].astype(bool)
             calm = quiet & ~near
             if calm.any():
                 b = 1.0 - float(np.exp(-m * self._dt / p.noise_tau_s))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -29,30 +30,57 @@ BATCH = 60
 
 
 class WeightsFileError(ValueError):
-    def __init__(self, path: str, reason: str) -> None:
-        self.path, self.reason = path, reason
-        super().__init__(f"{path}: {reason}")
+    """A weights file that cannot be replayed; ``line`` is the 1-based file line (0: the whole file)."""
+
+    def __init__(self, path: str, reason: str, line: int = 0) -> None:
+        self.path, self.reason, self.line = path, reason, line
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+
+
+def _first_bad_line(path: Path) -> WeightsFileError:
+    """Find the line numpy refused, reading the file again as text (only after a failure)."""
+    with path.open("r", encoding="utf-8-sig") as fh:
+        for number, text in enumerate(fh, start=1):
+            if number == 1 or not text.strip() or text.lstrip().startswith("#"):
+                continue
+            fields = [f.strip() for f in text.rstrip("\r\n").split(",")]
+            if len(fields) != len(HEADER):
+                return WeightsFileError(
+                    str(path),
+                    f"expected {len(HEADER)} values ({','.join(HEADER)}), got {len(fields)}",
+                    number,
+                )
+            for name, value in zip(HEADER, fields, strict=True):
+                try:
+                    float(value)
+                except ValueError:
+                    return WeightsFileError(str(path), f"{name} {value!r} is not a number", number)
+    return WeightsFileError(str(path), "unreadable rows")
 
 
 def read_weights(path: str | Path) -> npt.NDArray[np.float64]:
-    """The rows of a weights CSV as an (n, 5) float array in header order."""
+    """The rows of a weights CSV as an (n, 5) float array in header order; at least one row."""
     path = Path(path)
     try:
         with path.open("r", encoding="utf-8-sig") as fh:
             header = tuple(h.strip() for h in fh.readline().split(","))
             if header != HEADER:
                 raise WeightsFileError(
-                    str(path), f"header must be {','.join(HEADER)}, got {','.join(header)}"
+                    str(path), f"header must be {','.join(HEADER)}, got {','.join(header)}", 1
                 )
-            data = np.loadtxt(fh, delimiter=",", dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                data = np.loadtxt(fh, delimiter=",", dtype=np.float64, ndmin=2)
     except OSError as exc:
         raise WeightsFileError(str(path), f"cannot read: {exc.strerror}") from None
-    except ValueError as exc:
-        raise WeightsFileError(str(path), f"bad row: {exc}") from None
+    except WeightsFileError:
+        raise
+    except ValueError:
+        raise _first_bad_line(path) from None
     if data.size == 0:
-        return np.zeros((0, 5))
-    if data.shape[1] != 5:
-        raise WeightsFileError(str(path), f"expected 5 columns, got {data.shape[1]}")
+        raise WeightsFileError(str(path), "no readings after the header line")
+    if data.shape[1] != len(HEADER):
+        raise _first_bad_line(path)
     return data
 
 
@@ -137,7 +165,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         planogram = Planogram.load_csv(args.planogram)
         rows = read_weights(args.weights)
     except (PlanogramError, WeightsFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # each names its file (and line) once
         return 2
     for event in detect(rows, planogram):
         out.write(event_json(event) + "\n")

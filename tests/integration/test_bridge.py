@@ -27,6 +27,7 @@ from simulators.broker import MosquittoBroker
 from simulators.processes import ManagedProcess
 from simulators.shelves import SimulatedShelfFirmware
 from simulators.shelves.score import match
+from tests.support.configs import IDENTITY
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,8 @@ def write_config(path: Path, broker: MosquittoBroker, port: str, data_dir: Path)
     path.write_text(
         f"""
 [gateway]
+store_id = "store-001"
+gateway_id = "gw-1"
 data_dir = "{data_dir}"
 [mqtt]
 port = {broker.port}
@@ -74,7 +77,7 @@ def test_every_event_survives_a_damaged_line_and_an_unplug(broker: MosquittoBrok
     )
     port = sim.start()
     config_path = write_config(tmp_path / "edge.toml", broker, port, tmp_path / "var")
-    config = parse_config({"mqtt": {"port": broker.port}})
+    config = parse_config({"gateway": IDENTITY, "mqtt": {"port": broker.port}})
     topics = Topics(config.gateway.store_id)
     bridge = ManagedProcess(
         "bridge",
@@ -145,7 +148,7 @@ def test_commands_over_mqtt(broker: MosquittoBroker, tmp_path: Path) -> None:
     port = sim.start()
     config = parse_config(
         {
-            "gateway": {"data_dir": str(tmp_path / "var")},
+            "gateway": {"store_id": "store-001", "gateway_id": "gw-1", "data_dir": str(tmp_path / "var")},
             "mqtt": {"port": broker.port},
             "bridge": {"shelves": [{"port": port, "gondola": 1, "shelf": 1}]},
         }

@@ -41,7 +41,7 @@ def store(broker: MosquittoBroker, tmp_path: Path) -> Iterator[tuple[EdgeConfig,
     sim = SimulatedShelfFirmware(gondola=1, shelf=2, plates=4, rate_hz=30, seed=3)
     config = parse_config(
         {
-            "gateway": {"store_id": "store-009", "data_dir": str(tmp_path)},
+            "gateway": {"store_id": "store-009", "gateway_id": "gw-1", "data_dir": str(tmp_path)},
             "mqtt": {"host": broker.host, "port": broker.port},
             "bridge": {"shelves": [{"port": sim.start(), "gondola": 1, "shelf": 2}]},
             "web": {"host": "127.0.0.1", "port": 0, "password": PASSWORD},
@@ -248,7 +248,7 @@ def test_standalone_dashboard_command(broker: MosquittoBroker, tmp_path: Path) -
 
     config = tmp_path / "edge.toml"
     config.write_text(
-        f'[gateway]\ndata_dir = "{tmp_path}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+        f'[gateway]\nstore_id = "store-001"\ngateway_id = "gw-1"\ndata_dir = "{tmp_path}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
         '[web]\nhost = "127.0.0.1"\npassword = "long-enough-password"\n'
     )
     port = free_port()

@@ -279,7 +279,10 @@ def test_model_check_follows_the_active_release_slot(tmp_path: Path) -> None:
     _tiny_model(releases / "slot-b")
     (releases / "active.json").write_text(_json.dumps({"version": 7, "slot": "b"}))
     config = parse_config(
-        {"gateway": {"data_dir": str(tmp_path)}, "offers": {"model_dir": str(tmp_path / "nowhere")}}
+        {
+            "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path)},
+            "offers": {"model_dir": str(tmp_path / "nowhere")},
+        }
     )
     result = check_model(config)
     assert result.status.value == "ok", result

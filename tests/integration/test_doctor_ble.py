@@ -16,6 +16,7 @@ from simulators.bluez import simulated_bluez, write_spec
 from simulators.broker import MosquittoBroker
 from simulators.phones import Customer, PhoneWorld, ShopperScript, aisle_store
 from simulators.phones_mqtt import ReceiverPublisher
+from tests.support.configs import IDENTITY
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def test_adapter_present_scanning_then_missing_then_dead(tmp_path: Path) -> None
     )
 
     def config(adapter: str):  # type: ignore[no-untyped-def]
-        return parse_config({"presence": {"source": "bleak", "adapter": adapter}})
+        return parse_config({"gateway": IDENTITY, "presence": {"source": "bleak", "adapter": adapter}})
 
     with simulated_bluez(spec) as (_bus, bluez):
         ok = check_ble_adapter(config("hci0"), listen_s=1.5)
@@ -54,7 +55,7 @@ def test_remote_receivers_heard_or_named(broker: MosquittoBroker) -> None:
     )
     config = parse_config(
         {
-            "gateway": {"store_id": "s1"},
+            "gateway": {**IDENTITY, "store_id": "s1"},
             "mqtt": {"host": broker.host, "port": broker.port},
             "presence": {"source": "mqtt-receivers", "receivers": {"rx-g1s1": "1/1", "rx-g1s2": "1/2"}},
         }

@@ -30,7 +30,7 @@ def shelf(
     port = sim.start()
     config = parse_config(
         {
-            "gateway": {"store_id": "s1", "data_dir": str(tmp_path)},
+            "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path)},
             "mqtt": {"host": broker.host, "port": broker.port},
             "bridge": {"shelves": [{"port": port, "gondola": 1, "shelf": 1}], "command_timeout_s": 3.0},
         }

@@ -17,7 +17,7 @@ def gateway(tmp_path, **extra) -> Gateway:
     return Gateway(
         parse_config(
             {
-                "gateway": {"store_id": "s1", "data_dir": str(tmp_path / "data")},
+                "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
                 "presence": {"source": "none", "receivers": {"rx": "1/1"}},
                 "web": {"enabled": False},
                 **extra,

@@ -19,6 +19,7 @@ from edge.presence.sources import MqttReceiversSource, build_source
 from simulators.broker import MosquittoBroker
 from simulators.phones import Customer, PhoneWorld, ShopperScript, aisle_store, days_covering, enrolled_keys
 from simulators.phones_mqtt import ReceiverPublisher
+from tests.support.configs import IDENTITY
 
 pytestmark = pytest.mark.integration
 STORE = "store-001"
@@ -58,7 +59,11 @@ def test_receivers_over_mqtt_resolve_an_enrolled_phone_and_drop_others(
 
     settings = MqttSection(host=broker.host, port=broker.port)
     config = parse_config(
-        {"mqtt": {"host": broker.host, "port": broker.port}, "presence": {"source": "mqtt-receivers"}}
+        {
+            "gateway": IDENTITY,
+            "mqtt": {"host": broker.host, "port": broker.port},
+            "presence": {"source": "mqtt-receivers"},
+        }
     )
     gateway = MqttClient(settings, "gw-test")
 

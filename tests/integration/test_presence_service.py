@@ -14,6 +14,7 @@ from edge.presence.keys import write_keys_file
 from edge.presence.service import PresenceService
 from simulators.bluez import simulated_bluez, write_spec
 from simulators.phones import Customer, ShopperScript, days_covering, enrolled_keys
+from tests.support.configs import IDENTITY
 
 pytestmark = pytest.mark.integration
 STORE = "store-001"
@@ -39,13 +40,14 @@ def test_service_tracks_enrolled_shoppers_through_bleak_and_forgets_revoked(tmp_
     )
     config = parse_config(
         {
+            "gateway": IDENTITY,
             "presence": {
                 "source": "bleak",
                 "adapter": "hci0",
                 "adapters": ["hci1"],
                 "receivers": {"local-hci0": "1/1", "local-hci1": "1/3"},
                 "keys_file": str(keys),
-            }
+            },
         }
     )
     events: list[PresenceEvent] = []

@@ -120,3 +120,27 @@ def test_wrong_or_reused_code_and_unreachable_backend(
     err = capsys.readouterr().err
     assert "backend unreachable" in err and "fix:" in err
     assert not (tmp_path / "c/etc/smartshelf/edge.toml").exists()
+
+
+def test_the_technicians_comments_survive_provisioning(backend: BackendServer, tmp_path: Path) -> None:
+    root = tmp_path / "gw"
+    assert shelf_edge(["install", "--root", str(root), "--store-id", "unprovisioned"]) == 0
+    config_file = root / "etc/smartshelf/edge.toml"
+    text = config_file.read_text().replace(
+        'level = "INFO"', 'level = "DEBUG"   # until the scale on g1/s2 is replaced (ticket 4711)'
+    )
+    text = text.replace("[web]", "# Dashboard: the store manager has the password.\n[web]")
+    config_file.write_text(text + "\n# Local notes: the router is in the back office.\n")
+    assert provision(root, backend.url) == 0
+    written = config_file.read_text()
+    for comment in (
+        'level = "DEBUG"   # until the scale on g1/s2 is replaced (ticket 4711)',
+        "# Dashboard: the store manager has the password.\n[web]",
+        "# Local notes: the router is in the back office.",
+        "# Gateway configuration written by `shelf-edge install`; kept on upgrade.",
+    ):
+        assert comment in written
+    data = tomllib.loads(written)
+    assert data["gateway"]["store_id"] == "store-042" and data["gateway"]["gateway_id"] == "gw-7"
+    assert data["bridge"]["bridge_id"] == "bridge-7" and data["displays"][0]["display_id"] == "d-g1s1"
+    assert load_config(config_file).backend.url == backend.url

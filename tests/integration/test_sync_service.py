@@ -23,7 +23,7 @@ def test_run_sync_delivers_and_pulls(tmp_path: Path) -> None:
         requests.put(f"{backend.url}/v1/stores/store-9/catalogue", data=json.dumps([{"p": 1}]), timeout=5)
         config = parse_config(
             {
-                "gateway": {"store_id": "store-9", "data_dir": str(tmp_path / "gw")},
+                "gateway": {"store_id": "store-9", "gateway_id": "gw-1", "data_dir": str(tmp_path / "gw")},
                 "backend": {
                     "url": backend.url,
                     "push_interval_s": 0.05,

@@ -13,6 +13,7 @@ from edge.presence.resolver import EnrolledKey
 from edge.presence.service import PresenceService
 from edge.presence.sources import NoSource
 from edge.presence.tokens import AppTokenGenerator, day_of, derive_day_key
+from tests.support.configs import IDENTITY
 
 T = 1_763_899_500.25
 SECRET = bytes(range(16))
@@ -27,7 +28,10 @@ def _body(store: str = "store-001", nonce: bytes = b"12345678") -> bytes:
 
 def _service() -> PresenceService:
     service = PresenceService(
-        parse_config({"presence": {"source": "none"}}), None, source=NoSource(), clock=lambda: T
+        parse_config({"gateway": IDENTITY, "presence": {"source": "none"}}),
+        None,
+        source=NoSource(),
+        clock=lambda: T,
     )
     service.set_keys([EnrolledKey("sh-ios", day_of(T), derive_day_key(SECRET, "store-001", day_of(T)))])
     return service

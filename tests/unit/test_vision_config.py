@@ -7,6 +7,7 @@ import pytest
 from edge.config import parse_config
 from edge.errors import ConfigError
 from edge.vision.stage import layout_of
+from tests.support.configs import IDENTITY
 
 LANE = {"gondola": 1, "shelf": 2, "plate": 3, "polygon": [[10, 28], [60, 28], [60, 174], [10, 174]]}
 
@@ -16,7 +17,7 @@ def camera(**over: object) -> dict[str, object]:
 
 
 def test_a_camera_with_lanes_is_valid_and_builds_its_layout() -> None:
-    config = parse_config({"cameras": [camera()]})
+    config = parse_config({"gateway": IDENTITY, "cameras": [camera()]})
     section = config.cameras[0]
     assert (section.width, section.height, section.fps, section.debug_snapshots) == (320, 240, 15.0, False)
     layout = layout_of(section)
@@ -27,7 +28,7 @@ def test_a_camera_with_lanes_is_valid_and_builds_its_layout() -> None:
 def test_polygon_outside_the_frame_names_the_lane() -> None:
     bad = {**LANE, "polygon": [[10, 28], [400, 28], [60, 174]]}
     with pytest.raises(ConfigError, match=r"lanes\[0\] point \(400, 28\) is outside the 320x240 frame"):
-        parse_config({"cameras": [camera(lanes=[bad])]})
+        parse_config({"gateway": IDENTITY, "cameras": [camera(lanes=[bad])]})
 
 
 @pytest.mark.parametrize(
@@ -42,5 +43,5 @@ def test_polygon_outside_the_frame_names_the_lane() -> None:
 )
 def test_bad_camera_settings_are_reported_by_path(over: dict[str, object], where: str) -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config({"cameras": [camera(**over)]})
+        parse_config({"gateway": IDENTITY, "cameras": [camera(**over)]})
     assert any(issue.path == where for issue in err.value.issues)
