@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from edge import telemetry
 from edge.config import DisplaySection
 from edge.displays.conversions import HOLDOUT, Conversion, ConversionTracker, Exposure
 from edge.errors import EdgeError, PayloadError
@@ -228,6 +229,7 @@ class DisplayPublisher:
                 if ack.status == "shown" and live.status == "sent":
                     latency = time.perf_counter() - live.published_at
                     self.ack_latencies.append(latency)
+                    telemetry.OFFER_TO_ACK.observe(latency)
                 live.status = ack.status
                 if ack.status in ("expired", "withdrawn"):
                     del self._live[ack.offer_id]
