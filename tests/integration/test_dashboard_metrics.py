@@ -51,15 +51,22 @@ def malformed(text: str) -> float:
 
 def test_daemon_metrics_families_and_malformed_sightings(broker: MosquittoBroker, tmp_path: Path) -> None:
     port = free_port()
+    planogram = tmp_path / "planogram.csv"
+    planogram.write_text(
+        "product_id,name,gondola,shelf,plate,unit_weight_g,price\np-tea,Green tea,1,1,1,120,2.5\n"
+    )
     config = parse_config(
         {
             "gateway": {"store_id": "s1", "gateway_id": "gw-m", "data_dir": str(tmp_path)},
             "mqtt": {"host": broker.host, "port": broker.port},
             "presence": {"source": "mqtt-receivers"},
+            "sensing": {"planogram": str(planogram)},
             "web": {"host": "127.0.0.1", "port": port, "password": "long-enough-password"},
         }
     )
     gateway = Gateway(config)
+    # the names the daemon's dashboard shows for events come from its planogram (and catalogue)
+    assert gateway.product_name("p-tea") == "Green tea" and gateway.product_name("p-none") is None
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(target=loop.run_until_complete, args=(gateway.run(stop),), daemon=True)
