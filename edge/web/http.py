@@ -107,7 +107,9 @@ class HttpServer:
     def __init__(self, app: Any, host: str, port: int, limits: HttpLimits, name: str = "dashboard") -> None:
         self.limits = limits
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say TCP, and
+        # with Nagle on, a response's body waits ~40 ms for the ACK of its headers (delayed ACK).
+        self.sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind((host, port))
