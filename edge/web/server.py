@@ -117,8 +117,11 @@ class DashboardApp:
 
     def state(self) -> dict[str, Any]:
         state = self.live.snapshot()
-        for event in state["events"]:
-            event["name"] = self.product_name(event["product"]) if event["product"] != "unknown" else None
+        try:
+            for event in state["events"]:
+                event["name"] = self.product_name(event["product"]) if event["product"] != "unknown" else None
+        except Exception:  # names are a courtesy: the ids stay on the page
+            log.exception("dashboard: product name lookup failed")
         state["gateway"] = gateway_facts(self.config)
         state["gateway"]["mqtt_connected"] = self.mqtt.connected.is_set()
         state["gateway"]["uptime_s"] = round(time.time() - self.started, 1)

@@ -145,3 +145,13 @@ def test_hash_password_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip().splitlines()[-1]
     assert verify(line.split('"')[1], "a long passphrase")
+
+
+def test_state_with_a_non_finite_weight_is_still_json(dashboard: DashboardHandle) -> None:
+    """Should a NaN reach the live state, /api/state answers JSON with null (not a 500 page)."""
+    dashboard.live.on_samples(1, 2, [1, 2], [10.0], [[float("nan"), 250.0]])
+    session = requests.Session()
+    session.post(f"{dashboard.url}/login", data={"password": PASSWORD}, timeout=5)
+    state = session.get(f"{dashboard.url}/api/state", timeout=5)
+    assert state.status_code == 200
+    assert [p["grams"] for p in state.json()["plates"]] == [None, 250.0]
