@@ -93,6 +93,9 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 def build_app(app: DashboardApp, limiter: anyio.CapacityLimiter) -> Starlette:
     files = _bundled()
+    # One password check at a time (scrypt: ~50 ms and 16 MiB each): a flood of logins takes at
+    # most one core from the daemon, and guessing is slowed further.
+    one_at_a_time = anyio.CapacityLimiter(1)
 
     async def blocking(fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
@@ -113,7 +116,9 @@ def build_app(app: DashboardApp, limiter: anyio.CapacityLimiter) -> Starlette:
 
     async def login(request: Request) -> Response:
         given = (await _form(request)).get("password", [""])[0]
-        if await blocking(app.check_password, given):
+        async with one_at_a_time:
+            right = await blocking(app.check_password, given)
+        if right:
             token = app.new_session()
             ttl = int(app.config.web.session_ttl_s)
             cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={ttl}"
