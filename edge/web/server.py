@@ -188,7 +188,7 @@ def start_dashboard(
     if own is not None:
         own.start()
     server.start()
-    shown = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(server.host, server.host)
     shown = f"[{shown}]" if ":" in shown else shown
     log.info("dashboard on http://%s:%d", shown, server.port)
     reporter = None

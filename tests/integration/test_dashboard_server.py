@@ -120,6 +120,10 @@ def test_a_slow_request_body_is_cut_off(dashboard: DashboardHandle) -> None:
         wait_until(lambda: closed_by_server(sock), LIMITS.request_timeout_s * 2 + 5, what="slow body cut")
 
 
+def test_off_the_store_lan_unless_configured() -> None:
+    assert parse_config({}).web.host == "127.0.0.1"  # decision: see edge/web/README.md
+
+
 def test_hashed_password(dashboard: DashboardHandle) -> None:
     stored = hash_password("correct horse")
     assert stored.startswith("scrypt$") and "correct horse" not in stored
