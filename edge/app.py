@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from edge import telemetry
 from edge.config import EdgeConfig
 from edge.errors import EdgeError
 from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, WeightEvent
@@ -113,6 +114,7 @@ class Gateway:
 
     def on_weight(self, event: WeightEvent) -> None:
         self.stats["weight_events"] += 1
+        telemetry.SAMPLE_TO_EVENT.observe(max(0.0, self.clock() - event.t_end))
         message = WeightEventMessage.from_event(event).model_dump()
         self._record("weight", event.kind, weight_event_id(event), event.t_end, message)
         log.info(
@@ -146,7 +148,8 @@ class Gateway:
                     "conversion: shopper %s picked offered %s", conversion.shopper, conversion.product_id
                 )
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
-            offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
+            with telemetry.DECISION.time():
+                offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
             if record is not None:
                 record_decision(self.store, record)
                 summary = DecisionEventMessage(
@@ -199,6 +202,12 @@ class Gateway:
             if event.shopper not in self.presence.tracker.shoppers():
                 self.baskets.forget(event.shopper)
 
+    def product_name(self, product_id: str) -> str | None:
+        """The name the dashboard shows for a product: the offer catalogue's, else the planogram's."""
+        product = self.offers.engine.catalogue.get(product_id) if self.offers is not None else None
+        placed = self.sensing.planogram.products.get(product_id)
+        return product.name if product is not None else placed.name if placed is not None else None
+
     def tick(self) -> None:
         now = self.clock()
         if self.displays is not None:
@@ -234,7 +243,10 @@ class Gateway:
             from edge.web.server import start_dashboard
 
             dashboard = start_dashboard(
-                self.config, mqtt=self.mqtt, extra_state=lambda: {"daemon": dict(self.stats)}
+                self.config,
+                mqtt=self.mqtt,
+                extra_state=lambda: {"daemon": dict(self.stats)},
+                product_name=self.product_name,
             )
         tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
         if self.vision.stages:

@@ -286,16 +286,29 @@ class CameraSection(Section):
 
 class WebSection(Section):
     enabled: bool = Field(True, description="Serve the technician dashboard, /metrics and /healthz.")
-    host: str = Field("0.0.0.0", description="Address the dashboard listens on (store LAN).")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the dashboard listens on: the gateway only by default; 0.0.0.0 for the store LAN.",
+    )
     port: int = Field(8080, ge=0, le=65535, description="Dashboard port (0 = any free port, for tests).")
     password: str | None = Field(
         None,
-        description="Dashboard login password; nobody can log in when absent (/healthz and /metrics stay open).",
+        description="Dashboard login password, hashed ('scrypt$...' from `shelf-edge dashboard --hash-password`) "
+        "or plain; nobody can log in when absent (/healthz and /metrics stay open).",
     )
     session_ttl_s: float = Field(8 * 3600, gt=0, description="Seconds a dashboard login lasts.")
     health_report_interval_s: float = Field(
         300.0, ge=0, description="Seconds between health reports to the backend (0 = none)."
     )
+
+    @field_validator("password")
+    @classmethod
+    def _password_form(cls, value: str | None) -> str | None:
+        from edge.web.passwords import is_hashed, parse_hashed
+
+        if value is not None and is_hashed(value):
+            parse_hashed(value)  # a malformed hash would lock every technician out: refuse it now
+        return value
 
 
 class EdgeConfig(BaseSettings):

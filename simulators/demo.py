@@ -120,6 +120,7 @@ class Demo:
         self.doctor_exit: int | None = None
         self.dashboard_port = 0
         self.dashboard_json = ""
+        self.dashboard_metrics = ""
         #: Environment of the gateway's processes: the private system bus the BlueZ stand-in is on.
         self.child_env: dict[str, str] = {}
         self.web_display_url = ""
@@ -368,6 +369,7 @@ class Demo:
                 session.post(f"{base}/login", data={"password": DASHBOARD_PASSWORD}, timeout=5)
                 answer = session.get(f"{base}/api/state", timeout=5)
                 answer.raise_for_status()
+                self.dashboard_metrics = session.get(f"{base}/metrics", timeout=5).text
                 return answer.text
         except requests.RequestException as exc:
             self.console.print(f"[red]dashboard did not answer: {exc}[/]")

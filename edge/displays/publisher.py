@@ -29,6 +29,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from edge import telemetry
 from edge.config import DisplaySection
 from edge.displays.conversions import HOLDOUT, Conversion, ConversionTracker, Exposure
 from edge.errors import EdgeError, PayloadError
@@ -283,6 +284,7 @@ class DisplayPublisher:
                 if ack.status == "shown" and live.status == "sent":
                     latency = time.perf_counter() - live.published_at
                     self.ack_latencies.append(latency)
+                    telemetry.OFFER_TO_ACK.observe(latency)
                 live.status = ack.status
                 if ack.status in ("expired", "withdrawn"):
                     self._end(ack.offer_id, self.clock())

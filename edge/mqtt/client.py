@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge import telemetry
 from edge.config import MqttSection
 
 log = logging.getLogger("edge.mqtt")
@@ -40,6 +41,11 @@ class MqttMessage:
 
 
 Handler = Callable[[MqttMessage], None]
+
+
+def _handler_name(handler: Handler) -> str:
+    """A bounded label for /metrics: the handler's qualified name (e.g. ``Gateway.on_samples``)."""
+    return str(getattr(handler, "__qualname__", type(handler).__qualname__))
 
 
 def _no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -223,4 +229,5 @@ class MqttClient:
             handler(msg)
         except Exception:
             self.handler_errors += 1
+            telemetry.HANDLER_ERRORS.labels(handler=_handler_name(handler)).inc()
             log.exception("handler for %s failed; message dropped", msg.topic)

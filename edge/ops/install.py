@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from edge import __version__
 from edge.atomic_file import write_atomic
@@ -294,7 +295,11 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"config {result.config_file}: {state}")
     console.print(f"MQTT clients with certificates: {', '.join(sorted(result.clients))}")
     console.print(
-        f"dashboard: http://{socket.gethostname()}:8080 (password: [web] password in {result.config_file})"
+        escape(
+            f"dashboard: http://127.0.0.1:8080 on this gateway, or ssh -L 8080:127.0.0.1:8080 "
+            f'{socket.gethostname()} ([web] host = "0.0.0.0" serves the store LAN; password: [web] password '
+            f"in {result.config_file})"
+        )
     )
     for path in result.written:
         console.print(f"  wrote {path}")

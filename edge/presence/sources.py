@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from edge import telemetry
 from edge.config import EdgeConfig
 from edge.errors import AdapterError, PayloadError
 from edge.events import Sighting
@@ -113,6 +114,7 @@ class MqttReceiversSource:
             sightings = [item.to_event(parsed.receiver) for item in parsed.sightings]
         except (PayloadError, ValueError, IndexError) as exc:
             self.malformed += 1
+            telemetry.MALFORMED_SIGHTINGS.inc()
             reason = exc.reason if isinstance(exc, PayloadError) else str(exc)
             # The payload itself is never logged: it may carry tokens of non-enrolled phones.
             log.warning(

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edge import telemetry
 from edge.sync.client import BackendClient, BackendError, BackendRejected
 
 log = logging.getLogger("edge.sync.outbox")
@@ -132,6 +133,7 @@ class OutboxRelay:
         self.stats.sent += len(result.accepted)
         self.stats.duplicates += len(result.duplicates)
         self.stats.dead += len(rejected)
+        telemetry.DEAD_LETTERS.inc(len(rejected))
         self.stats.batches += 1
         self.stats.last_success_at = sent_at
         if self._consecutive_failures:

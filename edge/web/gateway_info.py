@@ -4,6 +4,7 @@ database and disk, read from files (read-only) so any process on the gateway can
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from edge import __version__
 from edge.config import EdgeConfig
 
+log = logging.getLogger("edge.web")
 DB_FILE = "edge.db"
 
 
@@ -68,3 +70,22 @@ def gateway_facts(config: EdgeConfig) -> dict[str, Any]:
         "disk_free_bytes": usage.free,
         "disk_total_bytes": usage.total,
     }
+
+
+def product_names(config: EdgeConfig) -> dict[str, str]:
+    """Product id -> name from the configured planogram and catalogue (the catalogue wins), for a
+    dashboard running without the daemon; a file that cannot be read gives no names (logged)."""
+    from edge.offers.catalogue import Catalogue, CatalogueError
+    from edge.sensing.planogram import Planogram, PlanogramError
+
+    names: dict[str, str] = {}
+    try:
+        if config.sensing.planogram is not None:
+            names.update(
+                {p: x.name for p, x in Planogram.load_csv(config.sensing.planogram).products.items()}
+            )
+        if config.offers.catalogue is not None:
+            names.update({p: x.name for p, x in Catalogue.load(config.offers.catalogue).products.items()})
+    except (OSError, PlanogramError, CatalogueError, ValueError) as exc:
+        log.warning("dashboard: product names unavailable (%s); events show product ids", exc)
+    return names

@@ -18,6 +18,11 @@ HISTORY_S = 60.0
 POINT_SPACING_S = 0.25
 MAX_EVENTS = 40
 MAX_OFFERS = 30
+#: A plate reading below this has not been tared (zeroed) by ``shelf-edge calibrate``: an empty,
+#: tared plate reads 0 g plus a few grams of noise or drift and a load only adds weight, whereas an
+#: untared plate reads its raw offset times the default scale, kilograms either way. The positive
+#: ones cannot be told from a full plate by weight alone; the negative ones are flagged.
+UNTARED_BELOW_G = -50.0
 
 PlateKey = tuple[int, int, int]
 ShelfKey = tuple[int, int]
@@ -156,6 +161,7 @@ class LiveState:
                     "shelf": s,
                     "plate": p,
                     "grams": series[-1][1] if series else None,
+                    "untared": bool(series) and series[-1][1] < UNTARED_BELOW_G,
                     "t": [round(x[0], 3) for x in series],
                     "series": [round(x[1], 1) for x in series],
                 }

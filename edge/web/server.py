@@ -3,46 +3,69 @@
     handle = start_dashboard(config, mqtt=None, extra_state=None)   # returns at once
     handle.url ; handle.live ; handle.stop()
 
-The dashboard needs a login (``web.password``; a random session cookie, HttpOnly, SameSite=Strict,
-valid ``web.session_ttl_s``). ``/healthz`` and ``/metrics`` are open on the same port: they carry
-no shopper data. Static files (HTML/JS/CSS) are bundled; no CDN.
+The dashboard needs a login (``web.password``, plain or hashed; a random session cookie, HttpOnly,
+SameSite=Strict, valid ``web.session_ttl_s``). ``/healthz`` and ``/metrics`` are open on the same
+port: they carry no shopper data. Static files (HTML/JS/CSS) are bundled; no CDN. Served by uvicorn
+in one thread with bounded connections, time and workers (:mod:`edge.web.http`); routes in
+:mod:`edge.web.routes`.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+import anyio
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.registry import Collector
 
+from edge import telemetry
 from edge.config import EdgeConfig
 from edge.mqtt.client import MqttClient
 from edge.ops.health_report import HealthReporter
-from edge.web.gateway_info import gateway_facts
+from edge.web.gateway_info import gateway_facts, product_names
+from edge.web.http import HttpLimits, HttpServer
 from edge.web.live import LiveState
 from edge.web.metrics import LiveCollector
 from edge.web.observer import StoreObserver
+from edge.web.passwords import verify
+from edge.web.routes import build_app
 
 log = logging.getLogger("edge.web")
 ExtraState = Callable[[], dict[str, Any]]
-STATIC = {
-    "app.js": "text/javascript",
-    "style.css": "text/css",
-    "index.html": "text/html",
-    "login.html": "text/html",
-}
-COOKIE = "smartshelf_session"
+#: product id -> display name (None when unknown); the daemon passes its planogram + catalogue
+ProductName = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The ``/healthz`` verdict: ``ok`` or not, every reason it is not, and the facts behind it."""
+
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "ok" if self.ok else "degraded", **self.facts, "reasons": self.reasons}
+
+
+def health_verdict(app: DashboardApp) -> Health:
+    """What ``/healthz`` answers (200 when ok, else 503): ok unless a reason says otherwise."""
+    mqtt_ok = app.mqtt.connected.is_set()
+    reasons = [] if mqtt_ok else ["not connected to the MQTT broker"]
+    return Health(not reasons, reasons, {"mqtt_connected": mqtt_ok})
+
+
+class _Telemetry(Collector):
+    """The daemon's own counters and histograms (:mod:`edge.telemetry`), next to the live state."""
+
+    def collect(self) -> Iterator[Any]:
+        yield from telemetry.REGISTRY.collect()
 
 
 @dataclass
@@ -51,37 +74,54 @@ class DashboardHandle:
 
     url: str
     live: LiveState
-    server: ThreadingHTTPServer
-    thread: threading.Thread
+    server: HttpServer
     own_mqtt: MqttClient | None
     reporter: HealthReporter | None = None
 
     def stop(self) -> None:
         if self.reporter is not None:
             self.reporter.stop()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.server.stop()
         if self.own_mqtt is not None:
             self.own_mqtt.stop()
 
 
-class _App:
+class DashboardApp:
+    """What the routes serve: state, health, metrics registry, sessions and the password check."""
+
     def __init__(
-        self, config: EdgeConfig, live: LiveState, mqtt: MqttClient, extra: ExtraState | None
+        self,
+        config: EdgeConfig,
+        live: LiveState,
+        mqtt: MqttClient,
+        extra: ExtraState | None,
+        product_name: ProductName | None = None,
     ) -> None:
         self.config = config
         self.live = live
         self.mqtt = mqtt
         self.extra = extra
+        if product_name is None:
+            names = product_names(config)
+            product_name = names.get
+        self.product_name = product_name
         self.sessions: dict[str, float] = {}
         self.lock = threading.Lock()
         self.started = time.time()
         self.registry = CollectorRegistry()
         self.registry.register(LiveCollector(self.state))
+        self.registry.register(_Telemetry())
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def state(self) -> dict[str, Any]:
         state = self.live.snapshot()
+        try:
+            for event in state["events"]:
+                event["name"] = self.product_name(event["product"]) if event["product"] != "unknown" else None
+        except Exception:  # names are a courtesy: the ids stay on the page
+            log.exception("dashboard: product name lookup failed")
         state["gateway"] = gateway_facts(self.config)
         state["gateway"]["mqtt_connected"] = self.mqtt.connected.is_set()
         state["gateway"]["uptime_s"] = round(time.time() - self.started, 1)
@@ -92,6 +132,9 @@ class _App:
                 log.exception("dashboard: extra state provider failed")
         return state
 
+    def health(self) -> Health:
+        return health_verdict(self)
+
     def new_session(self) -> str:
         token = secrets.token_urlsafe(32)
         with self.lock:
@@ -99,6 +142,10 @@ class _App:
             self.sessions = {t: exp for t, exp in self.sessions.items() if exp > now}
             self.sessions[token] = now + self.config.web.session_ttl_s
         return token
+
+    def end_session(self, token: str | None) -> None:
+        with self.lock:
+            self.sessions.pop(token or "", None)
 
     def valid(self, token: str | None) -> bool:
         if not token:
@@ -109,124 +156,43 @@ class _App:
 
     def check_password(self, given: str) -> bool:
         expected = self.config.web.password
-        return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _static(name: str) -> bytes:
-    return resources.files("edge.web").joinpath("static", name).read_bytes()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    app: _App
-    protocol_version = "HTTP/1.1"
-    server_version = "smartshelf-dashboard"
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
-        )
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json")
-
-    def _session(self) -> str | None:
-        for part in (self.headers.get("Cookie") or "").split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == COOKIE:
-                return value
-        return None
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/healthz":
-            ok = self.app.mqtt.connected.is_set()
-            self._json(200 if ok else 503, {"status": "ok" if ok else "degraded", "mqtt_connected": ok})
-        elif path == "/metrics":
-            self._send(200, generate_latest(self.app.registry), CONTENT_TYPE_LATEST)
-        elif path == "/login":
-            self._send(200, _static("login.html"), "text/html; charset=utf-8")
-        elif path.startswith("/static/") and path[8:] in STATIC:
-            self._send(200, _static(path[8:]), STATIC[path[8:]] + "; charset=utf-8")
-        elif not self.app.valid(self._session()):
-            if path == "/api/state":
-                self._json(401, {"error": "login required"})
-            else:
-                self._send(303, b"", "text/plain", {"Location": "/login"})
-        elif path in ("/", "/index.html"):
-            self._send(200, _static("index.html"), "text/html; charset=utf-8")
-        elif path == "/api/state":
-            self._json(200, self.app.state())
-        else:
-            self._json(404, {"error": f"no such page: {path}"})
-
-    do_HEAD = do_GET
-
-    def do_POST(self) -> None:
-        length = min(int(self.headers.get("Content-Length") or 0), 4096)
-        form = parse_qs(self.rfile.read(length).decode(errors="replace"))
-        path = self.path.split("?", 1)[0]
-        if path == "/login":
-            if self.app.check_password(form.get("password", [""])[0]):
-                token = self.app.new_session()
-                cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={int(self.app.config.web.session_ttl_s)}"
-                self._send(303, b"", "text/plain", {"Location": "/", "Set-Cookie": cookie})
-            else:
-                log.warning("dashboard: failed login from %s", self.address_string())
-                time.sleep(0.5)  # slows guessing; the server is threaded
-                self._send(303, b"", "text/plain", {"Location": "/login?failed=1"})
-        elif path == "/logout":
-            with self.app.lock:
-                self.app.sessions.pop(self._session() or "", None)
-            self._send(
-                303, b"", "text/plain", {"Location": "/login", "Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"}
-            )
-        else:
-            self._json(404, {"error": f"no such page: {path}"})
+        return expected is not None and verify(expected, given)
 
 
 def start_dashboard(
-    config: EdgeConfig, mqtt: MqttClient | None = None, extra_state: ExtraState | None = None
+    config: EdgeConfig,
+    mqtt: MqttClient | None = None,
+    extra_state: ExtraState | None = None,
+    product_name: ProductName | None = None,
+    limits: HttpLimits | None = None,
 ) -> DashboardHandle:
     """Serve the dashboard on ``web.host:web.port`` in a background thread and return at once.
 
     ``mqtt``: the daemon's client (the dashboard adds read-only subscriptions to it); when None the
     dashboard opens its own connection. ``extra_state``: called at each refresh, its dict is merged
-    into the gateway facts (e.g. the daemon's counters). With ``backend.url`` set and
-    ``web.health_report_interval_s`` > 0, a health report goes to the backend at that interval.
+    into the gateway facts (e.g. the daemon's counters). ``product_name``: product id -> name (the
+    daemon's planogram and catalogue); when None, names come from the configured files. ``limits``:
+    connections, time and workers (:class:`~edge.web.http.HttpLimits`; tests shorten them). With
+    ``backend.url`` set and ``web.health_report_interval_s`` > 0, a health report goes to the
+    backend at that interval.
     """
     live = LiveState()
     own = None
     if mqtt is None:
         own = mqtt = MqttClient(config.mqtt, client_id=f"dashboard-{config.gateway.gateway_id}")
     StoreObserver(live, config.gateway.store_id).subscribe(mqtt)
+    app = DashboardApp(config, live, mqtt, extra_state, product_name)
+    limits = limits or HttpLimits()
+    workers = anyio.CapacityLimiter(limits.workers)  # every blocking call of the routes goes through it
+    server = HttpServer(build_app(app, workers), config.web.host, config.web.port, limits)
     if own is not None:
         own.start()
-    app = _App(config, live, mqtt, extra_state)
-    handler = type("DashboardHandler", (_Handler,), {"app": app})
-    server = ThreadingHTTPServer((config.web.host, config.web.port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
-    thread.start()
-    host, port = str(server.server_address[0]), int(server.server_address[1])
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    log.info("dashboard on http://%s:%d", shown, port)
+    server.start()
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(server.host, server.host)
+    shown = f"[{shown}]" if ":" in shown else shown
+    log.info("dashboard on http://%s:%d", shown, server.port)
     reporter = None
     if config.backend.url and config.web.health_report_interval_s > 0:
         reporter = HealthReporter(config, app.state, time.time)
         reporter.start()
-    return DashboardHandle(f"http://{shown}:{port}", live, server, thread, own, reporter)
+    return DashboardHandle(f"http://{shown}:{server.port}", live, server, own, reporter)

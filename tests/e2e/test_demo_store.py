@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 
 import pytest
 from rich.console import Console
@@ -76,5 +77,10 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert any(e for e in state["events"])
     assert any(o["acknowledged"] for o in state["offers"])
     assert "sh-00" not in demo.dashboard_json
+    # Events carry the catalogue's names; /metrics measured the daemon's latencies.
+    assert any(e["name"] for e in state["events"])
+    for histogram in ("sample_to_event", "decision", "offer_to_ack"):
+        count = re.search(rf"^smartshelf_{histogram}_seconds_count (\S+)$", demo.dashboard_metrics, re.M)
+        assert count and float(count.group(1)) > 0, histogram
     # Every event went through the outbox to the reference backend.
     assert demo.backend_events >= len(demo.picks), text

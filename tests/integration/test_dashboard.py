@@ -234,7 +234,10 @@ def test_health_report_reaches_the_backend(broker: MosquittoBroker, tmp_path: Pa
             assert isinstance(report, dict)
             assert report["gateway"]["mqtt_connected"] is True
             assert report["problems"] == []
-            assert dashboard.reporter is not None and dashboard.reporter.sent >= 1
+            reporter = dashboard.reporter
+            assert reporter is not None
+            # the backend stores the report before it answers; the reporter counts it after the answer
+            wait_until(lambda: reporter.sent >= 1, 10, what="the reporter counting its report")
         finally:
             dashboard.stop()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edge import telemetry
 from edge.config import DisplaySection, MqttSection
 from edge.displays.publisher import DisplayPublisher, UnknownDisplayError
 from edge.events import BasketEvent, Offer, ShelfId
@@ -69,8 +70,10 @@ def rig(broker: MosquittoBroker, tmp_path: Path):
 def test_offer_shown_acked_withdrawn_and_recorded(rig) -> None:
     pub, display, store, _ = rig
     o = offer("o1")
+    acked = telemetry.REGISTRY.get_sample_value("smartshelf_offer_to_ack_seconds_count") or 0.0
     pub.publish(o)
     wait_until(lambda: pub.ack_latencies, 5, what="shown ack")
+    assert telemetry.REGISTRY.get_sample_value("smartshelf_offer_to_ack_seconds_count") == acked + 1
     assert display.record.shown[0].name == "Oat biscuits"
     wait_until(lambda: pub.status["d1"].state and pub.status["d1"].state.state == "showing", 5, what="state")
     assert pub.withdraw_for("shopper-b", time.time()) == []

@@ -2,6 +2,7 @@
 
 import threading
 
+from edge import telemetry
 from edge.config import DisplaySection, MqttSection
 from edge.mqtt.client import MqttClient
 from edge.mqtt.payloads import OfferMessage, encode
@@ -71,8 +72,11 @@ def test_handler_exception_does_not_kill_the_network_thread(broker):
     client.subscribe("test/h", bad)
     client.start()
     assert client.wait_connected(5)
+    label = "test_handler_exception_does_not_kill_the_network_thread.<locals>.bad"
+    before = telemetry.value(telemetry.HANDLER_ERRORS, handler=label)
     client.publish("test/h", b"boom")
     wait_until(lambda: client.handler_errors == 1, 5)
+    assert telemetry.value(telemetry.HANDLER_ERRORS, handler=label) == before + 1  # on /metrics
     client.publish("test/h", b"fine")
     wait_until(lambda: got == [b"fine"], 5)
     client.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from edge import telemetry
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.sync.client import BackendClient, BackendProtocolError, BackendRejected, BackendUnavailable
@@ -90,7 +91,9 @@ def test_invalid_event_becomes_dead_letter_and_others_pass(tmp_path: Path, backe
     events.append("basket", "x" * 100, "bad-kind", 2.0, {"a": 2})  # kind too long for the API
     events.append("basket", "pick", "good-2", 3.0, {"a": 3})
     relay = OutboxRelay(db, BackendClient(backend.url, "store-1", "gw-secret"))
+    dead_before = telemetry.value(telemetry.DEAD_LETTERS)
     assert relay.drain() == 3
+    assert telemetry.value(telemetry.DEAD_LETTERS) == dead_before + 1  # on /metrics too
     dead = db.execute("SELECT idempotency_key, last_error FROM outbox WHERE dead_at IS NOT NULL").fetchall()
     assert len(dead) == 1 and dead[0][0] == "bad-kind" and "kind" in dead[0][1]
     assert backend.store.event_count() == 2

@@ -38,13 +38,15 @@ function facts(gw) {
     ["Disk free", (gw.disk_free_bytes / 2 ** 30).toFixed(1) + " GiB"],
     ["Uptime", Math.round(gw.uptime_s) + " s"],
   ];
-  dl.replaceChildren();
-  for (const [k, v, ok] of items) {
-    dl.appendChild(el("dt", k));
+  // Each label and its value in one wrapper (allowed in a <dl>), so the grid never splits a pair.
+  dl.replaceChildren(...items.map(([k, v, ok]) => {
+    const pair = el("div", null, "fact");
+    pair.appendChild(el("dt", k));
     const dd = el("dd", v, ok === undefined ? "" : ok ? "ok" : "bad");
     dd.dataset.fact = k;
-    dl.appendChild(dd);
-  }
+    pair.appendChild(dd);
+    return pair;
+  }));
   document.getElementById("ident").textContent = "· store " + gw.store_id + " · " + gw.gateway_id;
 }
 
@@ -85,12 +87,25 @@ function plots(plates) {
       const cls = "c" + (i % 6);
       const label = el("div", "plate " + p.plate + ": " + (p.grams === null ? "–" : p.grams.toFixed(1) + " g"), "plate-label " + cls);
       label.dataset.plate = p.gondola + "/" + p.shelf + "/" + p.plate;
+      if (p.untared) {
+        // Far below zero: this plate was never zeroed (or zeroed with goods on it).
+        const mark = el("span", "not tared — run calibrate", "untared");
+        mark.title = "Reads far below 0 g: tare it with: sudo shelf-edge calibrate --shelf " + p.gondola + "/" + p.shelf + " --known-g 500";
+        label.appendChild(mark);
+      }
       box.appendChild(label);
       if (p.series.length) box.appendChild(sparkline(p, cls, t1));
     });
     root.appendChild(box);
   }
   if (!plates.length) root.appendChild(el("p", "no samples yet", "muted"));
+}
+
+function product(e) {
+  // The product's name from the gateway's planogram/catalogue, its id small after it.
+  const td = el("td", e.name || e.product);
+  if (e.name) td.appendChild(el("span", e.product, "pid"));
+  return td;
 }
 
 function render(s) {
@@ -102,7 +117,7 @@ function render(s) {
   avail.replaceChildren(...Object.entries(s.availability).map(([who, st]) => el("li", who + ": " + st, st === "online" ? "ok" : "bad")));
   plots(s.plates);
   fillTable(document.getElementById("event-table"), s.events.map((e) => [
-    clock(e.t), e.kind, e.shelf, e.product, e.quantity, e.confidence, e.attributed ? "yes" : "no",
+    clock(e.t), e.kind, e.shelf, product(e), e.quantity, e.confidence, e.attributed ? "yes" : "no",
   ]));
   fillTable(document.getElementById("offer-table"), s.offers.map((o) => [
     clock(o.t), o.display, o.shelf, o.product, o.price.toFixed(2), o.status, badge(o.acknowledged, "yes", "not yet"),
