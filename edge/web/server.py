@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from edge.config import EdgeConfig
 from edge.mqtt.client import MqttClient
 from edge.ops.health_report import HealthReporter
+from edge.ops.healthz import healthz
 from edge.web.gateway_info import gateway_facts
 from edge.web.live import LiveState
 from edge.web.metrics import LiveCollector
@@ -68,9 +69,15 @@ class DashboardHandle:
 
 class _App:
     def __init__(
-        self, config: EdgeConfig, live: LiveState, mqtt: MqttClient, extra: ExtraState | None
+        self,
+        config: EdgeConfig,
+        live: LiveState,
+        mqtt: MqttClient,
+        extra: ExtraState | None,
+        health: ExtraState | None = None,
     ) -> None:
         self.config = config
+        self.health = health
         self.live = live
         self.mqtt = mqtt
         self.extra = extra
@@ -154,8 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
-            ok = self.app.mqtt.connected.is_set()
-            self._json(200 if ok else 503, {"status": "ok" if ok else "degraded", "mqtt_connected": ok})
+            status, body = healthz(self.app.mqtt.connected.is_set(), self.app.health)
+            self._json(status, body)
         elif path == "/metrics":
             self._send(200, generate_latest(self.app.registry), CONTENT_TYPE_LATEST)
         elif path == "/login":
@@ -200,13 +207,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def start_dashboard(
-    config: EdgeConfig, mqtt: MqttClient | None = None, extra_state: ExtraState | None = None
+    config: EdgeConfig,
+    mqtt: MqttClient | None = None,
+    extra_state: ExtraState | None = None,
+    health: ExtraState | None = None,
 ) -> DashboardHandle:
     """Serve the dashboard on ``web.host:web.port`` in a background thread and return at once.
 
     ``mqtt``: the daemon's client (the dashboard adds read-only subscriptions to it); when None the
     dashboard opens its own connection. ``extra_state``: called at each refresh, its dict is merged
-    into the gateway facts (e.g. the daemon's counters). With ``backend.url`` set and
+    into the gateway facts (e.g. the daemon's counters). ``health``: the daemon's component health for
+    ``/healthz`` (:func:`edge.ops.healthz.healthz`). With ``backend.url`` set and
     ``web.health_report_interval_s`` > 0, a health report goes to the backend at that interval.
     """
     live = LiveState()
@@ -216,7 +227,7 @@ def start_dashboard(
     StoreObserver(live, config.gateway.store_id).subscribe(mqtt)
     if own is not None:
         own.start()
-    app = _App(config, live, mqtt, extra_state)
+    app = _App(config, live, mqtt, extra_state, health)
     handler = type("DashboardHandler", (_Handler,), {"app": app})
     server = ThreadingHTTPServer((config.web.host, config.web.port), handler)
     server.daemon_threads = True
