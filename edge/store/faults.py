@@ -93,7 +93,7 @@ def file_identity(path: str | Path) -> FileIdentity | None:
     """(device, inode) of the file at ``path``; None when there is none."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the file, or a directory on its path, is gone
         return None
     return (st.st_dev, st.st_ino)
 

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from edge.config import EdgeConfig
 from edge.store.db import open_database
-from edge.store.faults import file_identity, moved
+from edge.store.faults import FileIdentity, file_identity
 from edge.sync.client import BackendClient
 from edge.sync.outbox import Backoff, OutboxRelay
 from edge.sync.pull import SyncPuller, UpdateCallback
@@ -72,17 +72,17 @@ async def run_sync(
     rng = random.Random()
     next_pull = 0.0
     pull_failures = 0
-    identity = file_identity(path)
+    identity = _identity(path)
     store_error: str | None = None
     try:
         while not stop.is_set():
-            if moved(path, identity) is not None:
+            if _moved(path, identity):
                 # The event store recreates the file; until it is back there is nothing to follow.
-                if file_identity(path) is not None:
+                if _identity(path) is not None:
                     db.conn.close()
                     db = await asyncio.to_thread(open_database, path, check=False)
                     relay.db = puller.db = db
-                    identity = file_identity(path)
+                    identity = _identity(path)
                     log.warning("sync: %s was deleted or replaced; now relaying from the new file", path)
                     continue
                 with contextlib.suppress(TimeoutError):
@@ -126,3 +126,15 @@ async def run_sync(
                 await asyncio.wait_for(stop.wait(), timeout=pause)
     finally:
         db.conn.close()
+
+
+def _identity(path: Path) -> FileIdentity | None:
+    try:
+        return file_identity(path)
+    except OSError:  # unreadable directory, I/O error: nothing to follow now
+        return None
+
+
+def _moved(path: Path, identity: FileIdentity | None) -> bool:
+    """Whether ``path`` no longer leads to the file this task has open (deleted, replaced, unreadable)."""
+    return identity is not None and _identity(path) != identity
