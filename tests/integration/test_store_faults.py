@@ -26,6 +26,7 @@ from tests.support.small_store import STORE, SmallStore
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
+SHELF_EDGE = ManagedProcess.console_script("shelf-edge")
 
 
 def stored(db_path: Path) -> tuple[dict[str, int], set[str], set[str]]:
@@ -148,6 +149,18 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+def doctor(store: SmallStore) -> tuple[int, dict[str, dict[str, str]]]:
+    """``shelf-edge doctor --json`` on the store's config: exit code and results by check name."""
+    done = subprocess.run(
+        [SHELF_EDGE, "doctor", "--config", str(store.config_path), "--json", "--listen", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout, done.stderr
+    return done.returncode, {r["name"]: r for r in json.loads(done.stdout)["results"]}
+
+
 def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
     broker: MosquittoBroker, tmp_path: Path, small_tmpfs: Path
 ) -> None:
@@ -166,15 +179,8 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
             held = body["store"]["held"]
             assert held >= 12 and body["store"]["dropped"] == 0, body  # 3 picks x 4 events, and presence
 
-            doctor = subprocess.run(
-                [ManagedProcess.console_script("shelf-edge"), "doctor", "--config", str(store.config_path)]
-                + ["--json", "--listen", "0.5"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert doctor.returncode == 1, doctor.stdout + doctor.stderr
-            checks = {r["name"]: r for r in json.loads(doctor.stdout)["results"]}
+            code, checks = doctor(store)
+            assert code == 1, checks
             assert checks["daemon"]["status"] == "fail", checks["daemon"]
             assert (
                 "disk_full" in checks["daemon"]["detail"]
@@ -184,14 +190,7 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
 
             filler.unlink()
             wait_until(lambda: store.healthz()[0] == 200, 10, what="/healthz green once there is room")
-            doctor = subprocess.run(
-                [ManagedProcess.console_script("shelf-edge"), "doctor", "--config", str(store.config_path)]
-                + ["--json", "--listen", "0.5"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            checks = {r["name"]: r for r in json.loads(doctor.stdout)["results"]}
+            _, checks = doctor(store)
             assert checks["daemon"]["status"] == "ok", checks["daemon"]
         finally:
             daemon.stop()
