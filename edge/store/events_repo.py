@@ -220,7 +220,6 @@ class EventStore:
         old = self.db
         try:
             if file_identity(self.path) is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 new, how = restore_deleted(old.conn, self.path), "recreated from the copy the daemon had open"
             else:
                 new, copied = merge_into(old.conn, self.path)

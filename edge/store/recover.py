@@ -10,7 +10,8 @@ leaves the new file alone.
 
 When another file now sits at the path (:func:`merge_into`), it is kept and the old connection's
 events and outbox rows are copied into it (``INSERT OR IGNORE``: event ids are deterministic, so a row
-already there is the same event).
+already there is the same event). Replacing a WAL database's file under an open connection leaves that
+connection's ``-wal`` beside the new file; it is set aside, since the old data is copied first.
 """
 
 from __future__ import annotations
@@ -39,20 +40,14 @@ def restore_deleted(old: sqlite3.Connection, path: Path) -> sqlite_utils.Databas
 
     Raises sqlite3.Error or OSError when it cannot (a full disk): nothing has changed then, try again later.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".restoring")
-    _remove(tmp)
+    _backup(old, tmp)
     try:
-        target = sqlite3.connect(str(tmp), isolation_level=None)
-        try:
-            old.backup(target)
-        finally:
-            target.close()
-        for suffix in ("-wal", "-shm"):
-            _remove(path.with_name(path.name + suffix))
+        _remove_log_files(path)
         os.replace(tmp, path)
     except BaseException:
-        _remove(tmp)
-        _remove(tmp.with_name(tmp.name + "-journal"))
+        _remove_copy(tmp)
         raise
     _fsync_dir(path.parent)
     return open_database(path, check=False)
@@ -61,26 +56,64 @@ def restore_deleted(old: sqlite3.Connection, path: Path) -> sqlite_utils.Databas
 def merge_into(old: sqlite3.Connection, path: Path) -> tuple[sqlite_utils.Database, int]:
     """Open (migrating) the database now at ``path`` and copy in the events and outbox rows of ``old``.
 
-    Returns the database and the number of events copied that it did not have.
+    ``old`` is copied aside first: the ``-wal``/``-shm`` files at the path's name are still the old
+    database's, and the new file must not be read through them. Returns the database and the number of
+    events copied that it did not have.
     """
-    db = open_database(path, check=False)
-    conn = db.conn
-    events = old.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY rowid").fetchall()
-    rows = old.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY id").fetchall()
-    conn.execute("BEGIN IMMEDIATE")
+    copy = path.with_name(path.name + ".before-replace")
+    _backup(old, copy)
     try:
-        before = conn.total_changes
-        conn.executemany(f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", events)
-        copied = conn.total_changes - before
-        conn.executemany(
-            f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        db.conn.close()
-        raise
-    conn.execute("COMMIT")
+        _remove_log_files(path)
+        db = open_database(path, check=False)
+        conn = db.conn
+        conn.execute("ATTACH DATABASE ? AS old", (str(copy),))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.execute(
+                    f"INSERT OR IGNORE INTO main.events ({_EVENT_COLUMNS}) "
+                    f"SELECT {_EVENT_COLUMNS} FROM old.events ORDER BY rowid"
+                )
+                copied = conn.total_changes - before
+                conn.execute(
+                    f"INSERT OR IGNORE INTO main.outbox ({_OUTBOX_COLUMNS}) "
+                    f"SELECT {_OUTBOX_COLUMNS} FROM old.outbox ORDER BY id"
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.execute("DETACH DATABASE old")
+    finally:
+        _remove_copy(copy)
     return db, copied
+
+
+def _backup(old: sqlite3.Connection, target_path: Path) -> None:
+    """A complete copy of ``old`` (what it sees, write-ahead log included) at ``target_path``."""
+    _remove_copy(target_path)
+    try:
+        target = sqlite3.connect(str(target_path), isolation_level=None)
+        try:
+            old.backup(target)
+        finally:
+            target.close()
+    except BaseException:
+        _remove_copy(target_path)
+        raise
+
+
+def _remove_log_files(path: Path) -> None:
+    """The old database's ``-wal`` and ``-shm`` at the path's name: a new file must never pick them up."""
+    for suffix in ("-wal", "-shm"):
+        _remove(path.with_name(path.name + suffix))
+
+
+def _remove_copy(path: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        _remove(path.with_name(path.name + suffix))
 
 
 def _remove(path: Path) -> None:
