@@ -41,6 +41,11 @@ def stored(db_path: Path) -> tuple[dict[str, int], set[str], set[str]]:
     return streams, ids, keys
 
 
+def delivered(backend: BackendServer) -> set[str]:
+    """Idempotency keys of every event the backend stored for the store."""
+    return {e["idempotency_key"] for e in backend.store.events(STORE, limit=100_000)}
+
+
 def replace_directory_with_a_file(directory: Path) -> None:
     """What a careless clean-up does: the data directory removed and a file left at its name."""
     for _ in range(5):
@@ -101,11 +106,7 @@ def test_database_deleted_while_running_loses_no_event(broker: MosquittoBroker, 
             # After a restart the relay delivers every event, those of the deleted files included.
             daemon = store.start_daemon("daemon-2")
             try:
-                wait_until(
-                    lambda: ids <= {e["idempotency_key"] for e in backend.store.events(STORE, limit=100_000)},
-                    20,
-                    what="every stored event at the backend",
-                )
+                wait_until(lambda: ids <= delivered(backend), 20, what="every stored event at the backend")
             finally:
                 daemon.stop()
         print(f"FIGURES deleted: picks={store.picks} events={len(ids)} held_while_unwritable={held} lost=0")
@@ -165,7 +166,9 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
     broker: MosquittoBroker, tmp_path: Path, small_tmpfs: Path
 ) -> None:
     data = small_tmpfs / "data"
-    store = SmallStore.create(tmp_path, broker, data)
+    backend = BackendServer(tmp_path / "backend.db")
+    backend.start()
+    store = SmallStore.create(tmp_path, broker, data, backend_url=backend.url)
     with store.running():
         daemon = store.start_daemon()
         try:
@@ -192,12 +195,15 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
             wait_until(lambda: store.healthz()[0] == 200, 10, what="/healthz green once there is room")
             _, checks = doctor(store)
             assert checks["daemon"]["status"] == "ok", checks["daemon"]
+            # The relay could not mark what it sent while the disk was full: sent again, stored once.
+            expected = store.observed.ids()
+            wait_until(lambda: expected <= delivered(backend), 20, what="every event at the backend")
         finally:
             daemon.stop()
+            backend.stop()
     log = store.root.joinpath("daemon.log").read_text()
     assert log.count("cannot take writes (disk_full") == 1, log
     assert f"{held} held events written, 0 dropped" in log or "held events written, 0 dropped" in log, log
-    expected = store.observed.ids()
     streams, ids, keys = stored(data / "edge.db")
     assert expected <= ids and expected <= keys, expected - ids  # held events reached events and the outbox
     assert streams["weight"] == streams["basket"] == streams["offer"] == 4
