@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -86,6 +87,7 @@ class Gateway:
             ),
             retention_interval_s=d.retention_interval_s,
             clock=clock,
+            spill=held_spill_file(d.held_spill_dir),
         )
         self.notifier = Notifier.from_environment()
         self.sensing = SensingStage(config)
@@ -306,6 +308,13 @@ class Gateway:
                 log.exception("tick failed")
             self.notifier.watchdog()  # from the event loop: a hung loop stops the pings
             await asyncio.sleep(0.5)
+
+
+def held_spill_file(configured: Path | None) -> Path | None:
+    """Where held events survive a restart: ``database.held_spill_dir``, else systemd's RuntimeDirectory."""
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    directory = configured or (Path(runtime) if runtime else None)
+    return directory / "held-events.jsonl" if directory else None
 
 
 # ---------------------------------------------------------------------- command line

@@ -307,6 +307,12 @@ class DatabaseSection(Section):
     retention_interval_s: float = Field(
         3600.0, gt=0, description="Seconds between retention passes (the first runs at start)."
     )
+    held_spill_dir: Path | None = Field(
+        None,
+        description="Where events still held in memory at stop (database unwritable) are kept for the "
+        "next start, on another file system than data_dir (RAM: /run); the unit's RuntimeDirectory "
+        "($RUNTIME_DIRECTORY) when absent, none outside systemd.",
+    )
 
 
 class EdgeConfig(BaseSettings):

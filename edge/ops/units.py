@@ -153,7 +153,9 @@ def edge_unit(layout: Layout) -> str:
         "dialout bluetooth video",
         "AF_UNIX AF_INET AF_INET6 AF_BLUETOOTH AF_NETLINK",
         "smartshelf-edge",
-        extra="DevicePolicy=closed\nDeviceAllow=char-video4linux rw\n",
+        # Events the database could not take are kept here across a restart (RAM, not the full disk).
+        extra="DevicePolicy=closed\nDeviceAllow=char-video4linux rw\n"
+        "RuntimeDirectory=smartshelf-edge\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n",
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -85,6 +86,7 @@ class EventStore:
         retention: RetentionPolicy | None = None,
         retention_interval_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        spill: Path | None = None,
     ) -> None:
         self.db = db
         self.path = _path_of(db)
@@ -101,6 +103,11 @@ class EventStore:
         self._dropped = 0  # in the current fault
         self._held_total = 0  # in the current fault
         self._next_retention = 0.0
+        #: Where events still held at stop are kept for the next start (a RAM file system: /run).
+        self.spill = spill
+        self._spill_loaded = False
+        if spill is not None:
+            self._load_spill(spill)
 
     # ------------------------------------------------------------------ writing
     def append(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
@@ -257,6 +264,9 @@ class EventStore:
             for _ in chunk:
                 self._held_ids.discard(self._held.popleft().event_id)
             telemetry.STORE_HELD_EVENTS.set(len(self._held))
+        if self._spill_loaded and self.spill is not None:
+            self.spill.unlink(missing_ok=True)
+            self._spill_loaded = False
         if self.fault is not None:
             log.warning(
                 "database %s takes writes again after %.0f s (%s): %d held events written, %d dropped",
@@ -305,7 +315,7 @@ class EventStore:
                 if self.fault is not None and self.fault.reason in ("deleted", "replaced"):
                     self._recover()
                 self._flush()
-            if self._held:
+            if self._held and not self._save_spill():
                 log.error(
                     "database %s: %d held events could not be written before stopping and are lost (%s)",
                     self.path,
@@ -313,6 +323,64 @@ class EventStore:
                     self.fault.reason if self.fault else "unknown",
                 )
             self.db.conn.close()
+
+    # ------------------------------------------------------------------ held events across a restart
+    def _save_spill(self) -> bool:
+        """Keep what is still held in the spill file for the next start; False when there is none or it fails."""
+        if self.spill is None:
+            return False
+        lines = [
+            json.dumps({"stream": h.stream, "kind": h.kind, "event_id": h.event_id, "t": h.t, "body": h.body})
+            for h in self._held
+        ]
+        tmp = self.spill.with_name(self.spill.name + ".tmp")
+        try:
+            self.spill.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text("\n".join(lines) + "\n")
+            os.replace(tmp, self.spill)
+        except OSError as exc:
+            log.error("cannot keep held events in %s: %s", self.spill, exc)
+            return False
+        log.error(
+            "database %s: %d held events could not be written before stopping (%s); kept in %s for the next start",
+            self.path,
+            len(lines),
+            self.fault.reason if self.fault else "unknown",
+            self.spill,
+        )
+        return True
+
+    def _load_spill(self, spill: Path) -> None:
+        """Hold the events the last run could not write (before any new one), and try to write them now."""
+        try:
+            text = spill.read_text()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("cannot read held events from %s: %s", spill, exc)
+            return
+        bad = 0
+        for line in filter(None, text.splitlines()):
+            try:
+                d = json.loads(line)
+                held = _Held(
+                    str(d["stream"]), str(d["kind"]), str(d["event_id"]), float(d["t"]), str(d["body"])
+                )
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+                continue
+            if held.event_id not in self._held_ids:
+                self._held.append(held)
+                self._held_ids.add(held.event_id)
+        self._spill_loaded = True
+        log.warning(
+            "%d events held at the last stop loaded from %s%s; writing them to the database",
+            len(self._held),
+            spill,
+            f" ({bad} unreadable lines skipped)" if bad else "",
+        )
+        with self._lock:
+            self._flush()
 
     def count(self, stream: str | None = None) -> int:
         if stream is None:

@@ -131,3 +131,27 @@ def test_errors_are_classified_by_their_text_when_they_carry_no_code(message: st
     import sqlite3
 
     assert classify(sqlite3.OperationalError(message)) == reason
+
+
+def test_events_held_at_stop_are_kept_for_the_next_start(tmp_path: Path) -> None:
+    spill = tmp_path / "run" / "held-events.jsonl"
+    store = EventStore(open_database(tmp_path / "edge.db"), spill=spill)
+    assert append(store, 0)
+    full(store)
+    for i in range(1, 4):
+        append(store, i)
+    store.close()  # stopped while the disk is still full (systemctl restart, an upgrade)
+    assert len(spill.read_text().splitlines()) == 3
+
+    # The next start: the file still full at first, then room.
+    db = open_database(tmp_path / "edge.db")
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    store = EventStore(db, spill=spill)
+    assert store.health()["held"] == 3 and store.health()["reason"] == "disk_full"
+    assert append(store, 4) and not append(store, 2)  # new events queue behind; replays still known
+    room(store)
+    store.maintain()
+    assert store.health()["ok"] and not spill.exists()
+    order = [r[0] for r in store.db.execute("SELECT idempotency_key FROM outbox ORDER BY id")]
+    assert order == [f"e{i:03d}" for i in range(5)]
