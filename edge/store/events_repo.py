@@ -98,6 +98,7 @@ class EventStore:
         self.fault: StoreFault | None = None
         self._lock = threading.Lock()
         self._identity: FileIdentity | None = file_identity(self.path) if self.path else None
+        self._wal_identity: FileIdentity | None = None  # recorded at the first check
         self._held: deque[_Held] = deque()
         self._held_ids: set[str] = set()
         self._dropped = 0  # in the current fault
@@ -179,8 +180,18 @@ class EventStore:
     def _check_file(self) -> None:
         if self.path is None:
             return
+        wal = self.path.with_name(self.path.name + "-wal")
         try:
             what = moved(self.path, self._identity)
+            if what is None:
+                # The write-ahead log lives as long as a connection is open: gone means deleted too
+                # (`rm edge.db*` can take it and leave the main file for a moment).
+                now = file_identity(wal)
+                if self._wal_identity is None:
+                    self._wal_identity = now
+                elif now != self._wal_identity:
+                    self._set_fault("deleted", f"{wal} was deleted while the daemon had it open")
+                    return
         except OSError as exc:
             self._set_fault("io_error", f"cannot check {self.path}: {exc}")
             return
@@ -226,7 +237,7 @@ class EventStore:
         assert self.path is not None and self.fault is not None
         old = self.db
         try:
-            if file_identity(self.path) is None:
+            if file_identity(self.path) in (None, self._identity):  # deleted, or only its -wal
                 new, how = restore_deleted(old.conn, self.path), "recreated from the copy the daemon had open"
             else:
                 new, copied = merge_into(old.conn, self.path)
@@ -239,6 +250,7 @@ class EventStore:
             return False
         self.db = new
         self._identity = file_identity(self.path)
+        self._wal_identity = None
         try:
             old.conn.close()
         except sqlite3.Error as exc:

@@ -95,6 +95,23 @@ def test_deleted_file_is_recreated_from_the_open_copy(tmp_path: Path) -> None:
     assert reopened.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 4
 
 
+def test_deleted_write_ahead_log_is_noticed_and_nothing_in_it_lost(tmp_path: Path) -> None:
+    path = tmp_path / "edge.db"
+    store = EventStore(open_database(path))
+    for i in range(3):
+        append(store, i)  # committed into the write-ahead log, not yet into edge.db
+    (tmp_path / "edge.db-wal").unlink()
+    assert append(store, 3)
+    assert store.health()["reason"] == "deleted"
+    store.maintain()
+    assert store.health()["ok"]
+    # What a restart after a crash (no clean close, no checkpoint) would find in the file:
+    after_crash = open_database(path)
+    assert after_crash.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 4
+    after_crash.conn.close()
+    store.close()
+
+
 def test_replaced_file_is_kept_and_gets_the_events(tmp_path: Path) -> None:
     path = tmp_path / "edge.db"
     store = EventStore(open_database(path))
