@@ -263,7 +263,7 @@ class Gateway:
             dashboard = start_dashboard(
                 self.config,
                 mqtt=self.mqtt,
-                extra_state=lambda: {"daemon": dict(self.stats)},
+                extra_state=lambda: {"daemon": dict(self.stats), "store": self.store.health()},
                 health=lambda: {"store": self.store.health()},
             )
         tasks.append(asyncio.create_task(self.presence.run(), name="presence"))

@@ -55,3 +55,13 @@ def test_doctor_reading_of_the_daemon() -> None:
     assert lost.status is Status.FAIL and "MQTT broker" in lost.detail
     down = judge_daemon("u", None, None, "ConnectionError")
     assert down.status is Status.WARN and "systemctl status smartshelf-edge" in down.fix
+
+
+def test_health_report_to_the_backend_names_a_database_fault() -> None:
+    from edge.ops.health_report import build_report
+
+    gateway = {"mqtt_connected": True, "disk_free_bytes": 2**40, "disk_total_bytes": 2**41, "store": FULL}
+    state = {"gateway": gateway, "shelves": [], "counters": {}}
+    assert build_report(state, 0.0)["problems"] == [
+        "database cannot take writes (disk_full): 37 events held in memory, 0 dropped"
+    ]
