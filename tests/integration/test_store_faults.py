@@ -195,16 +195,33 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
             wait_until(lambda: store.healthz()[0] == 200, 10, what="/healthz green once there is room")
             _, checks = doctor(store)
             assert checks["daemon"]["status"] == "ok", checks["daemon"]
+            log = store.root.joinpath("daemon.log").read_text()
+            assert log.count("cannot take writes (disk_full") == 1, log  # one line, not one per event
+            assert f"{held} held events written, 0 dropped" in log, log
+
+            # Full again, and the daemon restarted before there is room (an upgrade, the watchdog):
+            # what it holds waits in its runtime directory and is written by the next run.
+            filler = fill(small_tmpfs)
+            assert store.pick(1)["shopper"] == store.customer.shopper
+            held_at_stop = store.healthz()[1]["store"]["held"]
+            assert held_at_stop >= 4
+        finally:
+            daemon.stop()
+        assert f"{held_at_stop} held events could not be written before stopping" in daemon.tail(5)
+        filler.unlink()
+        daemon = store.start_daemon("daemon-2")
+        try:
             # The relay could not mark what it sent while the disk was full: sent again, stored once.
             expected = store.observed.ids()
             wait_until(lambda: expected <= delivered(backend), 20, what="every event at the backend")
         finally:
             daemon.stop()
             backend.stop()
-    log = store.root.joinpath("daemon.log").read_text()
-    assert log.count("cannot take writes (disk_full") == 1, log
-    assert f"{held} held events written, 0 dropped" in log or "held events written, 0 dropped" in log, log
     streams, ids, keys = stored(data / "edge.db")
     assert expected <= ids and expected <= keys, expected - ids  # held events reached events and the outbox
-    assert streams["weight"] == streams["basket"] == streams["offer"] == 4
-    print(f"FIGURES disk full: picks=4 events={len(ids)} held_while_full={held} written_later={held} lost=0")
+    assert streams["weight"] == streams["basket"] == streams["offer"] == 5
+    assert not (tmp_path / "run" / "held-events.jsonl").exists()
+    print(
+        f"FIGURES disk full: picks=5 events={len(ids)} held_while_full={held} written_later={held} "
+        f"held_across_restart={held_at_stop} lost=0"
+    )

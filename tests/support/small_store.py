@@ -261,7 +261,8 @@ class SmallStore:
             f'[[displays]]\ndisplay_id = "{DISPLAY}"\ngondola = 1\nshelf = 1\n'
             f'[offers]\nmodel_dir = "{files["model"]}"\ncatalogue = "{files["catalogue"]}"\nrules = "{files["rules"]}"\n'
             f'[web]\nhost = "127.0.0.1"\nport = {web_port}\npassword = "faults-test-password"\n'
-            "health_report_interval_s = 0\n" + backend
+            "health_report_interval_s = 0\n"
+            f'[database]\nheld_spill_dir = "{root / "run"}"\n' + backend
         )
         return cls(root, data_dir, config, broker, web_port, customer)
 
