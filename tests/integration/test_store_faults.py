@@ -95,8 +95,10 @@ def test_database_deleted_while_running_loses_no_event(broker: MosquittoBroker, 
             finally:
                 daemon.stop()
             log = store.root.joinpath("daemon.log").read_text()
-            assert log.count("cannot take writes (deleted") == 2, log  # one line per fault, not per event
-            assert log.count("takes writes again") == 2, log
+            # One line when a fault starts and one when it ends, not one per event (a third pair only if
+            # the daemon recreated the directory while the test was replacing it, see above).
+            starts, ends = log.count("cannot take writes (deleted"), log.count("takes writes again")
+            assert starts == ends and 2 <= starts <= 3, log
             expected = store.observed.ids()
             streams, ids, keys = stored(data / "edge.db")
             assert expected <= ids and expected <= keys, expected - ids
