@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+import sqlite_utils
 
 from edge import telemetry
 from edge.config import EdgeConfig
@@ -39,10 +42,12 @@ from edge.mqtt.payloads import (
 from edge.mqtt.sample_intake import SampleIntake
 from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
+from edge.ops.sdnotify import Notifier
 from edge.presence.service import PresenceService
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.retention import RetentionPolicy
 from edge.sync.service import run_sync
 from edge.updates import apply_update
 from edge.vision.service import VisionService
@@ -73,8 +78,18 @@ class Gateway:
         )
         gw.data_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = gw.data_dir / "edge.db"
-        self.db = open_database(self.db_path)
-        self.store = EventStore(self.db)
+        d = config.database
+        self.store = EventStore(
+            open_database(self.db_path),
+            hold_max=d.hold_max_events,
+            retention=RetentionPolicy(
+                d.sent_retention_days, d.event_retention_days, d.dead_letter_retention_days
+            ),
+            retention_interval_s=d.retention_interval_s,
+            clock=clock,
+            spill=held_spill_file(d.held_spill_dir),
+        )
+        self.notifier = Notifier.from_environment()
         self.sensing = SensingStage(config)
         self.intake = SampleIntake(
             ahead_s=config.sensing.max_samples_ahead_s,
@@ -208,10 +223,25 @@ class Gateway:
         placed = self.sensing.planogram.products.get(product_id)
         return product.name if product is not None else placed.name if placed is not None else None
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The gateway database (a new connection after the store brought a deleted file back)."""
+        return self.store.db
+
     def tick(self) -> None:
         now = self.clock()
         if self.displays is not None:
             self.displays.expire(now)
+        self.store.maintain(now)
+        self.notifier.status(self._status_line())
+
+    def _status_line(self) -> str:
+        """The one line ``systemctl status`` shows."""
+        store = self.store.health()
+        if not store["ok"]:
+            return f"database {store['reason']}: {store['held']} events held in memory, {store['dropped']} dropped"
+        mqtt = "connected" if self.mqtt.connected.is_set() else "broker lost"
+        return f"running: MQTT {mqtt}, {self.stats['basket_events']} basket events, {self.stats['offers']} offers"
 
     def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
         """Store an event with its outbox row; False when this id was stored before (a replay)."""
@@ -245,8 +275,9 @@ class Gateway:
             dashboard = start_dashboard(
                 self.config,
                 mqtt=self.mqtt,
-                extra_state=lambda: {"daemon": dict(self.stats)},
+                extra_state=lambda: {"daemon": dict(self.stats), "store": self.store.health()},
                 product_name=self.product_name,
+                health=lambda: {"store": self.store.health()},
             )
         tasks.append(asyncio.create_task(self.presence.run(), name="presence"))
         if self.vision.stages:
@@ -258,9 +289,11 @@ class Gateway:
             len(self.config.displays),
             "on" if self.offers else "off",
         )
+        self.notifier.ready(self._status_line())
         try:
             await stop.wait()
         finally:
+            self.notifier.stopping()
             self.vision.stop()
             for task in tasks:
                 task.cancel()
@@ -268,7 +301,8 @@ class Gateway:
             if dashboard is not None:
                 dashboard.stop()
             self.mqtt.stop()
-            self.db.conn.close()
+            self.store.close()
+            self.notifier.close()
             log.info("gateway stopped: %s", ", ".join(f"{k}={v}" for k, v in self.stats.items()))
 
     def _update_from_sync(self, loop: asyncio.AbstractEventLoop) -> Callable[[str, Path], None]:
@@ -285,7 +319,15 @@ class Gateway:
                 self.tick()
             except Exception:  # a bug in one tick must not stop offer expiry for the rest of the run
                 log.exception("tick failed")
+            self.notifier.watchdog()  # from the event loop: a hung loop stops the pings
             await asyncio.sleep(0.5)
+
+
+def held_spill_file(configured: Path | None) -> Path | None:
+    """Where held events survive a restart: ``database.held_spill_dir``, else systemd's RuntimeDirectory."""
+    runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    directory = configured or (Path(runtime) if runtime else None)
+    return directory / "held-events.jsonl" if directory else None
 
 
 # ---------------------------------------------------------------------- command line

@@ -311,6 +311,40 @@ class WebSection(Section):
         return value
 
 
+class DatabaseSection(Section):
+    hold_max_events: int = Field(
+        20000,
+        ge=100,
+        le=1_000_000,
+        description="Events held in memory while the database cannot take writes (disk full, file "
+        "deleted); written when it can. Beyond this many, newer events are dropped and counted.",
+    )
+    sent_retention_days: float = Field(
+        7.0, gt=0, description="Outbox rows the backend accepted are deleted this many days after sending."
+    )
+    event_retention_days: float = Field(
+        30.0,
+        ge=1,
+        description="Events older than this are deleted once the backend has them (an unsent event is "
+        "never deleted). At least 1: offer caps and budgets are restored from the last day's decisions.",
+    )
+    dead_letter_retention_days: float = Field(
+        90.0,
+        gt=0,
+        description="Outbox rows the backend rejected for good (dead letters) are kept this long for "
+        "investigation, then deleted.",
+    )
+    retention_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between retention passes (the first runs at start)."
+    )
+    held_spill_dir: Path | None = Field(
+        None,
+        description="Where events still held in memory at stop (database unwritable) are kept for the "
+        "next start, on another file system than data_dir (RAM: /run); the unit's RuntimeDirectory "
+        "($RUNTIME_DIRECTORY) when absent, none outside systemd.",
+    )
+
+
 class EdgeConfig(BaseSettings):
     """The whole gateway configuration (one TOML file + SHELF_EDGE_* environment overrides)."""
 
@@ -335,6 +369,9 @@ class EdgeConfig(BaseSettings):
         default_factory=WebSection, description="Technician dashboard, metrics, health reports."
     )
     cameras: list[CameraSection] = Field(default_factory=list, description="Shelf cameras (pick detection).")
+    database: DatabaseSection = Field(
+        default_factory=DatabaseSection, description="Gateway database: in-memory hold and retention."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.config import EdgeConfig, load_config
@@ -33,9 +34,12 @@ def load_service_config(path: str | Path, daemon: Daemon | None = None) -> EdgeC
     return config
 
 
-def wait_for_stop_signal() -> None:
-    """Block the calling (main) thread until SIGINT or SIGTERM."""
+def wait_for_stop_signal(tick: Callable[[], None] | None = None, every_s: float = 1.0) -> None:
+    """Block the calling (main) thread until SIGINT or SIGTERM, calling ``tick`` every ``every_s`` meanwhile
+    (the systemd watchdog ping of a threaded daemon)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    while not stop.wait(every_s if tick is not None else None):
+        if tick is not None:
+            tick()

@@ -99,6 +99,10 @@ class ShelfLink:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def alive(self) -> bool:
+        """Whether the reader thread runs (it reopens a vanished port by itself; it never ends while started)."""
+        return self._thread.is_alive()
+
     @property
     def crc_errors(self) -> int:
         return self.decoder.stats.bad_frames + self.decoder.stats.oversized

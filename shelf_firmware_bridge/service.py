@@ -35,6 +35,7 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
+from edge.ops.sdnotify import Notifier
 from edge.service_cli import load_service_config, wait_for_stop_signal
 from shelf_firmware_bridge import protocol as P
 from shelf_firmware_bridge.calibration import CalibrationError, CalibrationStore
@@ -147,6 +148,10 @@ class Bridge:
         for link in self.links.values():
             link.start()
         self._status_thread.start()
+
+    def alive(self) -> bool:
+        """Whether every worker thread (shelf links, status) is still running."""
+        return self._status_thread.is_alive() and all(link.alive() for link in self.links.values())
 
     def stop(self) -> None:
         self._stop.set()
@@ -373,6 +378,15 @@ def run(args: argparse.Namespace) -> int:
     bridge = Bridge(config)
     bridge.start()
     log.info("bridge %s serving %d shelves", bridge.bridge_id, len(bridge.links))
-    wait_for_stop_signal()
+    notifier = Notifier.from_environment()
+    notifier.ready(f"serving {len(bridge.links)} shelves")
+
+    def watchdog() -> None:
+        if bridge.alive():  # a dead reader or status thread stops the pings: systemd restarts us
+            notifier.watchdog()
+
+    wait_for_stop_signal(watchdog, every_s=min(1.0, notifier.watchdog_interval_s or 1.0))
+    notifier.stopping()
     bridge.stop()
+    notifier.close()
     return 0

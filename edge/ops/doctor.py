@@ -33,6 +33,7 @@ from edge.ops.doctor_core import (
     exit_code,
     judge_certificate,
     judge_clock,
+    judge_daemon,
     judge_disk,
     judge_shelf,
 )
@@ -289,6 +290,24 @@ def check_database(config: EdgeConfig) -> CheckResult:
     )
 
 
+def check_daemon(config: EdgeConfig) -> CheckResult:
+    """The running daemon's /healthz (on this machine): red while its database cannot take writes."""
+    web = config.web
+    if not web.enabled:
+        return CheckResult("daemon", Status.SKIP, "web.enabled = false: the daemon's /healthz is off")
+    host = "127.0.0.1" if web.host in ("0.0.0.0", "", "::") else web.host
+    where = f"http://{host}:{web.port}/healthz"
+    try:
+        response = requests.get(where, timeout=5)
+    except requests.RequestException as exc:
+        return judge_daemon(where, None, None, type(exc).__name__)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return judge_daemon(where, response.status_code, body)
+
+
 def check_model(config: EdgeConfig) -> CheckResult:
     from edge.web.gateway_info import active_model_dir
 
@@ -402,6 +421,7 @@ def run_checks(config: EdgeConfig, clock: Clock, listen_s: float = 2.0) -> list[
         results.append(check_ble_adapter(config, listen_s))
     results += check_cameras(camera_sources(config), timeout_s=5.0)
     results += [check_disk(config), check_database(config), check_model(config), check_dashboard(config)]
+    results.append(check_daemon(config))
     return results
 
 

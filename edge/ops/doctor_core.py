@@ -149,3 +149,31 @@ def judge_shelf(
     if isinstance(crc, int) and crc > 0:
         detail += f", {crc} CRC errors since start"
     return CheckResult(name, Status.OK, detail)
+
+
+def judge_daemon(where: str, status: int | None, body: object, error: str | None = None) -> CheckResult:
+    """The running daemon's own verdict (its ``/healthz`` answer at ``where``); red when its database
+    cannot take writes (disk full, file deleted) or it lost the broker."""
+    if error is not None:
+        return CheckResult(
+            "daemon",
+            Status.WARN,
+            f"no answer from {where} ({error})",
+            "is it running? `systemctl status smartshelf-edge`; `journalctl -u smartshelf-edge -n 50`",
+        )
+    if not isinstance(body, dict):
+        return CheckResult("daemon", Status.FAIL, f"{where} answered HTTP {status} without a health report")
+    store = body.get("store")
+    if isinstance(store, dict) and not store.get("ok", True):
+        detail = (
+            f"database cannot take writes ({store.get('reason')}: {store.get('detail')}); "
+            f"{store.get('held', 0)} events held in memory, {store.get('dropped', 0)} dropped"
+        )
+        return CheckResult("daemon", Status.FAIL, detail, str(store.get("fix") or ""))
+    problems = body.get("problems") or []
+    if status != 200 or problems:
+        text = "; ".join(str(p) for p in problems) or f"HTTP {status}"
+        return CheckResult(
+            "daemon", Status.FAIL, text, "`journalctl -u smartshelf-edge -n 50` shows what the daemon saw"
+        )
+    return CheckResult("daemon", Status.OK, "running, connected to the broker, database takes writes")

@@ -36,6 +36,12 @@ def build_report(state: dict[str, Any], now: float) -> dict[str, Any]:
     backlog = gw.get("sync_backlog")
     if isinstance(backlog, int) and backlog > BACKLOG_WARN:
         problems.append(f"{backlog} events waiting to be sent to the backend")
+    store = gw.get("store")
+    if isinstance(store, dict) and not store.get("ok", True):
+        problems.append(
+            f"database cannot take writes ({store.get('reason')}): {store.get('held', 0)} events held "
+            f"in memory, {store.get('dropped', 0)} dropped"
+        )
     disk = judge_disk("data", int(gw["disk_free_bytes"]), int(gw["disk_total_bytes"]))
     if disk.status is not Status.OK:
         problems.append(f"disk: {disk.detail}")

@@ -2,6 +2,24 @@
 
 The texts are rendered from :class:`Layout` (where the app, the config and the data live on the
 target system) so a test can verify exactly what a gateway gets.
+
+Both daemons are ``Type=notify`` units with a watchdog: they send ``READY=1`` once they serve and
+``WATCHDOG=1`` from their main loop (:mod:`edge.ops.sdnotify`); a loop that hangs for ``WatchdogSec``
+gets the service killed and restarted. Hardening, and what the daemons need through it:
+
+- the file system is read-only except the data directory (``ProtectSystem=strict``,
+  ``ReadWritePaths``); the config and PKI are read-only; no home directories, a private /tmp;
+- no capabilities at all, no privilege gain, a ``@system-service`` system call filter without the
+  privileged calls; other users' processes invisible;
+- BLE presence goes through BlueZ over the system D-Bus (bleak): that needs ``AF_UNIX`` to reach
+  ``/run/dbus/system_bus_socket`` (read-only is enough to connect), the ``bluetooth`` group for
+  BlueZ's D-Bus policy, and no raw HCI access; ``AF_BLUETOOTH`` and ``AF_NETLINK`` stay allowed for
+  adapter checks. Cameras are ``/dev/video*`` (``video`` group, the only devices the gateway
+  daemon opens); the bridge opens only serial devices (``dialout``).
+- not set, on purpose: ``MemoryDenyWriteExecute`` (libffi closures and ONNX Runtime/OpenCV code
+  paths may need writable executable memory), ``PrivateUsers`` (it would cut the group access to
+  devices and D-Bus), ``IPAddressDeny`` (the backend and a broker may be anywhere on the network),
+  ``ProcSubset=pid`` for the gateway daemon (ONNX Runtime reads /proc/cpuinfo).
 """
 
 from __future__ import annotations
@@ -10,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 USER = "smartshelf"
+#: A main loop silent this long gets the service killed (SIGABRT) and restarted; pings go at half.
+WATCHDOG_S = 30
 EDGE_UNIT = "smartshelf-edge.service"
 BRIDGE_UNIT = "smartshelf-bridge.service"
 _APP = PurePosixPath("/opt/smartshelf")
@@ -64,7 +84,14 @@ LockPersonality=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
 SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
 RestrictAddressFamilies={families}
+ProtectProc=invisible
+PrivateMounts=yes
+RemoveIPC=yes
+KeyringMode=private
 """
 
 
@@ -93,7 +120,10 @@ StartLimitIntervalSec=300
 StartLimitBurst=10
 
 [Service]
-Type=exec
+Type=notify
+NotifyAccess=main
+WatchdogSec={WATCHDOG_S}s
+TimeoutStartSec=120s
 ExecStartPre={layout.venv}/bin/shelf-edge validate-config {layout.config_file}
 ExecStart={exec_start}
 Restart=on-failure
@@ -123,6 +153,9 @@ def edge_unit(layout: Layout) -> str:
         "dialout bluetooth video",
         "AF_UNIX AF_INET AF_INET6 AF_BLUETOOTH AF_NETLINK",
         "smartshelf-edge",
+        # Events the database could not take are kept here across a restart (RAM, not the full disk).
+        extra="DevicePolicy=closed\nDeviceAllow=char-video4linux rw\n"
+        "RuntimeDirectory=smartshelf-edge\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n",
     )
 
 
@@ -137,7 +170,7 @@ def bridge_unit(layout: Layout) -> str:
         "AF_UNIX AF_INET AF_INET6",
         "smartshelf-bridge",
         extra="DevicePolicy=closed\nDeviceAllow=char-ttyUSB rw\nDeviceAllow=char-ttyACM rw\n"
-        "DeviceAllow=char-ttyAMA rw\nDeviceAllow=char-pts rw\n",
+        "DeviceAllow=char-ttyAMA rw\nDeviceAllow=char-pts rw\nProcSubset=pid\n",
     )
 
 

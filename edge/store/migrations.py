@@ -45,6 +45,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_pending ON outbox (sent_at, stream, id)",
         ),
     ),
+    # Retention (edge/store/retention.py) deletes old events by their time, across streams.
+    Migration(2, "events by time, for retention", ("CREATE INDEX events_t ON events (t)",)),
     # --- 30-39 offers (edge/offers): decisions are events (stream 'offer_decision'); a view to query them
     Migration(
         30,

@@ -5,6 +5,12 @@
 It opens its OWN connection to the gateway database (``{gateway.data_dir}/edge.db`` unless
 ``db_path`` is given) so blocking HTTP and SQLite work run in worker threads without sharing a
 connection with the event loop. It returns when ``stop`` is set.
+
+When the database file is deleted or replaced under the daemon, the relay stops using its connection
+(it would send from, and mark sent in, a file nobody reads any more) and follows the file the event
+store brings back. When the database cannot take the relay's writes (a full disk) the round is given up
+and retried: a batch the backend took but we could not mark sent is sent again, and the backend
+deduplicates it by idempotency key.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from pathlib import Path
 from typing import Protocol
 
 from edge.config import EdgeConfig
 from edge.store.db import open_database
+from edge.store.faults import FileIdentity, file_identity
 from edge.sync.client import BackendClient
 from edge.sync.outbox import Backoff, OutboxRelay
 from edge.sync.pull import SyncPuller, UpdateCallback
@@ -64,22 +72,47 @@ async def run_sync(
     rng = random.Random()
     next_pull = 0.0
     pull_failures = 0
+    identity = _identity(path)
+    store_error: str | None = None
     try:
         while not stop.is_set():
-            settled = await asyncio.to_thread(relay.drain, 20)
-            now = time.monotonic()
-            if now >= next_pull:
-                await asyncio.to_thread(puller.pull_all)
-                if releases is not None:
-                    try:
-                        await asyncio.to_thread(releases.check, client)
-                    except Exception:
-                        log.exception("model release check failed")
-                pull_failures = pull_failures + 1 if puller.errors else 0
-                wait = b.pull_interval_s
-                if pull_failures:
-                    wait = min(wait, Backoff(b.retry_min_s, b.retry_max_s).delay(pull_failures - 1, rng))
-                next_pull = now + wait
+            if _moved(path, identity):
+                # The event store recreates the file; until it is back there is nothing to follow.
+                if _identity(path) is not None:
+                    db.conn.close()
+                    db = await asyncio.to_thread(open_database, path, check=False)
+                    relay.db = puller.db = db
+                    identity = _identity(path)
+                    log.warning("sync: %s was deleted or replaced; now relaying from the new file", path)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=b.push_interval_s)
+                continue
+            try:
+                settled = await asyncio.to_thread(relay.drain, 20)
+                now = time.monotonic()
+                if now >= next_pull:
+                    await asyncio.to_thread(puller.pull_all)
+                    if releases is not None:
+                        try:
+                            await asyncio.to_thread(releases.check, client)
+                        except Exception:
+                            log.exception("model release check failed")
+                    pull_failures = pull_failures + 1 if puller.errors else 0
+                    wait = b.pull_interval_s
+                    if pull_failures:
+                        wait = min(wait, Backoff(b.retry_min_s, b.retry_max_s).delay(pull_failures - 1, rng))
+                    next_pull = now + wait
+            except sqlite3.Error as exc:
+                if store_error is None:
+                    log.error("sync: the database cannot take the relay's writes (%s); retrying", exc)
+                store_error = str(exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(b.retry_min_s, b.push_interval_s))
+                continue
+            if store_error is not None:
+                log.info("sync: the database takes the relay's writes again")
+                store_error = None
             if releases is not None:
                 try:
                     await asyncio.to_thread(releases.tick, client)
@@ -93,3 +126,15 @@ async def run_sync(
                 await asyncio.wait_for(stop.wait(), timeout=pause)
     finally:
         db.conn.close()
+
+
+def _identity(path: Path) -> FileIdentity | None:
+    try:
+        return file_identity(path)
+    except OSError:  # unreadable directory, I/O error: nothing to follow now
+        return None
+
+
+def _moved(path: Path, identity: FileIdentity | None) -> bool:
+    """Whether ``path`` no longer leads to the file this task has open (deleted, replaced, unreadable)."""
+    return identity is not None and _identity(path) != identity

@@ -104,8 +104,8 @@ def build_app(app: DashboardApp, limiter: anyio.CapacityLimiter) -> Starlette:
         return request.cookies.get(COOKIE)
 
     async def healthz(request: Request) -> Response:
-        verdict = await blocking(app.health)
-        return _json(200 if verdict.ok else 503, verdict.to_json())
+        status, body = await blocking(app.health)
+        return _json(status, body)
 
     async def metrics(request: Request) -> Response:
         body = await blocking(generate_latest, app.registry)

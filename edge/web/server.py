@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -28,6 +28,7 @@ from edge import telemetry
 from edge.config import EdgeConfig
 from edge.mqtt.client import MqttClient
 from edge.ops.health_report import HealthReporter
+from edge.ops.healthz import healthz
 from edge.web.gateway_info import gateway_facts, product_names
 from edge.web.http import HttpLimits, HttpServer
 from edge.web.live import LiveState
@@ -40,25 +41,6 @@ log = logging.getLogger("edge.web")
 ExtraState = Callable[[], dict[str, Any]]
 #: product id -> display name (None when unknown); the daemon passes its planogram + catalogue
 ProductName = Callable[[str], str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    """The ``/healthz`` verdict: ``ok`` or not, every reason it is not, and the facts behind it."""
-
-    ok: bool
-    reasons: list[str] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": "ok" if self.ok else "degraded", **self.facts, "reasons": self.reasons}
-
-
-def health_verdict(app: DashboardApp) -> Health:
-    """What ``/healthz`` answers (200 when ok, else 503): ok unless a reason says otherwise."""
-    mqtt_ok = app.mqtt.connected.is_set()
-    reasons = [] if mqtt_ok else ["not connected to the MQTT broker"]
-    return Health(not reasons, reasons, {"mqtt_connected": mqtt_ok})
 
 
 class _Telemetry(Collector):
@@ -96,8 +78,10 @@ class DashboardApp:
         mqtt: MqttClient,
         extra: ExtraState | None,
         product_name: ProductName | None = None,
+        health: ExtraState | None = None,
     ) -> None:
         self.config = config
+        self.health_provider = health
         self.live = live
         self.mqtt = mqtt
         self.extra = extra
@@ -132,8 +116,9 @@ class DashboardApp:
                 log.exception("dashboard: extra state provider failed")
         return state
 
-    def health(self) -> Health:
-        return health_verdict(self)
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: (HTTP status, body) from the broker link and the daemon's components."""
+        return healthz(self.mqtt.connected.is_set(), self.health_provider)
 
     def new_session(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -165,6 +150,7 @@ def start_dashboard(
     extra_state: ExtraState | None = None,
     product_name: ProductName | None = None,
     limits: HttpLimits | None = None,
+    health: ExtraState | None = None,
 ) -> DashboardHandle:
     """Serve the dashboard on ``web.host:web.port`` in a background thread and return at once.
 
@@ -172,7 +158,8 @@ def start_dashboard(
     dashboard opens its own connection. ``extra_state``: called at each refresh, its dict is merged
     into the gateway facts (e.g. the daemon's counters). ``product_name``: product id -> name (the
     daemon's planogram and catalogue); when None, names come from the configured files. ``limits``:
-    connections, time and workers (:class:`~edge.web.http.HttpLimits`; tests shorten them). With
+    connections, time and workers (:class:`~edge.web.http.HttpLimits`; tests shorten them).
+    ``health``: the daemon's component health for ``/healthz`` (:func:`edge.ops.healthz.healthz`). With
     ``backend.url`` set and ``web.health_report_interval_s`` > 0, a health report goes to the
     backend at that interval.
     """
@@ -181,7 +168,7 @@ def start_dashboard(
     if mqtt is None:
         own = mqtt = MqttClient(config.mqtt, client_id=f"dashboard-{config.gateway.gateway_id}")
     StoreObserver(live, config.gateway.store_id).subscribe(mqtt)
-    app = DashboardApp(config, live, mqtt, extra_state, product_name)
+    app = DashboardApp(config, live, mqtt, extra_state, product_name, health)
     limits = limits or HttpLimits()
     workers = anyio.CapacityLimiter(limits.workers)  # every blocking call of the routes goes through it
     server = HttpServer(build_app(app, workers), config.web.host, config.web.port, limits)

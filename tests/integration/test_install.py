@@ -115,10 +115,25 @@ def test_layout_and_permissions(installed: tuple[Path, int]) -> None:
         "ReadWritePaths=/var/lib/smartshelf",
         "SupplementaryGroups=dialout bluetooth video",
         "NoNewPrivileges=yes",
+        "Type=notify",
+        "WatchdogSec=30s",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "SystemCallFilter=@system-service",
+        "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_BLUETOOTH",
+        "DeviceAllow=char-video4linux rw",
     ):
         assert line in unit
     bridge = (root / "etc/systemd/system/smartshelf-bridge.service").read_text()
     assert "SHELF_EDGE_MQTT__TLS__CERT_FILE=/etc/smartshelf/pki/clients/bridge-1.crt" in bridge
+    for line in (
+        "Type=notify",
+        "WatchdogSec=30s",
+        "SystemCallFilter=@system-service",
+        "ProtectSystem=strict",
+    ):
+        assert line in bridge
 
 
 def _fake_venv(root: Path) -> None:
@@ -160,6 +175,15 @@ def test_units_verify_with_systemd_analyze(installed: tuple[Path, int]) -> None:
         timeout=60,
     )
     assert "Overall exposure level for smartshelf-bridge.service" in security.stdout, security.stderr
+    for name in ("smartshelf-edge.service", "smartshelf-bridge.service"):
+        report = subprocess.run(
+            ["systemd-analyze", "security", "--offline=yes", f"--root={root}", name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        exposure = float(report.stdout.rsplit(f"{name}:", 1)[1].split()[0])
+        assert exposure <= 2.0, report.stdout  # 3.8 and 3.4 before Type=notify and the syscall filter
     sysusers = subprocess.run(
         ["systemd-sysusers", f"--root={root}"], capture_output=True, text=True, timeout=30
     )
