@@ -39,6 +39,7 @@ from edge.mqtt.payloads import (
 )
 from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
+from edge.presence.consent import analytics_view
 from edge.presence.service import PresenceService
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
@@ -86,7 +87,7 @@ class Gateway:
         if self.offers is not None:
             restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)
-        self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
+        self.displays = build_display_publisher(config, self.mqtt, self.topics, self._record)
         self.stats: dict[str, int] = {
             "batches": 0,
             "malformed": 0,
@@ -143,9 +144,12 @@ class Gateway:
                     "conversion: shopper %s picked offered %s", conversion.shopper, conversion.product_id
                 )
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
-            offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
+            offer, record = self.offers.decide(
+                event, self.baskets.of(event.shopper), self.presence.consents(event.shopper, "offers")
+            )
             if record is not None:
-                record_decision(self.store, record)
+                if self.presence.consents(event.shopper, "analytics"):
+                    record_decision(self.store, record)
                 summary = DecisionEventMessage(
                     decision_id=record.decision_id,
                     shopper=record.shopper,
@@ -202,8 +206,14 @@ class Gateway:
             self.displays.expire(now)
 
     def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
-        """Store an event with its outbox row; False when this id was stored before (a replay)."""
-        return self.store.append(stream, kind, event_id, t, payload)
+        """Store an event with its outbox row; False when this id was stored before (a replay).
+
+        Without the shopper's analytics consent the event is stored without the shopper, or not at
+        all (edge/presence/consent.py)."""
+        allowed = analytics_view(stream, payload, lambda s: self.presence.consents(s, "analytics"))
+        if allowed is None:
+            return True
+        return self.store.append(stream, kind, event_id, t, allowed)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:

@@ -64,25 +64,35 @@ def apply_update(gateway: Gateway, kind: str, path: Path) -> None:
 
 
 def _apply_keys(gateway: Gateway, path: Path) -> None:
-    from edge.presence.keys import load_keys_file, trim_heap
+    from edge.presence.keys import load_key_set, trim_heap
     from edge.presence.privacy import forget_shoppers
 
-    keys = load_keys_file(path, gateway.config.gateway.store_id)
-    gone = gateway.presence.set_keys(keys)
-    count = len(keys)
-    del keys
+    key_set = load_key_set(path, gateway.config.gateway.store_id)
+    presence = gateway.presence
+    had_offers = {s for s in presence.purposes if presence.consents(s, "offers")}
+    had_analytics = {s for s in presence.purposes if presence.consents(s, "analytics")}
+    gone = presence.set_keys(key_set.keys, key_set.purposes)
+    count = len(key_set.keys)
+    del key_set
     trim_heap()
     # Consent revoked: everything about the customer goes now, not at departure, including
     # stored events not yet sent to the backend.
+    no_offers = sorted(s for s in had_offers if not presence.consents(s, "offers"))
+    no_analytics = sorted(s for s in had_analytics if not presence.consents(s, "analytics"))
     for shopper in gone:
         gateway.baskets.forget(shopper)
-        if gateway.displays is not None:
+    if gateway.displays is not None:
+        for shopper in sorted(set(gone) | set(no_offers)):
             gateway.displays.withdraw_for(shopper, gateway.clock())
-    deleted = forget_shoppers(gateway.db, gone)
+    # Analytics withdrawn (alone or with everything): stored events about them are deleted too.
+    deleted = forget_shoppers(gateway.db, sorted(set(gone) | set(no_analytics)))
     log.info(
-        "customer keys: %d enrolled rows; %d shoppers revoked, %d stored rows about them deleted",
+        "customer keys: %d enrolled rows; %d shoppers revoked, %d withdrew offers, %d withdrew "
+        "analytics, %d stored rows about them deleted",
         count,
         len(gone),
+        len(no_offers),
+        len(no_analytics),
         sum(deleted.values()),
     )
 

@@ -88,7 +88,10 @@ class OfferStage:
 
         return self.engine.restore(decisions_since(db, since_t))
 
-    def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, DecisionRecord | None]:
+    def decide(
+        self, event: BasketEvent, basket: list[str], consent: bool = True
+    ) -> tuple[Offer | None, DecisionRecord | None]:
+        """One decision; ``consent``: the shopper consented to personalised offers."""
         from edge.offers.decision import DecisionContext
 
         model = self.holder.current  # one reference per decision: a model swap never splits one
@@ -97,14 +100,22 @@ class OfferStage:
             return None, None
         started = time.perf_counter()
         try:
-            candidates = model.candidates(
-                basket,
-                self.profiles.get(event.shopper),
-                k=self.engine.rules.rules.candidates,
-                within=self.engine.offerable(event.shelf),
+            # without offers consent the shopper's profile and basket are not even looked at
+            candidates = (
+                model.candidates(
+                    basket,
+                    self.profiles.get(event.shopper),
+                    k=self.engine.rules.rules.candidates,
+                    within=self.engine.offerable(event.shelf),
+                )
+                if consent
+                else []
             )
             decision = self.engine.decide(
-                event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
+                event,
+                basket,
+                candidates,
+                DecisionContext(display=display, shelf=event.shelf, consent=consent),
             )
         except Exception:
             self.health.record(False, time.perf_counter() - started)

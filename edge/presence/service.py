@@ -7,7 +7,8 @@ Wiring for ``edge/app.py``::
     task = asyncio.create_task(presence.run())
     ...
     presence.shoppers_at(shelf, t)            # [(shopper, score)], best first, for pick attribution
-    presence.set_keys(keys_from_sync)         # full set after a backend sync (revocations included)
+    presence.set_keys(keys_from_sync, purposes)   # full set after a sync (revocations included)
+    presence.consents(shopper, "offers")      # per-purpose consent of a recognised shopper
     task.cancel()
 
 Everything runs on the event loop that runs :meth:`PresenceService.run`.
@@ -18,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from edge.config import EdgeConfig
 from edge.events import PresenceEvent, ShelfId, Sighting
 from edge.mqtt.client import MqttClient
 from edge.presence.core import PresenceParams, PresenceTracker
-from edge.presence.keys import load_keys_file, trim_heap
+from edge.presence.keys import PURPOSES, Purpose, load_key_set, trim_heap
 from edge.presence.resolver import EnrolledKey, TokenResolver
 from edge.presence.sources import SightingSource, build_source
 from edge.presence.tokens import INTERVAL_S, CheckIn
@@ -70,6 +71,8 @@ class PresenceService:
         self.event_errors = 0
         self.check_ins_accepted = 0
         self.check_ins_refused = 0
+        #: Consented purposes per enrolled shopper, from the keys document.
+        self.purposes: dict[str, frozenset[Purpose]] = {}
 
     # ------------------------------------------------------------------ keys
     def load_keys(self, path: str | Path | None = None) -> int:
@@ -78,18 +81,28 @@ class PresenceService:
         if path is None:
             log.info("presence: no keys file configured; waiting for keys from sync")
             return 0
-        keys = load_keys_file(path, store=self.config.gateway.store_id)
-        self.set_keys(keys)
-        del keys
+        key_set = load_key_set(path, store=self.config.gateway.store_id)
+        self.set_keys(key_set.keys, key_set.purposes)
+        del key_set
         trim_heap()
         log.info("presence: %d enrolled keys loaded from %s", self.resolver.enrolled, path)
         return self.resolver.enrolled
 
-    def set_keys(self, keys: Sequence[EnrolledKey]) -> list[str]:
-        """Make ``keys`` the enrolled set; shoppers no longer in it are forgotten at once. Returns them."""
+    def set_keys(
+        self, keys: Sequence[EnrolledKey], purposes: Mapping[str, frozenset[Purpose]] | None = None
+    ) -> list[str]:
+        """Make ``keys`` the enrolled set; shoppers no longer in it are forgotten at once. Returns them.
+
+        ``purposes``: consent per shopper (a shopper missing from it consented to everything, as in
+        version 1 keys files). A key without recognition consent is never loaded.
+        """
         before = self.resolver.enrolled_shoppers()
+        granted = dict(purposes or {})
+        keys = [k for k in keys if "recognition" in granted.get(k.shopper, PURPOSES)]
         self.resolver.set_keys(keys)
-        gone = sorted(before - self.resolver.enrolled_shoppers())
+        enrolled = self.resolver.enrolled_shoppers()
+        self.purposes = {s: granted.get(s, frozenset(PURPOSES)) for s in enrolled}
+        gone = sorted(before - enrolled)
         for shopper in gone:
             self.tracker.forget(shopper)
         if self.resolver.current_interval is None:
@@ -102,7 +115,12 @@ class PresenceService:
         wiped = self.resolver.revoke(ids)
         for shopper in ids:
             self.tracker.forget(shopper)
+            self.purposes.pop(shopper, None)
         return wiped
+
+    def consents(self, shopper: str, purpose: Purpose) -> bool:
+        """True when an enrolled shopper consented to ``purpose`` (False for anyone not enrolled)."""
+        return purpose in self.purposes.get(shopper, ())
 
     # ------------------------------------------------------------------ flow
     def on_sighting(self, s: Sighting) -> None:
