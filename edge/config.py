@@ -167,16 +167,17 @@ class OffersSection(Section):
         30.0, gt=0, le=600, description="Seconds an offer stays valid (MQTT message expiry)."
     )
     catalogue: Path | None = Field(
-        None, description="Catalogue CSV with names, prices and margins; synced when absent."
+        None, description="Catalogue CSV with names, prices and margins; the synced copy ({data_dir}/sync/catalogue.json) when absent."
     )
     rules: Path | None = Field(
         None,
         description="Offer rules JSON (filters, caps, campaigns, experiment; edge/offers/README.md); "
-        "synced when absent, built-in defaults until then.",
+        "the synced copy ({data_dir}/sync/campaigns.json) when absent, built-in defaults until then.",
     )
     profiles: Path | None = Field(
         None,
-        description="Shopper profiles JSON ({shopper: profile}) computed by the backend; synced when absent.",
+        description="Shopper profiles JSON ({shopper: profile}) computed by the backend; the synced copy "
+        "({data_dir}/sync/profiles.json) when absent.",
     )
 
 

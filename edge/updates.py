@@ -5,10 +5,14 @@ The documents, as the backend serves them (see edge/sync/README.md and simulator
 - ``planogram``: ``{"rows": [{"product_id", "name", "gondola", "shelf", "plate", "unit_weight_g", "price"}, ...]}``
 - ``catalogue``: ``{"rows": [<one object per catalogue CSV row, same column names>, ...]}``
 - ``campaigns``: the offer rules document (``edge.offers.rules.OfferRules``: rules, campaigns, experiment)
+- ``profiles``: ``{"<shopper>": {"items": [...], "weights": [...], "n_baskets": n}, ...}`` of this store
 - ``customer-keys``: the keys file document of ``edge.presence.keys`` for this store and day
 
 A document that does not validate is refused with a clear log line and the stage keeps what it had:
-bad data from the backend never stops the store.
+bad data from the backend never stops the store. When ``offers.catalogue``, ``offers.rules`` or
+``offers.profiles`` is not set, the synced copy (``{data_dir}/sync/<resource>.json``) is what the
+offer stage loads at start; a gateway that started without a catalogue builds its offer stage as
+soon as the first catalogue arrives.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from edge.errors import EdgeError
 
 if TYPE_CHECKING:
     from edge.app import Gateway
+    from edge.offers.catalogue import Catalogue
 
 log = logging.getLogger("edge.updates")
 
@@ -57,6 +62,8 @@ def apply_update(gateway: Gateway, kind: str, path: Path) -> None:
             _apply_catalogue(gateway, path, doc)
         elif kind == "campaigns":
             _apply_campaigns(gateway, path, doc)
+        elif kind == "profiles":
+            _apply_profiles(gateway, path)
         else:
             raise UpdateError(kind, path, "unknown kind of update")
     except (OSError, ValueError, EdgeError) as exc:
@@ -112,14 +119,40 @@ def _apply_planogram(gateway: Gateway, path: Path, doc: Any) -> None:
     log.info("planogram: %d products", len(planogram.products))
 
 
-def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
+def load_catalogue_document(path: Path) -> Catalogue:
+    """A synced catalogue document (``{"rows": [...]}``) as the offer engine's catalogue."""
     from edge.offers.catalogue import Catalogue
 
+    doc = json.loads(path.read_bytes())
+    rows = _rows("catalogue", path, doc)
+    return Catalogue.from_rows([{k: str(v) for k, v in r.items()} for r in rows], str(path))
+
+
+def _offers_started(gateway: Gateway) -> bool:
+    """True when the offer stage exists; builds it from the synced inputs when it can (first sync)."""
+    if gateway.offers is not None:
+        return True
+    from edge.sync.releases import ReleaseManager
+    from edge.wiring import active_release, build_offer_stage
+
+    stage = build_offer_stage(gateway.config, active_release(gateway.config))
+    if stage is None:
+        return False
+    if isinstance(gateway.releases, ReleaseManager):
+        if gateway.releases.holder.current is not None:
+            stage.holder = gateway.releases.holder  # a release activated since start wins
+        gateway.releases.holder = stage.holder
+        gateway.releases.health = stage.health
+    gateway.offers = stage
+    log.info("offers on: the offer stage was built from synced data")
+    return True
+
+
+def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
     if gateway.offers is None:
+        _offers_started(gateway)  # loads this catalogue when it builds the stage
         return
-    catalogue = Catalogue.from_rows(
-        [{k: str(v) for k, v in r.items()} for r in _rows("catalogue", path, doc)], str(path)
-    )
+    catalogue = load_catalogue_document(path)
     gateway.offers.engine.catalogue = catalogue
     log.info("catalogue: %d products", len(catalogue))
 
@@ -127,8 +160,18 @@ def _apply_catalogue(gateway: Gateway, path: Path, doc: Any) -> None:
 def _apply_campaigns(gateway: Gateway, path: Path, doc: Any) -> None:
     from edge.offers.rules import parse_rules
 
-    if gateway.offers is None:
+    rules = parse_rules(doc, str(path))  # refused here even while offers are off
+    if not _offers_started(gateway) or gateway.offers is None:
         return
-    rules = parse_rules(doc, str(path))
     gateway.offers.engine.rules = rules
     log.info("offer rules %s: %d campaigns", rules.version, len(rules.campaigns))
+
+
+def _apply_profiles(gateway: Gateway, path: Path) -> None:
+    from edge.offers.sources import load_profiles
+
+    profiles = load_profiles(path)
+    if not _offers_started(gateway) or gateway.offers is None:
+        return
+    gateway.offers.profiles = profiles
+    log.info("profiles: %d shoppers", len(profiles))
