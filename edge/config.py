@@ -167,7 +167,8 @@ class OffersSection(Section):
         30.0, gt=0, le=600, description="Seconds an offer stays valid (MQTT message expiry)."
     )
     catalogue: Path | None = Field(
-        None, description="Catalogue CSV with names, prices and margins; the synced copy ({data_dir}/sync/catalogue.json) when absent."
+        None,
+        description="Catalogue CSV with names, prices and margins; the synced copy ({data_dir}/sync/catalogue.json) when absent.",
     )
     rules: Path | None = Field(
         None,

@@ -139,8 +139,7 @@ def _offers_started(gateway: Gateway) -> bool:
     if stage is None:
         return False
     if isinstance(gateway.releases, ReleaseManager):
-        if gateway.releases.holder.current is not None:
-            stage.holder = gateway.releases.holder  # a release activated since start wins
+        # the stage serves the active release (active_release above); later releases swap into it
         gateway.releases.holder = stage.holder
         gateway.releases.health = stage.health
     gateway.offers = stage
