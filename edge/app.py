@@ -41,9 +41,11 @@ from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
 from edge.presence.consent import analytics_view
 from edge.presence.service import PresenceService
+from edge.presence.tokens import CheckIn
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.sync.checkins import run_check_ins
 from edge.sync.service import run_sync
 from edge.updates import apply_update
 from edge.vision.service import VisionService
@@ -200,6 +202,17 @@ class Gateway:
             if event.shopper not in self.presence.tracker.shoppers():
                 self.baskets.forget(event.shopper)
 
+    def on_check_in(self, check_in: CheckIn) -> str | None:
+        """A check-in the backend relayed: verified, it makes the shopper present in the store."""
+        shopper = self.presence.check_in(check_in, self.clock())
+        if shopper is None:
+            log.info("relayed check-in refused (token, tag, time or nonce)")
+            return None
+        t = check_in.t_ms / 1000.0
+        self._record("check-in", "check-in", f"ci-{check_in.nonce.hex()}", t, {"shopper": shopper, "t": t})
+        log.info("shopper %s checked in (iOS app in the background)", shopper)
+        return shopper
+
     def tick(self) -> None:
         now = self.clock()
         if self.displays is not None:
@@ -236,6 +249,17 @@ class Gateway:
                 name="sync",
             ),
         ]
+        tasks.append(
+            asyncio.create_task(
+                run_check_ins(
+                    self.config,
+                    stop,
+                    lambda c: loop.call_soon_threadsafe(self.on_check_in, c),
+                    db_path=self.db_path,
+                ),
+                name="check-ins",
+            )
+        )
         dashboard = None
         if self.config.web.enabled:
             from edge.web.server import start_dashboard

@@ -215,6 +215,13 @@ class BackendSection(Section):
         gt=0,
         description="A pick of the offered product by that shopper within this time is a conversion.",
     )
+    check_in_wait_s: float = Field(
+        25.0,
+        ge=0,
+        le=120,
+        description="Long poll of check-ins the backend relays from backgrounded iOS apps, seconds "
+        "(0 = no relay).",
+    )
 
 
 class LaneSection(Section):

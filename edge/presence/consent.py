@@ -14,7 +14,7 @@ from typing import Any
 #: Streams that describe a person and nothing else (where they stood, which offer was weighed for
 #: them): dropped without analytics consent. Other streams (basket, offers, conversions) are still
 #: needed for stock and offer counts and are kept without the shopper id.
-PERSONAL_STREAMS = frozenset({"presence", "offer_decision"})
+PERSONAL_STREAMS = frozenset({"presence", "check-in", "offer_decision"})
 
 
 def analytics_view(

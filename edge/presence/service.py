@@ -35,6 +35,9 @@ log = logging.getLogger("edge.presence")
 
 #: Seconds before a token interval boundary at which the next interval's tokens are computed.
 PREPARE_AHEAD_S = 60.0
+#: A check-in makes the shopper present in the store (no shelf) for this long; the app checks in
+#: again every token interval while it is inside the store's geofence.
+CHECK_IN_PRESENCE_S = float(INTERVAL_S)
 
 
 def zones_from_config(config: EdgeConfig) -> dict[str, ShelfId]:
@@ -73,6 +76,8 @@ class PresenceService:
         self.check_ins_refused = 0
         #: Consented purposes per enrolled shopper, from the keys document.
         self.purposes: dict[str, frozenset[Purpose]] = {}
+        #: Shoppers present in the store through an iOS check-in -> time of their last check-in.
+        self.checked_in: dict[str, float] = {}
 
     # ------------------------------------------------------------------ keys
     def load_keys(self, path: str | Path | None = None) -> int:
@@ -105,6 +110,7 @@ class PresenceService:
         gone = sorted(before - enrolled)
         for shopper in gone:
             self.tracker.forget(shopper)
+            self.checked_in.pop(shopper, None)
         if self.resolver.current_interval is None:
             self.resolver.advance(self.clock())
         return gone
@@ -116,6 +122,7 @@ class PresenceService:
         for shopper in ids:
             self.tracker.forget(shopper)
             self.purposes.pop(shopper, None)
+            self.checked_in.pop(shopper, None)
         return wiped
 
     def consents(self, shopper: str, purpose: Purpose) -> bool:
@@ -136,7 +143,14 @@ class PresenceService:
         shopper = self.resolver.resolve_check_in(c, now)
         self.check_ins_accepted += shopper is not None
         self.check_ins_refused += shopper is None
+        if shopper is not None:
+            self.checked_in[shopper] = now
         return shopper
+
+    def in_store(self, now: float) -> list[str]:
+        """Shoppers present in the store: in a shelf zone or checked in within CHECK_IN_PRESENCE_S."""
+        recent = {s for s, t in self.checked_in.items() if now - t < CHECK_IN_PRESENCE_S}
+        return sorted(recent.union(self.tracker.shoppers()))
 
     def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
         return self.tracker.shoppers_at(shelf, t)
@@ -145,6 +159,8 @@ class PresenceService:
         """Roll the token window and emit departures/dwells; :meth:`run` calls it every ``tick_s``."""
         self.resolver.advance(now)
         self._emit(self.tracker.tick(now))
+        for shopper in [s for s, t in self.checked_in.items() if now - t >= CHECK_IN_PRESENCE_S]:
+            del self.checked_in[shopper]
 
     async def run(self) -> None:
         """Run the source and the ticks until cancelled."""
@@ -198,4 +214,5 @@ class PresenceService:
             "table_bytes": self.resolver.table_nbytes(),
             "check_ins_accepted": self.check_ins_accepted,
             "check_ins_refused": self.check_ins_refused,
+            "checked_in": len(self.checked_in),
         }

@@ -176,6 +176,17 @@ class BackendClient:
             raise BackendProtocolError(response.url, "body is not JSON", response.content) from None
         return Pulled(resource, new_etag, response.content)
 
+    # ------------------------------------------------------------------ check-ins
+    def check_ins(self, after: int, wait_s: float) -> bytes:
+        """Long poll of relayed check-ins after cursor ``after`` (edge.sync.checkins); raw JSON body."""
+        response = self._request(
+            "GET",
+            f"/v1/stores/{self.store}/check-ins",
+            params={"after": after, "wait_s": wait_s},
+            timeout=self.timeout_s + wait_s,
+        )
+        return response.content
+
     # ------------------------------------------------------------------ releases
     def latest_release(self, model: str) -> bytes | None:
         """Signed metadata of the newest release of ``model`` (raw bytes, verified by the caller)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from edge.app import Gateway
 from edge.config import parse_config
 from edge.events import BasketEvent, PresenceEvent, ShelfId
 from edge.presence.keys import Purpose, write_keys_file
+from edge.presence.tokens import day_of
 from edge.updates import apply_update
 from simulators.phones import enrolled_keys, make_customers
 
@@ -35,7 +37,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
+def gateway(tmp_path: Path, model_dir: Path, now: float = T) -> Gateway:
     catalogue = tmp_path / "catalogue.csv"
     catalogue.write_text(
         "product_id,name,price,margin,category,new,stock\n"
@@ -48,14 +50,16 @@ def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
         "offers": {"model_dir": str(model_dir), "catalogue": str(catalogue)},
         "displays": [{"display_id": "d1", "gondola": 1, "shelf": 1}],
     }
-    gw = Gateway(parse_config(config), clock=lambda: T)
+    gw = Gateway(parse_config(config), clock=lambda: now)
     assert gw.offers is not None
     return gw
 
 
-def publish_keys(gw: Gateway, tmp_path: Path, purposes: dict[str, tuple[Purpose, ...]]) -> None:
+def publish_keys(
+    gw: Gateway, tmp_path: Path, purposes: dict[str, tuple[Purpose, ...]], days: tuple[int, ...] = (DAY,)
+) -> None:
     customers = [c for c in make_customers(4, seed=5) if c.shopper in purposes]
-    path = write_keys_file(tmp_path / "keys.json", "s1", enrolled_keys(customers, "s1", [DAY]), purposes)
+    path = write_keys_file(tmp_path / "keys.json", "s1", enrolled_keys(customers, "s1", days), purposes)
     apply_update(gw, "customer-keys", path)
 
 
@@ -118,3 +122,30 @@ def test_withdrawing_analytics_deletes_stored_rows_but_keeps_recognition(
     publish_keys(gw, tmp_path, {"sh-0001": everything})  # full withdrawal: forgotten
     assert gw.presence.resolver.enrolled_shoppers() == {"sh-0001"}
     assert gw.presence.purposes.keys() == {"sh-0001"}
+
+
+def test_a_relayed_check_in_makes_the_shopper_present_in_the_store(tmp_path: Path, model_dir: Path) -> None:
+    from edge.presence.service import CHECK_IN_PRESENCE_S
+    from edge.presence.tokens import AppTokenGenerator
+
+    now = time.time()  # the resolver's window follows the real clock (it never moves backwards)
+    gw = gateway(tmp_path, model_dir, now)
+    everything: tuple[Purpose, ...] = ("recognition", "offers", "analytics")
+    publish_keys(
+        gw,
+        tmp_path,
+        {"sh-0000": everything, "sh-0001": ("recognition",)},
+        (day_of(now - 1200), day_of(now + 1200)),
+    )
+    customers = make_customers(2, seed=5)
+    app = [AppTokenGenerator(c.secret, "s1") for c in customers]
+
+    assert gw.on_check_in(app[0].check_in(now, bytes(8))) == "sh-0000"
+    assert gw.on_check_in(app[0].check_in(now, bytes(8))) is None  # relayed twice: replay refused
+    assert gw.on_check_in(app[1].check_in(now - 1, bytes(range(8)))) == "sh-0001"
+    assert gw.on_check_in(AppTokenGenerator(bytes(16), "s1").check_in(now, bytes(8))) is None  # stranger
+    assert gw.presence.in_store(now) == ["sh-0000", "sh-0001"]
+    # stored only with analytics consent
+    assert [c["shopper"] for c in stored(gw, "check-in")] == ["sh-0000"]
+    gw.presence.tick(now + CHECK_IN_PRESENCE_S)
+    assert gw.presence.in_store(now + CHECK_IN_PRESENCE_S) == []
