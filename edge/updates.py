@@ -1,6 +1,6 @@
 """Applying what the backend sync pulled (``{data_dir}/sync/*.json``) to the running stages.
 
-The documents, as the backend serves them (see edge/sync/README.md and simulators/backend/):
+The documents, as the backend serves them (see edge/sync/README.md and backend/):
 
 - ``planogram``: ``{"rows": [{"product_id", "name", "gondola", "shelf", "plate", "unit_weight_g", "price"}, ...]}``
 - ``catalogue``: ``{"rows": [<one object per catalogue CSV row, same column names>, ...]}``

@@ -7,7 +7,7 @@ Every call has a timeout. Failures are typed so callers can tell what to do:
   the same request will not help.
 - :class:`BackendProtocolError`: a 2xx answer we cannot understand (not JSON, wrong shape).
 
-The API is described in simulators/backend/openapi.json.
+The API is described in backend/openapi.json (generated from the central service, backend/).
 """
 
 from __future__ import annotations
