@@ -17,16 +17,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.admin.routes import router as admin_router
 from backend.apidoc import openapi_document
+from backend.campaigns.routes import router as campaigns_router
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.errors import RangeNotSatisfiable, ServiceError
+from backend.fleet.contacts import ContactRecorder
+from backend.fleet.routes import router as fleet_router
 from backend.gateway.routes import router as gateway_router
 from backend.limits import BodyLimit
+from backend.loyalty.routes import router as loyalty_router
 from backend.provisioning.routes import router as provisioning_router
 from backend.releases.routes import FILE_PATH
 from backend.releases.routes import router as releases_router
 from backend.settings import BackendSettings
 
-ROUTERS = (gateway_router, releases_router, provisioning_router, admin_router)
+# campaigns and loyalty come before gateway: their PUT of campaigns and profiles (validated) must win
+# over the gateway router's generic document routes.
+ROUTERS = (
+    campaigns_router,
+    loyalty_router,
+    fleet_router,
+    gateway_router,
+    releases_router,
+    provisioning_router,
+    admin_router,
+)
 
 DESCRIPTION = (
     "What a store gateway uses: event upload with idempotency keys, conditional GET of store data "
@@ -85,6 +99,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
             return problem(405, f"{request.method} not allowed on {request.url.path}")
         return problem(exc.status_code, str(exc.detail))
 
+    app.add_middleware(ContactRecorder, sessions=app.state.sessions)
     app.add_middleware(
         BodyLimit,
         default=settings.max_json_body_bytes,

@@ -9,6 +9,9 @@
     shelf-backend admin audit
     shelf-backend purge
     shelf-backend openapi [--write PATH]
+    shelf-backend jobs day-keys [--days-ahead 1]
+    shelf-backend export --since DAY --out DIR
+    shelf-backend admin profiles put store-001 profiles.json
 
 Settings come from SHELF_BACKEND_* variables, then the TOML file of --config (or SHELF_BACKEND_CONFIG).
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from backend.cli_loyalty import add_commands as add_loyalty_commands
 from backend.errors import ServiceError
 from backend.settings import BackendSettings, SettingsError
 
@@ -129,10 +133,13 @@ def cmd_document(args: argparse.Namespace) -> int:
         if args.name.startswith("customer-keys/")
         else (services.document_name(args.name))
     )
+    body = args.file.read_bytes()
+    if name == "campaigns":
+        from backend.campaigns.services import validate
+
+        validate(body)  # the gateway's own models refuse it here, not in the stores
     with _session(args) as session:
-        etag = services.put_document(
-            session=session, store_id=args.store_id, name=name, body=args.file.read_bytes()
-        )
+        etag = services.put_document(session=session, store_id=args.store_id, name=name, body=body)
     print(f"{args.store_id}/{name} stored, ETag {etag}")
     return 0
 
@@ -237,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--after", type=int, default=0)
     audit.add_argument("--limit", type=int, default=100)
     audit.set_defaults(func=cmd_audit)
+    add_loyalty_commands(sub, admin, _session)
     return parser
 
 

@@ -33,9 +33,14 @@ def validate(body: bytes) -> OfferRules:
         raise Invalid("campaigns refused: " + "; ".join(exc.problems[:20])) from None
 
 
-def publish(*, session: Session, store_ids: list[str] | None, body: bytes, actor: str = SYSTEM_ACTOR) -> dict[str, str]:
+def publish(
+    *, session: Session, store_ids: list[str] | None, body: bytes, actor: str = SYSTEM_ACTOR
+) -> dict[str, str]:
     """Validate once, then publish to the given stores (every store when None); store -> ETag."""
     validate(body)
     if store_ids is None:
         store_ids = list(session.scalars(select(Store.store_id).order_by(Store.store_id)))
-    return {s: put_document(session=session, store_id=s, name=CAMPAIGNS, body=body, actor=actor) for s in store_ids}
+    return {
+        s: put_document(session=session, store_id=s, name=CAMPAIGNS, body=body, actor=actor)
+        for s in store_ids
+    }

@@ -55,7 +55,9 @@ def build_document(*, session: Session, store_id: str, day: dt.date) -> tuple[by
     first = day_number(day)
     days = range(first, first + DAYS_PER_DOCUMENT)
     keys = [
-        EnrolledKey(c.shopper_id, d, derive_day_key(bytes(c.secret), store_id, d)) for c in customers for d in days
+        EnrolledKey(c.shopper_id, d, derive_day_key(bytes(c.secret), store_id, d))
+        for c in customers
+        for d in days
     ]
     purposes = {c.shopper_id: purposes_of(c) for c in customers}
     return keys_document(store_id, keys, purposes), len(customers)

@@ -7,6 +7,7 @@ and central IT with the tokens of backend/deps.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated
 
@@ -14,8 +15,8 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
 from backend.db.loyalty_models import Customer
+from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
 from backend.errors import Forbidden, Unauthorized
 from backend.gateway.routes import RawBody
 from backend.gateway.services import get_document
@@ -55,7 +56,10 @@ AppCustomer = Annotated[Customer, Depends(app_customer)]
 
 def _public(c: Customer) -> CustomerPublic:
     return CustomerPublic(
-        shopper_id=c.shopper_id, consent=services.consent_of(c), enrolled_at=c.enrolled_at, consent_at=c.consent_at
+        shopper_id=c.shopper_id,
+        consent=services.consent_of(c),
+        enrolled_at=c.enrolled_at,
+        consent_at=c.consent_at,
     )
 
 
@@ -74,7 +78,9 @@ def _over_tls(request: Request, behind_proxy: bool) -> bool:
 )
 def enrol(body: EnrolRequest, request: Request, session: SessionDep, settings: SettingsDep) -> Enrolled:
     if settings.environment == "production" and not _over_tls(request, settings.behind_proxy):
-        raise Forbidden("enrolment hands out a secret: only over TLS (https, or the TLS proxy's X-Forwarded-Proto)")
+        raise Forbidden(
+            "enrolment hands out a secret: only over TLS (https, or the TLS proxy's X-Forwarded-Proto)"
+        )
     customer, app_token = services.enrol(session=session, consent=body.consent, now=time.time())
     return Enrolled(
         shopper_id=customer.shopper_id,
@@ -84,7 +90,9 @@ def enrol(body: EnrolRequest, request: Request, session: SessionDep, settings: S
     )
 
 
-@router.get("/loyalty/me", summary="The calling customer's consent.", response_model=CustomerPublic, tags=["loyalty"])
+@router.get(
+    "/loyalty/me", summary="The calling customer's consent.", response_model=CustomerPublic, tags=["loyalty"]
+)
 def me(customer: AppCustomer) -> CustomerPublic:
     return _public(customer)
 
@@ -148,7 +156,9 @@ async def get_check_ins(
     request: Request,
     _: GatewayAuth,
     after: Annotated[int, Query(ge=0, description="Cursor: check-ins after this sequence number.")] = 0,
-    wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="Hold the poll this long when empty.")] = 0,
+    wait_s: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_S, description="Hold the poll this long when empty.")
+    ] = 0,
 ) -> CheckInFeed:
     sessions = request.app.state.sessions
     deadline = time.monotonic() + wait_s
@@ -164,10 +174,10 @@ async def get_check_ins(
         left = deadline - time.monotonic()
         if items or left <= 0:
             return CheckInFeed.model_validate({"check_ins": items, "next": cursor})
-        try:
+        # woken by a check-in posted to this worker, or after RECHECK_S to ask the database again
+        # (a check-in may have reached another worker)
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout=min(RECHECK_S, left))
-        except TimeoutError:
-            pass  # ask the database again (a check-in may have reached another worker)
 
 
 @router.get(
@@ -192,5 +202,7 @@ def get_profiles(
     tags=["admin"],
 )
 def put_profiles(store: str, body: RawBody, session: SessionDep, caller: AdminUser) -> ProfilesPublished:
-    etag, kept, dropped = services.publish_profiles(session=session, store_id=store, body=body, actor=caller.actor)
+    etag, kept, dropped = services.publish_profiles(
+        session=session, store_id=store, body=body, actor=caller.actor
+    )
     return ProfilesPublished(etag=etag, profiles=kept, dropped=dropped)

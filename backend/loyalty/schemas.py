@@ -12,8 +12,12 @@ class _Body(BaseModel):
 class Consent(_Body):
     """What the customer agreed to in the app, one switch per purpose."""
 
-    recognition: bool = Field(description="The store's gateway may recognise the phone (BLE tokens, check-in).")
-    offers: bool = Field(description="Personalised offers on the shelf displays (needs recognition to happen).")
+    recognition: bool = Field(
+        description="The store's gateway may recognise the phone (BLE tokens, check-in)."
+    )
+    offers: bool = Field(
+        description="Personalised offers on the shelf displays (needs recognition to happen)."
+    )
     analytics: bool = Field(description="Events about the customer may be stored and analysed centrally.")
 
 

@@ -114,11 +114,17 @@ def erase(*, session: Session, customer: Customer, now: float) -> Erased:
     session.delete(customer)
     session.commit()
     return _erase_for(
-        session=session, shopper_id=shopper_id, withdrawn={"recognition", "offers", "analytics"}, now=now, rekey=True
+        session=session,
+        shopper_id=shopper_id,
+        withdrawn={"recognition", "offers", "analytics"},
+        now=now,
+        rekey=True,
     )
 
 
-def _erase_for(*, session: Session, shopper_id: str, withdrawn: set[Purpose], now: float, rekey: bool) -> Erased:
+def _erase_for(
+    *, session: Session, shopper_id: str, withdrawn: set[Purpose], now: float, rekey: bool
+) -> Erased:
     events = check_ins = profiles = 0
     if "analytics" in withdrawn:
         result = session.execute(delete(Event).where(Event.payload["shopper"].as_string() == shopper_id))
@@ -145,7 +151,9 @@ def accept_check_in(*, session: Session, customer: Customer, message: CheckInMes
     if abs(t - now) > CHECK_IN_SKEW_S:
         raise Invalid(f"t_ms: {t - now:+.0f} s from the service's clock (at most {CHECK_IN_SKEW_S:.0f} s)")
     day_key = derive_day_key(bytes(customer.secret), c.store, day_of(t))
-    if rolling_token(day_key, interval_of(t)) != c.token or not verify_tag(day_key, c.token, c.t_ms, c.nonce, c.tag):
+    if rolling_token(day_key, interval_of(t)) != c.token or not verify_tag(
+        day_key, c.token, c.t_ms, c.nonce, c.tag
+    ):
         raise Invalid("token or tag is not this customer's for that store and time")
     session.execute(delete(CheckInRow).where(CheckInRow.received_at < now - CHECK_IN_KEEP_S))
     row = CheckInRow(
@@ -198,7 +206,9 @@ def publish_profiles(
         )
     )
     kept = {s: p for s, p in doc.items() if s in consented}
-    etag = put_document(session=session, store_id=store_id, name=PROFILES, body=orjson.dumps(kept), actor=actor)
+    etag = put_document(
+        session=session, store_id=store_id, name=PROFILES, body=orjson.dumps(kept), actor=actor
+    )
     return etag, len(kept), len(doc) - len(kept)
 
 
@@ -210,6 +220,8 @@ def drop_profiles(*, session: Session, shopper_ids: set[str], actor: str = SYSTE
         doc = orjson.loads(bytes(row.body))
         if isinstance(doc, dict) and shopper_ids & doc.keys():
             kept = {s: p for s, p in doc.items() if s not in shopper_ids}
-            put_document(session=session, store_id=row.store_id, name=PROFILES, body=orjson.dumps(kept), actor=actor)
+            put_document(
+                session=session, store_id=row.store_id, name=PROFILES, body=orjson.dumps(kept), actor=actor
+            )
             rewritten += 1
     return rewritten
