@@ -20,7 +20,7 @@ from backend.apidoc import openapi_document
 from backend.campaigns.routes import router as campaigns_router
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.errors import RangeNotSatisfiable, ServiceError
-from backend.fleet.contacts import ContactRecorder
+from backend.fleet.contacts import ContactRecorder, Contacts
 from backend.fleet.routes import router as fleet_router
 from backend.gateway.routes import router as gateway_router
 from backend.limits import BodyLimit
@@ -59,6 +59,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.contacts.flush()
         engine.dispose()
 
     app = FastAPI(
@@ -99,7 +100,8 @@ def create_app(settings: BackendSettings) -> FastAPI:
             return problem(405, f"{request.method} not allowed on {request.url.path}")
         return problem(exc.status_code, str(exc.detail))
 
-    app.add_middleware(ContactRecorder, sessions=app.state.sessions)
+    app.state.contacts = Contacts(app.state.sessions)
+    app.add_middleware(ContactRecorder, contacts=app.state.contacts)
     app.add_middleware(
         BodyLimit,
         default=settings.max_json_body_bytes,

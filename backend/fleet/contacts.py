@@ -2,7 +2,8 @@
 
 Every answered call (status < 400) under ``/v1/stores/{store}/`` made with a gateway token
 (``gw_...``) notes the time; the notes go to the ``fleet_contacts`` table at most every
-``flush_s`` seconds per worker, so a pull every minute costs no extra write per call.
+``flush_s`` seconds per worker (and when the worker stops), so a pull every minute costs no extra
+write per call.
 """
 
 from __future__ import annotations
@@ -21,35 +22,24 @@ from backend.limits import ASGIApp, Message, Receive, Scope, Send
 _STORE_PATH = re.compile(r"^/v1/stores/([^/]+)/")
 
 
-class ContactRecorder:
-    def __init__(self, app: ASGIApp, *, sessions: Callable[[], Session], flush_s: float = 10.0) -> None:
-        self.app = app
+class Contacts:
+    """Pending contacts of one worker, written to ``fleet_contacts`` by :meth:`flush` (also at shutdown)."""
+
+    def __init__(self, sessions: Callable[[], Session], flush_s: float = 10.0) -> None:
         self.sessions = sessions
         self.flush_s = flush_s
         self._pending: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self._flushed = 0.0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _STORE_PATH.match(scope["path"]) if scope["type"] == "http" else None
-        if match is None or not _gateway_token(scope):
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def noting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await self.app(scope, receive, noting_send)
-        if status < 400:
-            with self._lock:
-                self._pending[match.group(1)] = (time.time(), f"{scope['method']} {scope['path']}"[:200])
-            if time.monotonic() - self._flushed >= self.flush_s:
+    def note(self, store_id: str, call: str) -> bool:
+        """Note a contact; True when a flush is due."""
+        with self._lock:
+            self._pending[store_id] = (time.time(), call[:200])
+            due = time.monotonic() - self._flushed >= self.flush_s
+            if due:
                 self._flushed = time.monotonic()
-                await anyio.to_thread.run_sync(self.flush)
+            return due
 
     def flush(self) -> int:
         """Write the pending contacts (newest wins); returns how many stores."""
@@ -66,6 +56,29 @@ class ContactRecorder:
                     row.last_contact, row.last_call = at, call
             session.commit()
         return len(pending)
+
+
+class ContactRecorder:
+    def __init__(self, app: ASGIApp, *, contacts: Contacts) -> None:
+        self.app = app
+        self.contacts = contacts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _STORE_PATH.match(scope["path"]) if scope["type"] == "http" else None
+        if match is None or not _gateway_token(scope):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def noting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, noting_send)
+        if status < 400 and self.contacts.note(match.group(1), f"{scope['method']} {scope['path']}"):
+            await anyio.to_thread.run_sync(self.contacts.flush)
 
 
 def _gateway_token(scope: Scope) -> bool:

@@ -14,6 +14,7 @@ p.summary{color:#57606a;margin:0 0 16px}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #d0d7de;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
+td:nth-child(-n+4){white-space:nowrap}
 tr.silent td{background:#fff1e5}
 .bad{color:#b42318;font-weight:600}
 .ok{color:#1a7f37}
