@@ -20,7 +20,7 @@ from backend.apidoc import openapi_document
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.errors import RangeNotSatisfiable, ServiceError
 from backend.gateway.routes import router as gateway_router
-from backend.limits import BodyLimit
+from backend.limits import BodyLimit, DateHeader
 from backend.provisioning.routes import router as provisioning_router
 from backend.releases.routes import FILE_PATH
 from backend.releases.routes import router as releases_router
@@ -91,4 +91,5 @@ def create_app(settings: BackendSettings) -> FastAPI:
         large=settings.max_release_file_bytes,
         large_paths=FILE_PATH,
     )
+    app.add_middleware(DateHeader)
     return app
