@@ -35,7 +35,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    for model in (Problem, *_RAW_BODIES.values()):
+    models: list[type[BaseModel]] = [Problem, *_RAW_BODIES.values()]
+    for model in models:
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

@@ -23,7 +23,7 @@ from backend.errors import RangeNotSatisfiable, ServiceError
 from backend.fleet.contacts import ContactRecorder, Contacts
 from backend.fleet.routes import router as fleet_router
 from backend.gateway.routes import router as gateway_router
-from backend.limits import BodyLimit
+from backend.limits import BodyLimit, DateHeader
 from backend.loyalty.routes import router as loyalty_router
 from backend.provisioning.routes import router as provisioning_router
 from backend.releases.routes import FILE_PATH
@@ -108,4 +108,5 @@ def create_app(settings: BackendSettings) -> FastAPI:
         large=settings.max_release_file_bytes,
         large_paths=FILE_PATH,
     )
+    app.add_middleware(DateHeader)
     return app

@@ -75,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=settings.behind_proxy,
         forwarded_allow_ips="*" if settings.behind_proxy else None,
         access_log=False,
+        date_header=False,
         server_header=False,
         log_level="warning",
     )

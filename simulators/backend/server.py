@@ -51,6 +51,7 @@ class ServiceThread:
             port=self.port,
             log_level="critical",
             access_log=False,
+            date_header=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
         )

@@ -1,5 +1,6 @@
-"""The central service's tests: its own PostgreSQL (initdb + pg_ctl, free port, temporary directory),
-migrated once per session; SQLite migrated once and copied per test. Rows are cleaned after each test.
+"""The central service's tests: its own PostgreSQL (tests/conftest.py ``postgres``: initdb + pg_ctl,
+free port, temporary directory, migrated once per session, rows deleted after each test); SQLite
+migrated once and copied per test.
 
 ``settings`` is parametrised over both databases; ``service`` serves the real app over HTTP.
 """
@@ -13,13 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import text
 
 from backend.app import create_app
-from backend.db.engine import make_engine
 from backend.db.migrate import upgrade
-from backend.db.models import Base
-from backend.pgserver import PostgresServer
 from backend.settings import BackendSettings
 from simulators.backend.server import ServiceThread
 from simulators.backend.store import StoreView
@@ -31,26 +28,10 @@ STORE = "store-1"
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer(durable=False) as pg:
-        upgrade(BackendSettings(database_url=pg.url))
-        yield pg
-
-
-@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("backend-template") / "backend.db"
     upgrade(BackendSettings(database_url=f"sqlite:///{path}"))
     return path
-
-
-def clean(settings: BackendSettings) -> None:
-    """Delete every row (PostgreSQL: one TRUNCATE, identities restarted)."""
-    engine = make_engine(settings)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -61,12 +42,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
         shutil.copy(request.getfixturevalue("sqlite_template"), db)
         yield BackendSettings(database_url=f"sqlite:///{db}", data_dir=files)
         return
-    pg: PostgresServer = request.getfixturevalue("postgres")
-    settings = BackendSettings(database_url=pg.url, data_dir=files)
-    try:
-        yield settings
-    finally:
-        clean(settings)
+    yield BackendSettings(database_url=request.getfixturevalue("postgres_url"), data_dir=files)
 
 
 @dataclass

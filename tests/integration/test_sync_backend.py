@@ -1,4 +1,4 @@
-"""Outbox relay and incremental pull against the real reference backend (HTTP + its SQLite)."""
+"""Outbox relay and incremental pull against the real central service (HTTP; SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from simulators.backend.server import BackendServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def backend(tmp_path: Path):
-    with BackendServer(tmp_path / "backend.db") as server:
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path):
+    """The real central service on SQLite, and on the tests' own PostgreSQL."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with BackendServer(tmp_path / "backend.db", database_url=url) as server:
         server.add_token("admin-secret", "admin")
         server.add_token("gw-secret", "gateway", "store-1")
         yield server
