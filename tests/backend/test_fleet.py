@@ -18,6 +18,7 @@ from simulators.backend.server import ServiceThread
 from simulators.broker import free_port
 from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service
 from tests.support import webdriver
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,10 +76,14 @@ def test_fleet_page_in_chromium(service: Service, tmp_path: Path) -> None:
         assert browser.js("return document.title") == "Fleet - sign in"
         browser.js("document.getElementById('token').value = arguments[0]", "adm_wrong")
         browser.click("#sign-in")
-        assert "not an admin token" in browser.js("return document.body.innerText")
+        wait_until(
+            lambda: "not an admin token" in browser.js("return document.body.innerText"), what="refusal"
+        )
         browser.js("document.getElementById('token').value = arguments[0]", ADMIN)
         browser.click("#sign-in")
-        assert browser.js("return document.title") == "Fleet - smart-shelf gateways"
+        wait_until(
+            lambda: browser.js("return document.title") == "Fleet - smart-shelf gateways", what="fleet page"
+        )
         cells = browser.js(
             "return [...document.querySelectorAll('#fleet tbody tr')].map("
             "r => [...r.cells].map(c => c.innerText))"

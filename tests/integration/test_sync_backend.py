@@ -150,7 +150,7 @@ def test_incremental_pull_uses_etags(tmp_path: Path, backend: BackendServer) -> 
     base = f"{backend.url}/v1/stores/store-1"
     assert admin.put(f"{base}/catalogue", data=json.dumps([{"product_id": "p1"}]), timeout=5).ok
     assert admin.put(f"{base}/planogram", data=json.dumps({"plates": []}), timeout=5).ok
-    assert admin.put(f"{base}/campaigns", data=json.dumps([]), timeout=5).ok
+    assert admin.put(f"{base}/campaigns", data=json.dumps({}), timeout=5).ok  # validated: a rules document
     import datetime as dt
 
     now = 1_790_000_000.0
