@@ -2,12 +2,13 @@
 
 Layout (hive partitioning, the only input of the analytics and model jobs)::
 
-    DIR/day=2026-11-30/store=store-001/part-<batch>-<n>.parquet
+    DIR/events/day=2026-11-30/store_id=store-001/part-<batch>-<n>.parquet
 
-``day`` is the UTC day of the event's own time ``t`` (not of its arrival). Re-exporting replaces the
-partitions of ``--since`` and later, so a nightly ``--since yesterday`` picks up late arrivals.
-Events are read in ``seq`` order in batches (keyset pagination), never all in memory. The schema
-(:data:`SCHEMA`) is documented in backend/README.md.
+``day`` is the UTC day the service received the event (``received_at``), so a day's partitions
+never change once the day is over: late events of a gateway that was offline land in the day they
+arrived, and a nightly ``--since yesterday`` is complete. Re-exporting replaces the partitions of
+``--since`` and later. Events are read in ``seq`` order in batches (keyset pagination), never all in
+memory. The schema (:data:`SCHEMA`) is documented in backend/README.md.
 """
 
 from __future__ import annotations
@@ -26,22 +27,23 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Event
 
+TS = pa.timestamp("us", tz="UTC")
 SCHEMA = pa.schema(
     [
         pa.field("seq", pa.int64(), nullable=False),
         pa.field("idempotency_key", pa.string(), nullable=False),
         pa.field("stream", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
-        pa.field("t", pa.float64(), nullable=False),
-        pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("t", TS, nullable=False),
+        pa.field("received_at", TS, nullable=False),
+        pa.field("deliveries", pa.int32(), nullable=False),
         pa.field("shopper", pa.string()),
         pa.field("payload", pa.string(), nullable=False),
-        pa.field("received_at", pa.timestamp("ms", tz="UTC"), nullable=False),
         pa.field("day", pa.string(), nullable=False),
-        pa.field("store", pa.string(), nullable=False),
+        pa.field("store_id", pa.string(), nullable=False),
     ]
 )
-PARTITIONING = ds.partitioning(pa.schema([("day", pa.string()), ("store", pa.string())]), flavor="hive")
+PARTITIONING = ds.partitioning(pa.schema([("day", pa.string()), ("store_id", pa.string())]), flavor="hive")
 BATCH = 50_000
 
 
@@ -65,18 +67,19 @@ def _table(rows: list[Event]) -> pa.Table:
         columns["idempotency_key"].append(r.idempotency_key)
         columns["stream"].append(r.stream)
         columns["kind"].append(r.kind)
-        columns["t"].append(r.t)
-        columns["event_time"].append(round(r.t * 1000))
+        columns["t"].append(round(r.t * 1e6))
+        columns["received_at"].append(round(r.received_at * 1e6))
+        columns["deliveries"].append(r.deliveries)
         columns["shopper"].append(shopper if isinstance(shopper, str) else None)
         columns["payload"].append(orjson.dumps(r.payload).decode())
-        columns["received_at"].append(round(r.received_at * 1000))
-        columns["day"].append(_day(r.t))
-        columns["store"].append(r.store_id)
+        columns["day"].append(_day(r.received_at))
+        columns["store_id"].append(r.store_id)
     return pa.table(columns, schema=SCHEMA)
 
 
 def export_events(*, session: Session, since: dt.date, out: Path, batch: int = BATCH) -> Exported:
-    """Write events with ``t`` on or after ``since`` (UTC) under ``out``; replaces those partitions."""
+    """Write events received on or after ``since`` (UTC) under ``out/events``; replaces those partitions."""
+    out = out / "events"
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("day=*"):
         if old.is_dir() and old.name.removeprefix("day=") >= since.isoformat():
@@ -87,7 +90,10 @@ def export_events(*, session: Session, since: dt.date, out: Path, batch: int = B
     n = 0
     while True:
         rows = session.scalars(
-            select(Event).where(Event.seq > after, Event.t >= since_t).order_by(Event.seq).limit(batch)
+            select(Event)
+            .where(Event.seq > after, Event.received_at >= since_t)
+            .order_by(Event.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
@@ -103,6 +109,6 @@ def export_events(*, session: Session, since: dt.date, out: Path, batch: int = B
         after = rows[-1].seq
         n += 1
         session.expunge_all()
-    files = sorted(out.glob("day=*/store=*/*.parquet"))
+    files = sorted(out.glob("day=*/store_id=*/*.parquet"))
     partitions = {f.parent for f in files}
     return Exported(events, len(partitions), len(files))
