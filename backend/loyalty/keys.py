@@ -23,7 +23,7 @@ from backend.admin.services import SYSTEM_ACTOR
 from backend.db.loyalty_models import Customer
 from backend.db.models import Resource, Store
 from backend.gateway.services import keys_name, put_document
-from edge.presence.keys import PURPOSES, Purpose, keys_document
+from edge.presence.keys import Purpose, keys_document
 from edge.presence.resolver import EnrolledKey
 from edge.presence.tokens import derive_day_key
 
@@ -43,24 +43,33 @@ def day_number(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days
 
 
-def purposes_of(customer: Customer) -> list[Purpose]:
-    return [p for p in PURPOSES if getattr(customer, p)]
+def _granted(offers: bool, analytics: bool) -> list[Purpose]:
+    granted: list[Purpose] = ["recognition"]
+    if offers:
+        granted.append("offers")
+    if analytics:
+        granted.append("analytics")
+    return granted
 
 
 def build_document(*, session: Session, store_id: str, day: dt.date) -> tuple[bytes, int]:
     """The keys document of one store and day, and how many customers it holds."""
-    customers = session.scalars(
-        select(Customer).where(Customer.recognition.is_(True)).order_by(Customer.shopper_id)
+    rows = session.execute(
+        select(Customer.shopper_id, Customer.secret, Customer.offers, Customer.analytics)
+        .where(Customer.recognition.is_(True))
+        .order_by(Customer.shopper_id)
     ).all()
     first = day_number(day)
     days = range(first, first + DAYS_PER_DOCUMENT)
     keys = [
-        EnrolledKey(c.shopper_id, d, derive_day_key(bytes(c.secret), store_id, d))
-        for c in customers
+        EnrolledKey(shopper, d, derive_day_key(bytes(secret), store_id, d))
+        for shopper, secret, _, _ in rows
         for d in days
     ]
-    purposes = {c.shopper_id: purposes_of(c) for c in customers}
-    return keys_document(store_id, keys, purposes), len(customers)
+    purposes: dict[str, list[Purpose]] = {
+        shopper: _granted(offers, analytics) for shopper, _, offers, analytics in rows
+    }
+    return keys_document(store_id, keys, purposes), len(rows)
 
 
 def publish(*, session: Session, store_id: str, day: dt.date, actor: str = SYSTEM_ACTOR) -> tuple[bool, int]:

@@ -154,7 +154,8 @@ def keys_document(
 ) -> bytes:
     """The keys document (version 2) as the backend serves it; shoppers absent from ``purposes``
     consented to every purpose."""
-    granted = purposes or {}
+    ordered = {s: [p for p in PURPOSES if p in set(g)] for s, g in (purposes or {}).items()}
+    everything = list(PURPOSES)
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -164,7 +165,7 @@ def keys_document(
                 "shopper": k.shopper,
                 "day": k.day,
                 "key": k.key.hex(),
-                "purposes": [p for p in PURPOSES if p in set(granted.get(k.shopper, PURPOSES))],
+                "purposes": ordered.get(k.shopper, everything),
             }
             for k in keys
         ],
