@@ -68,6 +68,7 @@ def test_fleet_is_kept_across_a_restart(service: Service, tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not webdriver.available(), reason="chromium/chromedriver not installed")
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the rows' database part: test above
 def test_fleet_page_in_chromium(service: Service, tmp_path: Path) -> None:
     report_like_a_gateway(service, tmp_path)
     assert requests.get(f"{service.url}/fleet", allow_redirects=False, timeout=5).status_code == 303
