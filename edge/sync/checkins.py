@@ -17,9 +17,9 @@ skipped; a malformed answer is a :class:`BackendProtocolError` and the poll back
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,29 +105,52 @@ async def run_check_ins(
     *,
     db_path: Path | None = None,
 ) -> None:
-    """Long-poll relayed check-ins until ``stop`` is set; off without backend.url or check_in_wait_s."""
+    """Long-poll relayed check-ins until ``stop`` is set; off without backend.url or check_in_wait_s.
+
+    The polls run in a daemon thread with its own database connection, so a poll held open by the
+    backend never delays the daemon's shutdown: at ``stop`` the thread is told to end after its
+    current poll and nobody waits for it. ``on_check_in`` is called in that thread (the daemon
+    passes ``loop.call_soon_threadsafe``).
+    """
     b = config.backend
     if not b.url or b.check_in_wait_s <= 0:
         await stop.wait()
         return
+    halt = threading.Event()
+    path = db_path or config.gateway.data_dir / "edge.db"
+    thread = threading.Thread(
+        target=_relay_loop, args=(config, path, on_check_in, halt), name="check-in-relay", daemon=True
+    )
+    thread.start()
+    try:
+        await stop.wait()
+    finally:
+        halt.set()
+
+
+def _relay_loop(
+    config: EdgeConfig, db_path: Path, on_check_in: Callable[[CheckIn], object], halt: threading.Event
+) -> None:
     from edge.sync.service import build_client
 
-    db = await asyncio.to_thread(open_database, db_path or config.gateway.data_dir / "edge.db")
+    b = config.backend
+    db = open_database(db_path)
     relay = CheckInRelay(db, build_client(config), on_check_in, wait_s=b.check_in_wait_s)
     backoff = Backoff(b.retry_min_s, b.retry_max_s)
     rng = random.Random()
     failures = 0
     try:
-        while not stop.is_set():
+        while not halt.is_set():
             try:
-                await asyncio.to_thread(relay.poll_once)
+                relay.poll_once()
                 failures = 0
                 continue
             except BackendError as exc:
                 relay.stats["failures"] += 1
                 log.warning("check-in relay: %s", exc)
                 failures += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff.delay(failures - 1, rng))
+            except RuntimeError:  # the daemon's event loop is gone: it is shutting down
+                return
+            halt.wait(backoff.delay(failures - 1, rng))
     finally:
         db.conn.close()

@@ -279,3 +279,44 @@ def test_day_keys_command(
     assert "1 store(s), 3 document(s) written" in capsys.readouterr().out
     assert main(["jobs", "day-keys", "--days-ahead", "2"]) == 0
     assert "0 document(s) written" in capsys.readouterr().out
+
+
+def test_the_daemons_relay_task_delivers_and_stops(service: Service, tmp_path: Path) -> None:
+    import asyncio
+
+    from edge.sync.checkins import run_check_ins
+    from tests.support.waiting import wait_until
+
+    a = enrol(service)
+    day_keys(service)
+    gw = gateway(tmp_path, service)
+    sync(gw, service)
+    phone = AppTokenGenerator(bytes.fromhex(a["secret"]), STORE)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(
+            run_check_ins(gw.config, stop, lambda c: loop.call_soon_threadsafe(gw.on_check_in, c))
+        )
+        c = phone.check_in(time.time(), secrets.token_bytes(8))
+        body = {
+            "store": c.store,
+            "token": c.token.hex(),
+            "t_ms": c.t_ms,
+            "nonce": c.nonce.hex(),
+            "tag": c.tag.hex(),
+        }
+        posted = await asyncio.to_thread(
+            app(service, a).post, f"{service.url}/v1/loyalty/check-ins", json=body, timeout=5
+        )
+        assert posted.status_code == 202
+        await asyncio.to_thread(
+            wait_until, lambda: gw.presence.in_store(time.time()) == [a["shopper_id"]], 15.0, 0.05, "check-in"
+        )
+        stop.set()  # the held poll is abandoned: the task ends without waiting for its answer
+        await asyncio.wait_for(task, timeout=35)
+
+    asyncio.run(scenario())
+    stored = gw.db.execute("SELECT count(*) FROM events WHERE stream = 'check-in'").fetchone()[0]
+    assert stored == 1
