@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--after", type=int, default=0)
     audit.add_argument("--limit", type=int, default=100)
     audit.set_defaults(func=cmd_audit)
-    add_loyalty_commands(sub, admin, _session)
+    add_loyalty_commands(sub, admin, _session, _settings)
     return parser
 
 

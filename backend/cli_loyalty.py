@@ -24,14 +24,18 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
 
 
-def add_commands(sub: Any, admin: Any, session: Session) -> None:
-    """Register the commands; ``session(args)`` opens a database session from the settings."""
+def add_commands(
+    sub: Any, admin: Any, session: Session, settings: Callable[[argparse.Namespace], Any]
+) -> None:
+    """Register the commands; ``session(args)`` opens a database session, ``settings(args)`` loads them."""
 
     def cmd_day_keys(args: argparse.Namespace) -> int:
         from backend.jobs.day_keys import run_day_keys
 
         with session(args) as s:
-            done = run_day_keys(session=s, now=time.time(), days_ahead=args.days_ahead)
+            done = run_day_keys(
+                session=s, secret_key=settings(args).secret_key, now=time.time(), days_ahead=args.days_ahead
+            )
         print(
             f"day keys: {done.stores} store(s), {done.documents} document(s) written "
             f"(unchanged ones kept), {done.customers} customer(s) with recognition consent"

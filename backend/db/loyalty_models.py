@@ -21,6 +21,7 @@ class Customer(Base):
     __tablename__ = "loyalty_customers"
 
     shopper_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: The customer secret sealed with the service's secret_key (backend/loyalty/sealing.py).
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     app_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     recognition: Mapped[bool] = mapped_column(Boolean)

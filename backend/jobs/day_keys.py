@@ -17,8 +17,12 @@ from backend.admin.services import SYSTEM_ACTOR
 from backend.loyalty.keys import Published, publish_ahead
 
 
-def run_day_keys(*, session: Session, now: float, days_ahead: int, actor: str = SYSTEM_ACTOR) -> Published:
+def run_day_keys(
+    *, session: Session, secret_key: str, now: float, days_ahead: int, actor: str = SYSTEM_ACTOR
+) -> Published:
     if days_ahead < 0:
         raise ValueError("days_ahead must be >= 0")
     today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
-    return publish_ahead(session=session, today=today, days_ahead=days_ahead, actor=actor)
+    return publish_ahead(
+        session=session, secret_key=secret_key, today=today, days_ahead=days_ahead, actor=actor
+    )

@@ -23,6 +23,7 @@ from backend.admin.services import SYSTEM_ACTOR
 from backend.db.loyalty_models import Customer
 from backend.db.models import Resource, Store
 from backend.gateway.services import keys_name, put_document
+from backend.loyalty.sealing import Opener
 from edge.presence.keys import Purpose, keys_document
 from edge.presence.resolver import EnrolledKey
 from edge.presence.tokens import derive_day_key
@@ -52,7 +53,7 @@ def _granted(offers: bool, analytics: bool) -> list[Purpose]:
     return granted
 
 
-def build_document(*, session: Session, store_id: str, day: dt.date) -> tuple[bytes, int]:
+def build_document(*, session: Session, secret_key: str, store_id: str, day: dt.date) -> tuple[bytes, int]:
     """The keys document of one store and day, and how many customers it holds."""
     rows = session.execute(
         select(Customer.shopper_id, Customer.secret, Customer.offers, Customer.analytics)
@@ -61,9 +62,10 @@ def build_document(*, session: Session, store_id: str, day: dt.date) -> tuple[by
     ).all()
     first = day_number(day)
     days = range(first, first + DAYS_PER_DOCUMENT)
+    opener = Opener(secret_key)
     keys = [
-        EnrolledKey(shopper, d, derive_day_key(bytes(secret), store_id, d))
-        for shopper, secret, _, _ in rows
+        EnrolledKey(shopper, d, derive_day_key(secret, store_id, d))
+        for shopper, secret in ((shopper, opener(shopper, sealed)) for shopper, sealed, _, _ in rows)
         for d in days
     ]
     purposes: dict[str, list[Purpose]] = {
@@ -72,9 +74,11 @@ def build_document(*, session: Session, store_id: str, day: dt.date) -> tuple[by
     return keys_document(store_id, keys, purposes), len(rows)
 
 
-def publish(*, session: Session, store_id: str, day: dt.date, actor: str = SYSTEM_ACTOR) -> tuple[bool, int]:
+def publish(
+    *, session: Session, secret_key: str, store_id: str, day: dt.date, actor: str = SYSTEM_ACTOR
+) -> tuple[bool, int]:
     """(Re)publish one document; returns (written, customers). An identical document is left alone."""
-    body, customers = build_document(session=session, store_id=store_id, day=day)
+    body, customers = build_document(session=session, secret_key=secret_key, store_id=store_id, day=day)
     name = keys_name(day.isoformat())
     current = session.get(Resource, (store_id, name))
     if current is not None and bytes(current.body) == body:
@@ -84,7 +88,7 @@ def publish(*, session: Session, store_id: str, day: dt.date, actor: str = SYSTE
 
 
 def publish_ahead(
-    *, session: Session, today: dt.date, days_ahead: int, actor: str = SYSTEM_ACTOR
+    *, session: Session, secret_key: str, today: dt.date, days_ahead: int, actor: str = SYSTEM_ACTOR
 ) -> Published:
     """The job: documents of ``today`` .. ``today + days_ahead`` for every store."""
     stores = session.scalars(select(Store.store_id).order_by(Store.store_id)).all()
@@ -92,13 +96,19 @@ def publish_ahead(
     for store_id in stores:
         for offset in range(days_ahead + 1):
             done, customers = publish(
-                session=session, store_id=store_id, day=today + dt.timedelta(days=offset), actor=actor
+                session=session,
+                secret_key=secret_key,
+                store_id=store_id,
+                day=today + dt.timedelta(days=offset),
+                actor=actor,
             )
             written += done
     return Published(len(stores), written, customers)
 
 
-def republish_current(*, session: Session, today: dt.date, actor: str = SYSTEM_ACTOR) -> Published:
+def republish_current(
+    *, session: Session, secret_key: str, today: dt.date, actor: str = SYSTEM_ACTOR
+) -> Published:
     """After a consent change: rebuild every published document of today or later, in every store."""
     rows = session.execute(
         select(Resource.store_id, Resource.name).where(Resource.name.startswith(KEYS_PREFIX))
@@ -110,6 +120,8 @@ def republish_current(*, session: Session, today: dt.date, actor: str = SYSTEM_A
         if day < today:
             continue
         stores.add(store_id)
-        done, customers = publish(session=session, store_id=store_id, day=day, actor=actor)
+        done, customers = publish(
+            session=session, secret_key=secret_key, store_id=store_id, day=day, actor=actor
+        )
         written += done
     return Published(len(stores), written, customers)

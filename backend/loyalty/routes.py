@@ -81,10 +81,12 @@ def enrol(body: EnrolRequest, request: Request, session: SessionDep, settings: S
         raise Forbidden(
             "enrolment hands out a secret: only over TLS (https, or the TLS proxy's X-Forwarded-Proto)"
         )
-    customer, app_token = services.enrol(session=session, consent=body.consent, now=time.time())
+    customer, secret, app_token = services.enrol(
+        session=session, secret_key=settings.secret_key, consent=body.consent, now=time.time()
+    )
     return Enrolled(
         shopper_id=customer.shopper_id,
-        secret=bytes(customer.secret).hex(),
+        secret=secret.hex(),
         app_token=app_token,
         consent=services.consent_of(customer),
     )
@@ -103,8 +105,12 @@ def me(customer: AppCustomer) -> CustomerPublic:
     response_model=CustomerPublic,
     tags=["loyalty"],
 )
-def put_consent(body: Consent, customer: AppCustomer, session: SessionDep) -> CustomerPublic:
-    services.set_consent(session=session, customer=customer, consent=body, now=time.time())
+def put_consent(
+    body: Consent, customer: AppCustomer, session: SessionDep, settings: SettingsDep
+) -> CustomerPublic:
+    services.set_consent(
+        session=session, secret_key=settings.secret_key, customer=customer, consent=body, now=time.time()
+    )
     return _public(customer)
 
 
@@ -114,8 +120,8 @@ def put_consent(body: Consent, customer: AppCustomer, session: SessionDep) -> Cu
     status_code=204,
     tags=["loyalty"],
 )
-def delete_me(customer: AppCustomer, session: SessionDep) -> Response:
-    services.erase(session=session, customer=customer, now=time.time())
+def delete_me(customer: AppCustomer, session: SessionDep, settings: SettingsDep) -> Response:
+    services.erase(session=session, secret_key=settings.secret_key, customer=customer, now=time.time())
     return Response(status_code=204)
 
 
@@ -136,10 +142,12 @@ def _waiter(request: Request, store: str) -> asyncio.Event:
     tags=["loyalty"],
 )
 async def post_check_in(
-    body: CheckInMessage, request: Request, customer: AppCustomer, session: SessionDep
+    body: CheckInMessage, request: Request, customer: AppCustomer, session: SessionDep, settings: SettingsDep
 ) -> CheckInAccepted:
     seq = await anyio.to_thread.run_sync(
-        lambda: services.accept_check_in(session=session, customer=customer, message=body, now=time.time())
+        lambda: services.accept_check_in(
+            session=session, secret_key=settings.secret_key, customer=customer, message=body, now=time.time()
+        )
     )
     _waiter(request, body.store).set()
     return CheckInAccepted(seq=seq)

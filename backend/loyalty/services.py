@@ -32,6 +32,7 @@ from backend.errors import Forbidden, Invalid, NotFound
 from backend.gateway.services import put_document
 from backend.loyalty import keys
 from backend.loyalty.schemas import Consent
+from backend.loyalty.sealing import seal, unseal
 from backend.security import token_hash
 from edge.offers.profile import Profile, ProfileError
 from edge.presence.checkin import CheckInMessage
@@ -66,12 +67,15 @@ def consent_of(customer: Customer) -> Consent:
 
 
 # ---------------------------------------------------------------------- enrolment and consent
-def enrol(*, session: Session, consent: Consent, now: float) -> tuple[Customer, str]:
-    """A new customer with a fresh secret; returns it and its app token (shown once, kept hashed)."""
+def enrol(*, session: Session, secret_key: str, consent: Consent, now: float) -> tuple[Customer, bytes, str]:
+    """A new customer with a fresh secret (sealed at rest); returns it, the secret and its app token
+    (both shown once; the token is kept hashed)."""
     app_token = f"app_{secrets.token_urlsafe(32)}"
+    shopper_id = f"sh-{secrets.token_hex(8)}"
+    secret = secrets.token_bytes(SECRET_BYTES)
     customer = Customer(
-        shopper_id=f"sh-{secrets.token_hex(8)}",
-        secret=secrets.token_bytes(SECRET_BYTES),
+        shopper_id=shopper_id,
+        secret=seal(secret_key, shopper_id, secret),
         app_token_hash=token_hash(app_token),
         recognition=consent.recognition,
         offers=consent.offers,
@@ -81,14 +85,16 @@ def enrol(*, session: Session, consent: Consent, now: float) -> tuple[Customer, 
     )
     session.add(customer)
     session.commit()
-    return customer, app_token  # in the keys documents from the next day-keys job run
+    return customer, secret, app_token  # in the keys documents from the next day-keys job run
 
 
 def authenticate_app(*, session: Session, token: str) -> Customer | None:
     return session.scalars(select(Customer).where(Customer.app_token_hash == token_hash(token))).first()
 
 
-def set_consent(*, session: Session, customer: Customer, consent: Consent, now: float) -> Erased:
+def set_consent(
+    *, session: Session, secret_key: str, customer: Customer, consent: Consent, now: float
+) -> Erased:
     """Record a consent change; what was withdrawn is erased now and the keys documents rebuilt (the
     gateways learn it at their next pull). What was granted takes effect at the next day-keys job run."""
     withdrawn: set[Purpose] = {
@@ -104,17 +110,23 @@ def set_consent(*, session: Session, customer: Customer, consent: Consent, now: 
         customer.consent_at = now
     session.commit()
     return _erase_for(
-        session=session, shopper_id=customer.shopper_id, withdrawn=withdrawn, now=now, rekey=bool(withdrawn)
+        session=session,
+        secret_key=secret_key,
+        shopper_id=customer.shopper_id,
+        withdrawn=withdrawn,
+        now=now,
+        rekey=bool(withdrawn),
     )
 
 
-def erase(*, session: Session, customer: Customer, now: float) -> Erased:
+def erase(*, session: Session, secret_key: str, customer: Customer, now: float) -> Erased:
     """Full withdrawal: every row about the customer goes, the customer row last."""
     shopper_id = customer.shopper_id
     session.delete(customer)
     session.commit()
     return _erase_for(
         session=session,
+        secret_key=secret_key,
         shopper_id=shopper_id,
         withdrawn={"recognition", "offers", "analytics"},
         now=now,
@@ -123,7 +135,7 @@ def erase(*, session: Session, customer: Customer, now: float) -> Erased:
 
 
 def _erase_for(
-    *, session: Session, shopper_id: str, withdrawn: set[Purpose], now: float, rekey: bool
+    *, session: Session, secret_key: str, shopper_id: str, withdrawn: set[Purpose], now: float, rekey: bool
 ) -> Erased:
     events = check_ins = profiles = 0
     if "analytics" in withdrawn:
@@ -135,12 +147,18 @@ def _erase_for(
     session.commit()
     if "offers" in withdrawn:
         profiles = drop_profiles(session=session, shopper_ids={shopper_id})
-    documents = keys.republish_current(session=session, today=today(now)).documents if rekey else 0
+    documents = (
+        keys.republish_current(session=session, secret_key=secret_key, today=today(now)).documents
+        if rekey
+        else 0
+    )
     return Erased(events, check_ins, profiles, documents)
 
 
 # ---------------------------------------------------------------------- check-ins
-def accept_check_in(*, session: Session, customer: Customer, message: CheckInMessage, now: float) -> int:
+def accept_check_in(
+    *, session: Session, secret_key: str, customer: Customer, message: CheckInMessage, now: float
+) -> int:
     """Keep a check-in for its store's gateway after checking it is this customer's and fresh."""
     if not customer.recognition:
         raise Forbidden("no recognition consent: check-ins are not relayed")
@@ -150,7 +168,7 @@ def accept_check_in(*, session: Session, customer: Customer, message: CheckInMes
     t = c.t_ms / 1000.0
     if abs(t - now) > CHECK_IN_SKEW_S:
         raise Invalid(f"t_ms: {t - now:+.0f} s from the service's clock (at most {CHECK_IN_SKEW_S:.0f} s)")
-    day_key = derive_day_key(bytes(customer.secret), c.store, day_of(t))
+    day_key = derive_day_key(unseal(secret_key, customer.shopper_id, customer.secret), c.store, day_of(t))
     if rolling_token(day_key, interval_of(t)) != c.token or not verify_tag(
         day_key, c.token, c.t_ms, c.nonce, c.tag
     ):

@@ -50,7 +50,9 @@ def app(service: Service, customer: dict[str, Any]) -> requests.Session:
 
 def day_keys(service: Service, days_ahead: int = 0) -> None:
     with service.view.sessions() as session:
-        run_day_keys(session=session, now=time.time(), days_ahead=days_ahead)
+        run_day_keys(
+            session=session, secret_key=service.settings.secret_key, now=time.time(), days_ahead=days_ahead
+        )
 
 
 def gateway(tmp_path: Path, service: Service) -> Gateway:
@@ -320,3 +322,19 @@ def test_the_daemons_relay_task_delivers_and_stops(service: Service, tmp_path: P
     asyncio.run(scenario())
     stored = gw.db.execute("SELECT count(*) FROM events WHERE stream = 'check-in'").fetchone()[0]
     assert stored == 1
+
+
+def test_secrets_are_sealed_at_rest(service: Service) -> None:
+    from backend.db.loyalty_models import Customer
+    from backend.loyalty.sealing import SealError, unseal
+
+    a = enrol(service)
+    with service.view.sessions() as session:
+        stored = bytes(session.get(Customer, a["shopper_id"]).secret)  # type: ignore[union-attr]
+    plain = bytes.fromhex(a["secret"])
+    assert plain not in stored
+    assert unseal(service.settings.secret_key, a["shopper_id"], stored) == plain
+    with pytest.raises(SealError, match="was settings.secret_key changed"):
+        unseal("another-secret-key-of-32-chars!!", a["shopper_id"], stored)
+    with pytest.raises(SealError):
+        unseal(service.settings.secret_key, "sh-someone-else", stored)  # bound to its row

@@ -20,6 +20,7 @@ from backend.db.engine import make_engine, make_sessionmaker
 from backend.db.loyalty_models import Customer
 from backend.db.migrate import upgrade
 from backend.loyalty.keys import DAYS_PER_DOCUMENT, build_document, day_number
+from backend.loyalty.sealing import seal
 from backend.settings import BackendSettings
 from edge.presence.tokens import derive_day_key
 
@@ -33,10 +34,11 @@ def main() -> list[dict[str, object]]:
         upgrade(settings)
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
+        plain = [secrets.token_bytes(16) for _ in range(N)]
         customers = [
             Customer(
                 shopper_id=f"sh-{i:012x}",
-                secret=secrets.token_bytes(16),
+                secret=seal(settings.secret_key, f"sh-{i:012x}", plain[i]),
                 app_token_hash=f"{i:064x}",
                 recognition=True,
                 offers=i % 2 == 0,
@@ -46,14 +48,16 @@ def main() -> list[dict[str, object]]:
             )
             for i in range(N)
         ]
-        secrets_only = [bytes(c.secret) for c in customers]
+        secrets_only = plain
         with sessions() as session:
             session.add_all(customers)
             session.commit()
         day = dt.date(2026, 11, 30)
         with sessions() as session:
             started = time.process_time()
-            body, count = build_document(session=session, store_id=STORE, day=day)
+            body, count = build_document(
+                session=session, secret_key=settings.secret_key, store_id=STORE, day=day
+            )
             job_s = time.process_time() - started
         assert count == N and body
         first = day_number(day)
