@@ -93,9 +93,7 @@ def cmd_store(args: argparse.Namespace) -> int:
 
     with _session(args) as session:
         if args.action == "add":
-            if services.get_store(session=session, store_id=args.store_id) is not None:
-                raise ServiceError(f"store {args.store_id!r} exists already")
-            services.ensure_store(session=session, store_id=args.store_id, name=args.name)
+            services.add_store(session=session, store_id=args.store_id, name=args.name)
             session.commit()
             print(f"store {args.store_id} added")
         else:

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from backend.admin import services
 from backend.admin.schemas import AuditOut, StoreIn, StoreOut, TokenIn, TokenIssued, TokenOut
 from backend.deps import AdminUser, SessionDep
-from backend.errors import Conflict
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -21,9 +20,7 @@ def list_stores(session: SessionDep, _: AdminUser) -> list[StoreOut]:
 
 @router.post("/stores", summary="Add a store.")
 def add_store(body: StoreIn, session: SessionDep, caller: AdminUser) -> StoreOut:
-    if services.get_store(session=session, store_id=body.store_id) is not None:
-        raise Conflict(f"store {body.store_id!r} exists already")
-    store = services.ensure_store(session=session, store_id=body.store_id, name=body.name, actor=caller.actor)
+    store = services.add_store(session=session, store_id=body.store_id, name=body.name, actor=caller.actor)
     session.commit()
     return StoreOut.model_validate(store, from_attributes=True)
 

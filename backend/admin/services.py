@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.security import Principal, Role, new_token, token_hash
 
 SYSTEM_ACTOR = "shelf-backend cli"
+STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def audit(*, session: Session, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
@@ -28,20 +30,25 @@ def audit_log(*, session: Session, limit: int = 100, after_id: int = 0) -> Seque
 
 
 # ---------------------------------------------------------------------- stores
-def get_store(*, session: Session, store_id: str) -> Store | None:
-    return session.get(Store, store_id)
-
-
 def ensure_store(*, session: Session, store_id: str, name: str = "", actor: str = SYSTEM_ACTOR) -> Store:
     """The store ``store_id``, created (and audited) when it does not exist yet."""
     found = session.get(Store, store_id)
     if found is not None:
         return found
+    if not STORE_ID.match(store_id):
+        raise Invalid(f"store id {store_id!r}: 1 to 64 of A-Z a-z 0-9 _ -")
     store = Store(store_id=store_id, name=name, created_at=time.time())
     session.add(store)
     audit(session=session, actor=actor, action="store.create", target=store_id, detail={"name": name})
     session.flush()
     return store
+
+
+def add_store(*, session: Session, store_id: str, name: str = "", actor: str = SYSTEM_ACTOR) -> Store:
+    """A new store (Conflict when it exists). Audited; the caller commits."""
+    if session.get(Store, store_id) is not None:
+        raise Conflict(f"store {store_id!r} exists already")
+    return ensure_store(session=session, store_id=store_id, name=name, actor=actor)
 
 
 def list_stores(*, session: Session) -> Sequence[Store]:
