@@ -334,7 +334,7 @@ def test_secrets_are_sealed_at_rest(service: Service) -> None:
     plain = bytes.fromhex(a["secret"])
     assert plain not in stored
     assert unseal(service.settings.secret_key, a["shopper_id"], stored) == plain
-    with pytest.raises(SealError, match="was settings.secret_key changed"):
+    with pytest.raises(SealError, match=r"was settings\.secret_key changed"):
         unseal("another-secret-key-of-32-chars!!", a["shopper_id"], stored)
     with pytest.raises(SealError):
         unseal(service.settings.secret_key, "sh-someone-else", stored)  # bound to its row
