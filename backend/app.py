@@ -20,7 +20,7 @@ from backend.apidoc import openapi_document
 from backend.db.engine import make_engine, make_sessionmaker
 from backend.errors import RangeNotSatisfiable, ServiceError
 from backend.gateway.routes import router as gateway_router
-from backend.limits import BodyLimit, DateHeader
+from backend.limits import BodyLimit, DateHeader, FailureLimiter
 from backend.provisioning.routes import router as provisioning_router
 from backend.releases.routes import FILE_PATH
 from backend.releases.routes import router as releases_router
@@ -59,6 +59,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.token_cache = {}
+    app.state.provision_failures = FailureLimiter()
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
