@@ -23,7 +23,7 @@ from backend.errors import RangeNotSatisfiable, ServiceError
 from backend.fleet.contacts import ContactRecorder, Contacts
 from backend.fleet.routes import router as fleet_router
 from backend.gateway.routes import router as gateway_router
-from backend.limits import BodyLimit, DateHeader
+from backend.limits import BodyLimit, DateHeader, FailureLimiter
 from backend.loyalty.routes import router as loyalty_router
 from backend.provisioning.routes import router as provisioning_router
 from backend.releases.routes import FILE_PATH
@@ -74,6 +74,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.token_cache = {}
+    app.state.provision_failures = FailureLimiter()
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -37,6 +37,10 @@ class TooLarge(ServiceError):
     status = 413
 
 
+class TooManyAttempts(ServiceError):
+    status = 429
+
+
 class RangeNotSatisfiable(ServiceError):
     status = 416
 

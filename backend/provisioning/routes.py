@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+
+from fastapi import APIRouter, Request
 
 from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
+from backend.errors import NotFound, TooManyAttempts
+from backend.limits import FailureLimiter
 from backend.provisioning import services
 from backend.provisioning.schemas import (
     EnrollmentIn,
@@ -35,8 +39,19 @@ def post_enrollment(body: EnrollmentIn, session: SessionDep, caller: AdminUser) 
     "(idempotent).",
     response_model=ProvisionOut,
 )
-def post_provision(body: ProvisionIn, session: SessionDep, settings: SettingsDep) -> ProvisionOut:
-    return services.provision(session=session, request=body, secret_key=settings.secret_key)
+def post_provision(
+    body: ProvisionIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> ProvisionOut:
+    limiter: FailureLimiter = request.app.state.provision_failures
+    client = request.client.host if request.client else "?"
+    now = time.monotonic()
+    if limiter.blocked(client, now):
+        raise TooManyAttempts("too many wrong enrollment codes from this address; wait a minute")
+    try:
+        return services.provision(session=session, request=body, secret_key=settings.secret_key)
+    except NotFound:
+        limiter.failed(client, now)
+        raise
 
 
 @router.post(

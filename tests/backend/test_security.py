@@ -106,3 +106,11 @@ def test_settings_refuse_bad_values_by_name(tmp_path: Path) -> None:
         BackendSettings.load(cfg)
     cfg.write_text(cfg.read_text().replace("unknown = 1\n", ""))
     assert BackendSettings.load(cfg).database_url == "postgresql+psycopg://u:p@db/shelf"
+
+
+def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
+    url = f"{service.url}/v1/provision"
+    guess = {"enrollment_code": "GUESS-0000", "fingerprint": "f" * 64}
+    answers = [requests.post(url, json=guess, timeout=5).status_code for _ in range(11)]
+    assert answers == [404] * 10 + [429]
+    assert "too many wrong enrollment codes" in requests.post(url, json=guess, timeout=5).json()["detail"]
