@@ -35,7 +35,7 @@ demo: env
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check edge shelf_firmware_bridge models simulators tests
+	$(VENV)/bin/ruff format --check edge shelf_firmware_bridge models simulators backend tests
 
 typecheck: env
 	$(VENV)/bin/mypy

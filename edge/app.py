@@ -43,11 +43,14 @@ from edge.mqtt.sample_intake import SampleIntake
 from edge.mqtt.topics import Topics
 from edge.offers.log import record_decision
 from edge.ops.sdnotify import Notifier
+from edge.presence.consent import analytics_view
 from edge.presence.service import PresenceService
+from edge.presence.tokens import CheckIn
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.store.retention import RetentionPolicy
+from edge.sync.checkins import run_check_ins
 from edge.sync.service import run_sync
 from edge.updates import apply_update
 from edge.vision.service import VisionService
@@ -106,7 +109,7 @@ class Gateway:
         if self.offers is not None:
             restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)
-        self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
+        self.displays = build_display_publisher(config, self.mqtt, self.topics, self._record)
         self.stats: dict[str, int] = {
             "batches": 0,
             "malformed": 0,
@@ -164,9 +167,12 @@ class Gateway:
                 )
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
             with telemetry.DECISION.time():
-                offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
+                offer, record = self.offers.decide(
+                    event, self.baskets.of(event.shopper), self.presence.consents(event.shopper, "offers")
+                )
             if record is not None:
-                record_decision(self.store, record)
+                if self.presence.consents(event.shopper, "analytics"):
+                    record_decision(self.store, record)
                 summary = DecisionEventMessage(
                     decision_id=record.decision_id,
                     shopper=record.shopper,
@@ -228,6 +234,17 @@ class Gateway:
         """The gateway database (a new connection after the store brought a deleted file back)."""
         return self.store.db
 
+    def on_check_in(self, check_in: CheckIn) -> str | None:
+        """A check-in the backend relayed: verified, it makes the shopper present in the store."""
+        shopper = self.presence.check_in(check_in, self.clock())
+        if shopper is None:
+            log.info("relayed check-in refused (token, tag, time or nonce)")
+            return None
+        t = check_in.t_ms / 1000.0
+        self._record("check-in", "check-in", f"ci-{check_in.nonce.hex()}", t, {"shopper": shopper, "t": t})
+        log.info("shopper %s checked in (iOS app in the background)", shopper)
+        return shopper
+
     def tick(self) -> None:
         now = self.clock()
         if self.displays is not None:
@@ -244,8 +261,14 @@ class Gateway:
         return f"running: MQTT {mqtt}, {self.stats['basket_events']} basket events, {self.stats['offers']} offers"
 
     def _record(self, stream: str, kind: str, event_id: str, t: float, payload: dict[str, Any]) -> bool:
-        """Store an event with its outbox row; False when this id was stored before (a replay)."""
-        return self.store.append(stream, kind, event_id, t, payload)
+        """Store an event with its outbox row; False when this id was stored before (a replay).
+
+        Without the shopper's analytics consent the event is stored without the shopper, or not at
+        all (edge/presence/consent.py)."""
+        allowed = analytics_view(stream, payload, lambda s: self.presence.consents(s, "analytics"))
+        if allowed is None:
+            return True
+        return self.store.append(stream, kind, event_id, t, allowed)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -268,6 +291,17 @@ class Gateway:
                 name="sync",
             ),
         ]
+        tasks.append(
+            asyncio.create_task(
+                run_check_ins(
+                    self.config,
+                    stop,
+                    lambda c: loop.call_soon_threadsafe(self.on_check_in, c),
+                    db_path=self.db_path,
+                ),
+                name="check-ins",
+            )
+        )
         dashboard = None
         if self.config.web.enabled:
             from edge.web.server import start_dashboard

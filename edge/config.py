@@ -184,16 +184,18 @@ class OffersSection(Section):
         30.0, gt=0, le=600, description="Seconds an offer stays valid (MQTT message expiry)."
     )
     catalogue: Path | None = Field(
-        None, description="Catalogue CSV with names, prices and margins; synced when absent."
+        None,
+        description="Catalogue CSV with names, prices and margins; the synced copy ({data_dir}/sync/catalogue.json) when absent.",
     )
     rules: Path | None = Field(
         None,
         description="Offer rules JSON (filters, caps, campaigns, experiment; edge/offers/README.md); "
-        "synced when absent, built-in defaults until then.",
+        "the synced copy ({data_dir}/sync/campaigns.json) when absent, built-in defaults until then.",
     )
     profiles: Path | None = Field(
         None,
-        description="Shopper profiles JSON ({shopper: profile}) computed by the backend; synced when absent.",
+        description="Shopper profiles JSON ({shopper: profile}) computed by the backend; the synced copy "
+        "({data_dir}/sync/profiles.json) when absent.",
     )
 
 
@@ -229,6 +231,13 @@ class BackendSection(Section):
         300.0,
         gt=0,
         description="A pick of the offered product by that shopper within this time is a conversion.",
+    )
+    check_in_wait_s: float = Field(
+        25.0,
+        ge=0,
+        le=120,
+        description="Long poll of check-ins the backend relays from backgrounded iOS apps, seconds "
+        "(0 = no relay).",
     )
 
 

@@ -73,14 +73,20 @@ class OfferStage:
         from edge.offers.rules import OfferRules
         from edge.offers.sources import load_profiles, load_rules
         from edge.sync.releases import HealthMonitor
+        from edge.updates import load_catalogue_document
 
         o = config.offers
         self.holder = ModelHolder(OfferModel.load(model_dir))
         #: Every decision's outcome and latency, watched by the release manager after a model switch.
         self.health = HealthMonitor()
-        rules = load_rules(o.rules) if o.rules else OfferRules()
-        self.engine = OfferEngine(rules, Catalogue.load(catalogue), offer_ttl_s=o.offer_ttl_s)
-        self.profiles: dict[str, Profile] = load_profiles(o.profiles) if o.profiles else {}
+        rules_path = offers_source(config, o.rules, "campaigns")
+        profiles_path = offers_source(config, o.profiles, "profiles")
+        rules = load_rules(rules_path) if rules_path else OfferRules()
+        loaded = (
+            load_catalogue_document(catalogue) if catalogue.suffix == ".json" else Catalogue.load(catalogue)
+        )
+        self.engine = OfferEngine(rules, loaded, offer_ttl_s=o.offer_ttl_s)
+        self.profiles: dict[str, Profile] = load_profiles(profiles_path) if profiles_path else {}
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
         model = self.holder.current
         log.info(
@@ -98,7 +104,10 @@ class OfferStage:
 
         return self.engine.restore(decisions_since(db, since_t))
 
-    def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, DecisionRecord | None]:
+    def decide(
+        self, event: BasketEvent, basket: list[str], consent: bool = True
+    ) -> tuple[Offer | None, DecisionRecord | None]:
+        """One decision; ``consent``: the shopper consented to personalised offers."""
         from edge.offers.decision import DecisionContext
 
         model = self.holder.current  # one reference per decision: a model swap never splits one
@@ -107,14 +116,22 @@ class OfferStage:
             return None, None
         started = time.perf_counter()
         try:
-            candidates = model.candidates(
-                basket,
-                self.profiles.get(event.shopper),
-                k=self.engine.rules.rules.candidates,
-                within=self.engine.offerable(event.shelf),
+            # without offers consent the shopper's profile and basket are not even looked at
+            candidates = (
+                model.candidates(
+                    basket,
+                    self.profiles.get(event.shopper),
+                    k=self.engine.rules.rules.candidates,
+                    within=self.engine.offerable(event.shelf),
+                )
+                if consent
+                else []
             )
             decision = self.engine.decide(
-                event, basket, candidates, DecisionContext(display=display, shelf=event.shelf)
+                event,
+                basket,
+                candidates,
+                DecisionContext(display=display, shelf=event.shelf, consent=consent),
             )
         except Exception:
             self.health.record(False, time.perf_counter() - started)
@@ -128,8 +145,11 @@ def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) ->
     """The offer stage, serving the active signed release if there is one, else ``offers.model_dir``."""
     o = config.offers
     model_dir = released_model or o.model_dir
-    if model_dir is None or o.catalogue is None:
-        log.info("offers off: no model (offers.model_dir or a release) or no offers.catalogue")
+    catalogue = offers_source(config, o.catalogue, "catalogue")
+    if model_dir is None or catalogue is None:
+        log.info(
+            "offers off: no model (offers.model_dir or a release) or no catalogue (configured or synced)"
+        )
         return None
     if not Path(model_dir).exists():
         log.warning("offers off until a model is installed: %s does not exist", model_dir)
@@ -140,11 +160,21 @@ def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) ->
     from edge.offers.sources import ProfilesError
 
     try:
-        return OfferStage(config, Path(model_dir), o.catalogue)
+        return OfferStage(config, Path(model_dir), catalogue)
     except (ModelLoadError, CatalogueError, RulesError, ProfilesError) as exc:
         # Sensing, presence and the outbox keep working; a good release or model brings offers back.
         log.error("offers off: %s", exc)
         return None
+
+
+def offers_source(config: EdgeConfig, configured: Path | None, resource: str) -> Path | None:
+    """The configured file of an offer input, else the copy the backend sync pulled, if there is one."""
+    if configured is not None:
+        return configured
+    from edge.sync.pull import synced_path
+
+    path = synced_path(config.gateway.data_dir, resource)
+    return path if path.exists() else None
 
 
 def build_release_manager(config: EdgeConfig, stage: OfferStage | None) -> object | None:

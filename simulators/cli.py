@@ -18,7 +18,9 @@ COMMANDS: tuple[Command, ...] = (
         "simulators.soak",
         "Faults (backend down, broker restart, SIGKILL) then check exactly-once and no stale offer.",
     ),
-    Command("backend", "simulators.backend.cli", "Run the reference central backend (HTTP + SQLite)."),
+    Command(
+        "backend", "simulators.backend.cli", "Run the real central service with simulated faults in front."
+    ),
     Command(
         "web-display", "simulators.web_display.cli", "Serve the reference web display page for some displays."
     ),

@@ -29,6 +29,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from backend.pgserver import PostgresServer
 from edge.config import DisplaySection, MqttSection
 from edge.events import ShelfId
 from edge.logging_setup import configure
@@ -95,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="stop Mosquitto this many seconds after the first shopper enters, start it again 3 s later",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the central service's database: a SQLite file, or a PostgreSQL the demo starts itself "
+        "(default %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +140,7 @@ class Demo:
         finally:
             for item in reversed(self.stack):
                 try:
-                    if isinstance(item, MosquittoBroker):
+                    if isinstance(item, MosquittoBroker | PostgresServer):
                         item.close()
                     else:
                         item.stop()
@@ -171,12 +179,20 @@ class Demo:
         c.print(
             f"mosquitto listening on {broker.host}:{broker.port} (MQTT) and :{broker.websockets_port} (WebSockets)"
         )
-        backend = BackendServer(run_dir / "backend.db")
+        database_url = None
+        if args.database == "postgres":
+            pg = PostgresServer()
+            pg.start()
+            self.stack.append(pg)
+            database_url = pg.url
+            c.print(f"PostgreSQL (private cluster in {pg.root}) on {pg.host}:{pg.port}")
+        backend = BackendServer(run_dir / "backend.db", database_url=database_url)
         backend.start()
         self.stack.append(backend)
         self.backend = backend
         c.print(
-            f"reference backend on {backend.url}: serves today's consented customer keys, receives events"
+            f"central service (backend/, on {args.database}) on {backend.url}: serves today's consented "
+            "customer keys, receives events"
         )
 
         shelf_ports: dict[ShelfId, str] = {}
@@ -431,7 +447,8 @@ class Demo:
         table.add_row("offers decided", str(len(offers)))
         table.add_row("offers shown on displays (acknowledged)", str(len(shown)))
         table.add_row(
-            "events received by the backend (outbox -> HTTP)", str(self.backend.store.event_count(STORE))
+            f"events received by the central service ({self.args.database}, outbox -> HTTP)",
+            str(self.backend.store.event_count(STORE)),
         )
         table.add_row("non-enrolled phone seen anywhere", str(strangers))
         c.print(table)

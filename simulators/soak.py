@@ -178,7 +178,12 @@ class _Display:
         self.display.stop()
 
 
-def run_soak(seconds: float = 30.0, workdir: Path | None = None, count: int | None = None) -> SoakResult:
+def run_soak(
+    seconds: float = 30.0,
+    workdir: Path | None = None,
+    count: int | None = None,
+    database_url: str | None = None,
+) -> SoakResult:
     from simulators.backend.server import BackendServer
     from simulators.broker import MosquittoBroker, free_port
 
@@ -193,7 +198,8 @@ def run_soak(seconds: float = 30.0, workdir: Path | None = None, count: int | No
     def note(text: str) -> None:
         log.append(f"{time.monotonic() - t0:6.1f}s {text}")
 
-    backend = BackendServer(work / "backend.db", port=free_port())
+    # the real central service, on SQLite or (database_url) PostgreSQL
+    backend = BackendServer(work / "backend.db", port=free_port(), database_url=database_url)
     broker = MosquittoBroker()
     broker.start()
     backend.start()
@@ -243,6 +249,7 @@ def run_soak(seconds: float = 30.0, workdir: Path | None = None, count: int | No
                 backend.stop()
                 down_at = time.monotonic()
             elif action == "backend up":
+                backend.fault_after_commit = 2  # and the first two answers after the outage are lost
                 backend.start()
                 down_for = time.monotonic() - down_at
             elif action == "kill writer":
@@ -266,6 +273,7 @@ def run_soak(seconds: float = 30.0, workdir: Path | None = None, count: int | No
             note("writer did not finish in time")
         else:
             note(f"writer exited {writer.returncode}")
+        note(f"event answers lost after storing: {2 - backend.fault_after_commit}")
         expected = {f"{seed}-{i:06d}" for i in range(count)}
         stored = backend.store.events(STORE, 0, 10_000_000)
         basket = [e["idempotency_key"] for e in stored if e["stream"] == "basket"]
@@ -314,10 +322,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep databases here (default: a temp dir)"
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the central service's database; postgres: a private cluster started for the run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_soak(args.seconds, args.workdir)
+    if args.database == "postgres":
+        from backend.pgserver import PostgresServer
+
+        with PostgresServer() as pg:
+            result = run_soak(args.seconds, args.workdir, database_url=pg.url)
+    else:
+        result = run_soak(args.seconds, args.workdir)
     for line in result.log:
         print(line)
     summary = {k: v for k, v in result.__dict__.items() if k != "log"}

@@ -7,7 +7,8 @@ Wiring for ``edge/app.py``::
     task = asyncio.create_task(presence.run())
     ...
     presence.shoppers_at(shelf, t)            # [(shopper, score)], best first, for pick attribution
-    presence.set_keys(keys_from_sync)         # full set after a backend sync (revocations included)
+    presence.set_keys(keys_from_sync, purposes)   # full set after a sync (revocations included)
+    presence.consents(shopper, "offers")      # per-purpose consent of a recognised shopper
     task.cancel()
 
 Everything runs on the event loop that runs :meth:`PresenceService.run`.
@@ -18,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from edge.config import EdgeConfig
 from edge.events import PresenceEvent, ShelfId, Sighting
 from edge.mqtt.client import MqttClient
 from edge.presence.core import PresenceParams, PresenceTracker
-from edge.presence.keys import load_keys_file, trim_heap
+from edge.presence.keys import PURPOSES, Purpose, load_key_set, trim_heap
 from edge.presence.resolver import EnrolledKey, TokenResolver
 from edge.presence.sources import SightingSource, build_source
 from edge.presence.tokens import INTERVAL_S, CheckIn
@@ -34,6 +35,9 @@ log = logging.getLogger("edge.presence")
 
 #: Seconds before a token interval boundary at which the next interval's tokens are computed.
 PREPARE_AHEAD_S = 60.0
+#: A check-in makes the shopper present in the store (no shelf) for this long; the app checks in
+#: again every token interval while it is inside the store's geofence.
+CHECK_IN_PRESENCE_S = float(INTERVAL_S)
 
 
 def zones_from_config(config: EdgeConfig) -> dict[str, ShelfId]:
@@ -70,6 +74,10 @@ class PresenceService:
         self.event_errors = 0
         self.check_ins_accepted = 0
         self.check_ins_refused = 0
+        #: Consented purposes per enrolled shopper, from the keys document.
+        self.purposes: dict[str, frozenset[Purpose]] = {}
+        #: Shoppers present in the store through an iOS check-in -> time of their last check-in.
+        self.checked_in: dict[str, float] = {}
 
     # ------------------------------------------------------------------ keys
     def load_keys(self, path: str | Path | None = None) -> int:
@@ -78,20 +86,31 @@ class PresenceService:
         if path is None:
             log.info("presence: no keys file configured; waiting for keys from sync")
             return 0
-        keys = load_keys_file(path, store=self.config.gateway.store_id)
-        self.set_keys(keys)
-        del keys
+        key_set = load_key_set(path, store=self.config.gateway.store_id)
+        self.set_keys(key_set.keys, key_set.purposes)
+        del key_set
         trim_heap()
         log.info("presence: %d enrolled keys loaded from %s", self.resolver.enrolled, path)
         return self.resolver.enrolled
 
-    def set_keys(self, keys: Sequence[EnrolledKey]) -> list[str]:
-        """Make ``keys`` the enrolled set; shoppers no longer in it are forgotten at once. Returns them."""
+    def set_keys(
+        self, keys: Sequence[EnrolledKey], purposes: Mapping[str, frozenset[Purpose]] | None = None
+    ) -> list[str]:
+        """Make ``keys`` the enrolled set; shoppers no longer in it are forgotten at once. Returns them.
+
+        ``purposes``: consent per shopper (a shopper missing from it consented to everything, as in
+        version 1 keys files). A key without recognition consent is never loaded.
+        """
         before = self.resolver.enrolled_shoppers()
+        granted = dict(purposes or {})
+        keys = [k for k in keys if "recognition" in granted.get(k.shopper, PURPOSES)]
         self.resolver.set_keys(keys)
-        gone = sorted(before - self.resolver.enrolled_shoppers())
+        enrolled = self.resolver.enrolled_shoppers()
+        self.purposes = {s: granted.get(s, frozenset(PURPOSES)) for s in enrolled}
+        gone = sorted(before - enrolled)
         for shopper in gone:
             self.tracker.forget(shopper)
+            self.checked_in.pop(shopper, None)
         if self.resolver.current_interval is None:
             self.resolver.advance(self.clock())
         return gone
@@ -102,7 +121,13 @@ class PresenceService:
         wiped = self.resolver.revoke(ids)
         for shopper in ids:
             self.tracker.forget(shopper)
+            self.purposes.pop(shopper, None)
+            self.checked_in.pop(shopper, None)
         return wiped
+
+    def consents(self, shopper: str, purpose: Purpose) -> bool:
+        """True when an enrolled shopper consented to ``purpose`` (False for anyone not enrolled)."""
+        return purpose in self.purposes.get(shopper, ())
 
     # ------------------------------------------------------------------ flow
     def on_sighting(self, s: Sighting) -> None:
@@ -118,7 +143,14 @@ class PresenceService:
         shopper = self.resolver.resolve_check_in(c, now)
         self.check_ins_accepted += shopper is not None
         self.check_ins_refused += shopper is None
+        if shopper is not None:
+            self.checked_in[shopper] = now
         return shopper
+
+    def in_store(self, now: float) -> list[str]:
+        """Shoppers present in the store: in a shelf zone or checked in within CHECK_IN_PRESENCE_S."""
+        recent = {s for s, t in self.checked_in.items() if now - t < CHECK_IN_PRESENCE_S}
+        return sorted(recent.union(self.tracker.shoppers()))
 
     def shoppers_at(self, shelf: ShelfId, t: float) -> list[tuple[str, float]]:
         return self.tracker.shoppers_at(shelf, t)
@@ -127,6 +159,8 @@ class PresenceService:
         """Roll the token window and emit departures/dwells; :meth:`run` calls it every ``tick_s``."""
         self.resolver.advance(now)
         self._emit(self.tracker.tick(now))
+        for shopper in [s for s, t in self.checked_in.items() if now - t >= CHECK_IN_PRESENCE_S]:
+            del self.checked_in[shopper]
 
     async def run(self) -> None:
         """Run the source and the ticks until cancelled."""
@@ -180,4 +214,5 @@ class PresenceService:
             "table_bytes": self.resolver.table_nbytes(),
             "check_ins_accepted": self.check_ins_accepted,
             "check_ins_refused": self.check_ins_refused,
+            "checked_in": len(self.checked_in),
         }

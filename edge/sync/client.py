@@ -7,7 +7,7 @@ Every call has a timeout. Failures are typed so callers can tell what to do:
   the same request will not help.
 - :class:`BackendProtocolError`: a 2xx answer we cannot understand (not JSON, wrong shape).
 
-The API is described in simulators/backend/openapi.json.
+The API is described in backend/openapi.json (generated from the central service, backend/).
 """
 
 from __future__ import annotations
@@ -175,6 +175,17 @@ class BackendClient:
         except ValueError:
             raise BackendProtocolError(response.url, "body is not JSON", response.content) from None
         return Pulled(resource, new_etag, response.content)
+
+    # ------------------------------------------------------------------ check-ins
+    def check_ins(self, after: int, wait_s: float) -> bytes:
+        """Long poll of relayed check-ins after cursor ``after`` (edge.sync.checkins); raw JSON body."""
+        response = self._request(
+            "GET",
+            f"/v1/stores/{self.store}/check-ins",
+            params={"after": after, "wait_s": wait_s},
+            timeout=self.timeout_s + wait_s,
+        )
+        return response.content
 
     # ------------------------------------------------------------------ releases
     def latest_release(self, model: str) -> bytes | None:

@@ -1,10 +1,11 @@
-"""Incremental pull of the data the backend owns: catalogue, planogram, campaigns, customer keys.
+"""Incremental pull of the data the backend owns: catalogue, planogram, campaigns, profiles, keys.
 
 Each resource is fetched with ``If-None-Match`` carrying the ETag of the copy we hold (kept in the
 ``sync_cursors`` table), so an unchanged resource costs one 304. A changed one is written atomically
 (temporary file + rename) to ``{data_dir}/sync/{name}.json`` and announced to ``on_update``.
 Customer keys are per store and day: the resource for today is pulled, yesterday's file is removed
-so nothing about enrolled customers lingers past its day.
+so nothing about enrolled customers lingers past its day. A resource the backend answers 404 for
+is not published yet: nothing to do, and not a sync failure (no retry storm, no error shown).
 """
 
 from __future__ import annotations
@@ -19,18 +20,23 @@ from pathlib import Path
 import sqlite_utils
 
 from edge.atomic_file import write_atomic
-from edge.sync.client import BackendClient, BackendError
+from edge.sync.client import BackendClient, BackendError, BackendRejected
 
 log = logging.getLogger("edge.sync.pull")
 
-STATIC_RESOURCES = ("catalogue", "planogram", "campaigns")
+STATIC_RESOURCES = ("catalogue", "planogram", "campaigns", "profiles")
 
-#: on_update(kind, path): kind is 'catalogue', 'planogram', 'campaigns' or 'customer-keys'.
+#: on_update(kind, path): kind is 'catalogue', 'planogram', 'campaigns', 'profiles' or 'customer-keys'.
 UpdateCallback = Callable[[str, Path], None]
 
 
 def keys_resource(day: dt.date) -> str:
     return f"customer-keys/{day.isoformat()}"
+
+
+def synced_path(data_dir: Path, resource: str) -> Path:
+    """Where the pulled copy of ``resource`` lives: ``{data_dir}/sync/{resource}.json``."""
+    return data_dir / "sync" / (resource.replace("/", "-") + ".json")
 
 
 @dataclass
@@ -63,6 +69,13 @@ class SyncPuller:
                 if self.pull(resource):
                     changed.append(resource)
                 self.errors.pop(resource, None)
+            except BackendRejected as exc:
+                if exc.status != 404:
+                    self.errors[resource] = str(exc)
+                    log.warning("pull of %s refused: %s", resource, exc)
+                else:
+                    self.errors.pop(resource, None)
+                    log.debug("%s not published yet", resource)
             except BackendError as exc:
                 self.errors[resource] = str(exc)
                 log.warning("pull of %s failed: %s", resource, exc)
@@ -74,7 +87,7 @@ class SyncPuller:
         pulled = self.client.pull(resource, cursor[0] if cursor else None)
         if not pulled.changed or pulled.data is None:
             return False
-        path = self.sync_dir / (resource.replace("/", "-") + ".json")
+        path = synced_path(self.data_dir, resource)
         write_atomic(path, pulled.data, 0o600)
         self.db.execute(
             "INSERT INTO sync_cursors (resource, etag, path, updated_at) VALUES (?, ?, ?, ?) "

@@ -32,6 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from edge.atomic_file import write_atomic
 from edge.sync.client import BackendClient, BackendError
 from edge.sync.release_meta import ReleaseRejected, ReleaseSigned, Trust, check_file, verify
 from edge.sync.validate import validate_slot
@@ -151,9 +152,29 @@ class ReleaseManager(Generic[M]):
     _reports: list[dict[str, Any]] = field(default_factory=list)
     _refused: set[tuple[int | None, str]] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        # Reports not yet delivered survive a restart (central IT's fleet page shows every outcome).
+        try:
+            pending = json.loads(self._reports_path.read_text())
+        except FileNotFoundError:
+            pending = []
+        except (OSError, ValueError) as exc:
+            log.error("ignoring unreadable %s: %s", self._reports_path, exc)
+            pending = []
+        if isinstance(pending, list):
+            self._reports = [r for r in pending if isinstance(r, dict)] + self._reports
+
     @property
     def root(self) -> Path:
         return self.data_dir / "models" / self.model
+
+    @property
+    def _reports_path(self) -> Path:
+        return self.root / "reports-pending.json"
+
+    def _save_reports(self) -> None:
+        if self._reports or self._reports_path.exists():
+            write_atomic(self._reports_path, json.dumps(self._reports), 0o600)
 
     # ------------------------------------------------------------------ state
     def pointer(self) -> dict[str, Any] | None:
@@ -338,6 +359,7 @@ class ReleaseManager(Generic[M]):
 
     def _report(self, client: BackendClient | None, version: int, outcome: str, detail: str) -> None:
         self._reports.append({"version": version, "outcome": outcome, "detail": detail, "at": self.clock()})
+        self._save_reports()
         if client is not None:
             self._flush_reports(client)
 
@@ -350,3 +372,4 @@ class ReleaseManager(Generic[M]):
                 log.warning("release report not delivered yet: %s", exc)
                 return
             self._reports.pop(0)
+            self._save_reports()

@@ -1,4 +1,4 @@
-"""``shelf-sim backend``: run the reference backend (or write its OpenAPI document)."""
+"""``shelf-sim backend``: the real central service on SQLite (or PostgreSQL), with simulated faults."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
-from simulators.backend.openapi import write
-from simulators.backend.routes import RESOURCES
+from backend.gateway.services import RESOURCES
 from simulators.backend.server import BackendServer
 
 
@@ -16,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", type=Path, default=Path("var/backend.db"), help="SQLite file (default: %(default)s)"
     )
+    parser.add_argument("--database-url", help="postgresql://... instead of the SQLite file")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8780, help="listen port (default: %(default)s)")
     parser.add_argument(
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="STORE=TOKEN",
-        help="a gateway's token (repeatable)",
+        help="a gateway's token (repeatable); without any token, requests without one act as admin",
     )
     parser.add_argument(
         "--seed",
@@ -35,7 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load DIR/<store>/{catalogue,planogram,campaigns}.json and DIR/<store>/customer-keys-<day>.json",
     )
     parser.add_argument(
-        "--write-openapi", type=Path, metavar="PATH", help="write the OpenAPI document and exit"
+        "--slow", type=float, default=0.0, metavar="S", help="delay every request by S seconds"
+    )
+    parser.add_argument(
+        "--lose-answers", type=int, default=0, metavar="N", help="store the next N event batches, answer 503"
+    )
+    parser.add_argument(
+        "--garbage", type=int, default=0, metavar="N", help="answer the next N requests with HTML"
     )
 
 
@@ -55,10 +61,7 @@ def seed(server: BackendServer, directory: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.write_openapi:
-        print(write(args.write_openapi))
-        return 0
-    server = BackendServer(args.db, port=args.port, host=args.host)
+    server = BackendServer(args.db, port=args.port, host=args.host, database_url=args.database_url)
     if args.admin_token:
         server.add_token(args.admin_token, "admin")
     for item in args.gateway_token:
@@ -69,14 +72,17 @@ def run(args: argparse.Namespace) -> int:
         server.add_token(token, "gateway", store)
     if args.seed:
         print(f"seeded {seed(server, args.seed)} documents from {args.seed}")
+    server.faults.slow_s = args.slow
+    server.faults.lose_answers = args.lose_answers
+    server.faults.garbage = args.garbage
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
-    print(f"reference backend on {server.url} (database {args.db}); Ctrl-C stops", flush=True)
+    print(f"central service (simulated faults in front) on {server.url}; Ctrl-C stops", flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
-        return 0  # Ctrl-C: a normal way to stop the reference backend
+        return 0  # Ctrl-C: a normal way to stop it
     finally:
         server.close()
     return 0

@@ -1,31 +1,80 @@
-"""The reference backend: a real HTTP server (ThreadingHTTPServer) over its own SQLite database.
+"""The simulated central service: the REAL service (backend.app) in a thread, faults in front.
 
-    with BackendServer(tmp / "backend.db") as backend:
+    with BackendServer(tmp / "backend.db") as backend:             # SQLite file
         backend.url  # http://127.0.0.1:PORT
+    BackendServer(tmp / "files", database_url=pg.url)              # PostgreSQL
 
-``stop()`` then ``start()`` serve again on the same port (a backend outage in tests). Operations
-are listed in :data:`simulators.backend.routes.ROUTES`; authentication is by bearer token when any
-token is registered (``add_token``), open otherwise.
+``stop()`` then ``start()`` serve again on the same port (a service outage). Faults
+(simulators/backend/faults.py): ``fault_after_commit`` (lost answers), ``download_limit`` (cut
+download), ``slow_s``, ``garbage``. The database is migrated on construction. Until a token is added
+(``add_token``) requests without one act as admin: a convenience of the simulator only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
+import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
 
-from simulators.backend.http import HttpProblem, Principal, Request, Response, Route
-from simulators.backend.routes import ROUTES
-from simulators.backend.store import BackendStore
+import uvicorn
+
+from backend.app import create_app
+from backend.db.migrate import upgrade
+from backend.settings import BackendSettings
+from simulators.backend.faults import FaultInjector, Faults
+from simulators.backend.store import StoreView
 from simulators.broker import free_port
 
 log = logging.getLogger("simulators.backend")
 
-MAX_BODY = 256 * 1024 * 1024
+
+class ServiceThread:
+    """An ASGI app served by uvicorn in a thread; ``stop()`` and ``start()`` keep the port."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="critical",
+            access_log=False,
+            date_header=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="backend-http", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:  # the thread's own start-up, not a test wait
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the central service did not start on {self.host}:{self.port}")
+            time.sleep(0.01)
+        self._server, self._thread = server, thread
+        log.info("central service on http://%s:%s", self.host, self.port)
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        self._server.force_exit = True  # kept-alive connections are closed, not waited for
+        if self._thread:
+            self._thread.join(10)
+        self._server = None
+        self._thread = None
 
 
 class BackendServer:
@@ -34,59 +83,66 @@ class BackendServer:
         db_path: str | Path,
         port: int | None = None,
         host: str = "127.0.0.1",
-        routes: list[Route] | None = None,
+        database_url: str | None = None,
     ) -> None:
-        self.store = BackendStore(db_path)
+        path = Path(db_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings = BackendSettings(
+            database_url=database_url or f"sqlite:///{path}",
+            data_dir=path.parent / f"{path.stem}-files",
+        )
+        upgrade(self.settings)
         self.host = host
         self.port = port or free_port()
-        self.routes = [(r, r.pattern()) for r in (routes if routes is not None else ROUTES)]
-        self.requests = 0
-        #: fault injection for tests: answer 503 after committing the next N event batches
-        self.fault_after_commit = 0
-        #: fault injection for tests: (file name, n) cuts the next download of that file after n bytes
-        self.download_limit: tuple[str, int] | None = None
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
+        self.faults = Faults()
+        self.app = create_app(self.settings)
+        self.store = StoreView(self.app.state.sessions, self.settings)
+        self._open_token = f"adm_sim_{secrets.token_urlsafe(16)}"
+        self.store.add_token(self._open_token, "admin", label="simulator open access")
+        self.faults.open_access_token = self._open_token
+        self._thread = ServiceThread(FaultInjector(self.app, self.faults), host, self.port)
+
+    # ------------------------------------------------------------------ faults (old attribute names)
+    @property
+    def requests(self) -> int:
+        return self.faults.requests
+
+    @property
+    def fault_after_commit(self) -> int:
+        return self.faults.lose_answers
+
+    @fault_after_commit.setter
+    def fault_after_commit(self, n: int) -> None:
+        self.faults.lose_answers = n
+
+    @property
+    def download_limit(self) -> tuple[str, int] | None:
+        return self.faults.cut_download
+
+    @download_limit.setter
+    def download_limit(self, value: tuple[str, int] | None) -> None:
+        self.faults.cut_download = value
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def add_token(self, token: str, role: str, store: str | None = None) -> None:
+        """Register a token (the service keeps its hash); from now on requests need one."""
         self.store.add_token(token, role, store)
+        self.faults.open_access_token = None
 
+    # ------------------------------------------------------------------ serving
     def start(self) -> None:
-        if self._httpd is not None:
-            return
-        handler = type("BoundHandler", (_Handler,), {"backend": self})
-        ThreadingHTTPServer.allow_reuse_address = True
-        httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="backend-http", daemon=True)
         self._thread.start()
-        log.info("reference backend on %s", self.url)
 
     def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:  # kept-alive connections would otherwise go on being served
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread:
-            self._thread.join(5)
-        self._httpd = None
-        self._thread = None
+        self._thread.stop()
 
     def close(self) -> None:
         self.stop()
-        self.store.close()
+        with contextlib.suppress(Exception):
+            self.app.state.engine.dispose()
 
     def __enter__(self) -> BackendServer:
         self.start()
@@ -94,104 +150,3 @@ class BackendServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------------ dispatch
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
-        self.requests += 1
-        split = urlsplit(target)
-        path_matched = False
-        for route, pattern in self.routes:
-            m = pattern.match(split.path)
-            if not m:
-                continue
-            path_matched = True
-            if route.method != method:
-                continue
-            params = m.groupdict()
-            try:
-                principal = self._authorise(route, params, headers)
-                request = Request(
-                    method=method,
-                    path=split.path,
-                    params=params,
-                    query=dict(parse_qsl(split.query)),
-                    headers=headers,
-                    body=body,
-                    store=self.store,
-                    principal=principal,
-                    server=self,
-                )
-                return route.handler(request)
-            except HttpProblem as exc:
-                return Response.problem(exc.status, exc.detail)
-            except Exception as exc:
-                log.exception("handler %s %s failed", method, route.path)
-                return Response.problem(500, f"internal error: {type(exc).__name__}")
-        if path_matched:
-            return Response.problem(405, f"{method} not allowed on {split.path}")
-        return Response.problem(404, f"no operation at {split.path}")
-
-    def _authorise(self, route: Route, params: dict[str, str], headers: dict[str, str]) -> Principal:
-        if route.auth == "none" or not self.store.has_tokens():
-            return Principal("anonymous", None)
-        auth = headers.get("authorization", "")
-        if not auth.startswith("Bearer "):
-            raise HttpProblem(401, "missing bearer token")
-        found = self.store.token(auth[len("Bearer ") :])
-        if found is None:
-            raise HttpProblem(401, "unknown token")
-        role, store = found
-        if role == "admin":
-            return Principal("admin", None)
-        if route.auth == "admin":
-            raise HttpProblem(403, "this operation needs an admin token")
-        if "store" in params and params["store"] != store:
-            raise HttpProblem(403, f"token is for store {store!r}, not {params['store']!r}")
-        return Principal("gateway", store)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    backend: BackendServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        with self.backend._conns_lock:
-            self.backend._conns.add(self.connection)
-
-    def finish(self) -> None:
-        with self.backend._conns_lock:
-            self.backend._conns.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._send(Response.problem(413, f"body over {MAX_BODY} bytes"))
-            return
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self._send(self.backend.handle(self.command, self.path, headers, body))
-
-    def _send(self, response: Response) -> None:
-        truncate = response.headers.pop("X-Truncate-After", None)
-        self.send_response(response.status)
-        for k, v in response.headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(response.body)))
-        if truncate is not None:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body if truncate is None else response.body[: int(truncate)])
-        if truncate is not None:
-            self.close_connection = True
-
-    do_GET = _serve
-    do_POST = _serve
-    do_PUT = _serve
-    do_DELETE = _serve

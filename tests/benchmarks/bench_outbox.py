@@ -1,9 +1,10 @@
-"""outbox.events_per_s: outbox drain rate from the gateway's SQLite to the reference backend.
+"""outbox.events_per_s: outbox drain rate from the gateway's SQLite to the central service.
 
-The reference backend runs as its own process (``shelf-sim backend``, HTTP + SQLite with
-synchronous=FULL). 10,000 events are appended through EventStore (event + outbox row per
-transaction), then OutboxRelay sends them in batches of 200 and marks them sent. Baseline: the
-same batches POSTed with bare requests (no outbox reads or marks) to the same backend, fresh keys.
+The central service runs as its own process (``shelf-sim backend``: backend/ on SQLite with
+synchronous=FULL, simulated faults off). 10,000 events are appended through EventStore (event +
+outbox row per transaction), then OutboxRelay sends them in batches of 200 and marks them sent.
+Baseline: the same batches POSTed with bare requests (no outbox reads or marks) to the same
+backend, fresh keys.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Soak: backend down for a long stretch, Mosquitto restarted, the writer SIGKILLed mid-write (twice).
+"""Soak: backend down for a long stretch (then two answers lost), Mosquitto restarted, the writer
+SIGKILLed mid-write (twice); the real central service on SQLite and on PostgreSQL.
 
 The backend must end with every ground-truth event exactly once and no display may have shown an
 offer past its expiry. About 20 s.
@@ -15,8 +16,12 @@ from simulators.soak import run_soak
 pytestmark = pytest.mark.integration
 
 
-def test_soak_exactly_once_and_never_stale(tmp_path: Path) -> None:
-    result = run_soak(seconds=20, workdir=tmp_path)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_soak_exactly_once_and_never_stale(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_url") if database == "postgres" else None
+    result = run_soak(seconds=20, workdir=tmp_path, database_url=url)
     report = "\n".join(result.log)
     assert result.writer_kills == 2 and result.broker_restarts == 1, report
     assert result.backend_down_s >= 5, report

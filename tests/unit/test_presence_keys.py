@@ -70,3 +70,38 @@ def test_malformed_entries_are_named(tmp_path: Path, doc: dict, where: str) -> N
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeysFileError, match="cannot read: No such file"):
         load_keys_file(tmp_path / "nope.json")
+
+
+def test_purposes_version_2_and_version_1_implies_all(tmp_path: Path) -> None:
+    from edge.presence.keys import PURPOSES, load_key_set
+
+    keys = [EnrolledKey("sh-1", 20415, bytes(32)), EnrolledKey("sh-2", 20415, bytes(32))]
+    path = write_keys_file(
+        tmp_path / "keys.json", "s", keys, {"sh-1": ["analytics", "recognition"], "sh-2": ["offers"]}
+    )
+    doc = json.loads(path.read_text())
+    assert doc["version"] == 2 and doc["keys"][0]["purposes"] == ["recognition", "analytics"]
+    key_set = load_key_set(path)
+    assert key_set.keys == keys[:1]  # no recognition consent: never reaches the resolver
+    assert key_set.purposes == {"sh-1": {"recognition", "analytics"}, "sh-2": {"offers"}}
+
+    v1 = {"format": "smartshelf-presence-keys", "version": 1, "store": "s",
+          "keys": [{"shopper": "a", "day": 1, "key": "00" * 32}]}  # fmt: skip
+    path.write_text(json.dumps(v1))
+    assert load_key_set(path).purposes == {"a": frozenset(PURPOSES)}
+    v1["version"] = 2
+    path.write_text(json.dumps(v1))
+    with pytest.raises(KeysFileError, match=r"keys\.0\.purposes: required in version 2"):
+        load_key_set(path)
+
+
+def test_analytics_view_strips_or_drops() -> None:
+    from edge.presence.consent import analytics_view
+
+    def allowed(shopper: str) -> bool:
+        return shopper == "yes"
+
+    assert analytics_view("basket", {"shopper": "yes", "p": 1}, allowed) == {"shopper": "yes", "p": 1}
+    assert analytics_view("basket", {"shopper": "no", "p": 1}, allowed) == {"shopper": None, "p": 1}
+    assert analytics_view("presence", {"shopper": "no"}, allowed) is None
+    assert analytics_view("presence", {"shopper": None}, allowed) == {"shopper": None}

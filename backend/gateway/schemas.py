@@ -1,15 +1,17 @@
-"""Request and answer bodies of the backend API (pydantic). openapi.json is generated from these."""
+"""Bodies of the gateway API (events, documents). Tables are in backend/db/models.py."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from edge.settings_base import Section
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class EventIn(Section):
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventIn(Schema):
     """One gateway event from the outbox."""
 
     idempotency_key: str = Field(min_length=1, max_length=200, description="Unique key; stored once.")
@@ -19,7 +21,7 @@ class EventIn(Section):
     payload: dict[str, Any] = Field(description="The event body as the gateway stored it.")
 
 
-class EventsBatch(Section):
+class EventsBatch(Schema):
     """A batch of events, oldest first (order within a stream is kept)."""
 
     events: list[dict[str, Any]] = Field(
@@ -27,12 +29,12 @@ class EventsBatch(Section):
     )
 
 
-class RejectedEvent(Section):
+class RejectedEvent(Schema):
     idempotency_key: str = Field(description="Key of the refused event ('' when it had none).")
     reason: str = Field(description="Why it was refused; resending it will not help.")
 
 
-class EventsResult(Section):
+class EventsResult(Schema):
     """Verdict for every event of a batch."""
 
     accepted: list[str] = Field(description="Keys stored now.")
@@ -40,7 +42,7 @@ class EventsResult(Section):
     rejected: list[RejectedEvent] = Field(description="Events refused as invalid.")
 
 
-class StoredEvent(Section):
+class StoredEvent(Schema):
     idempotency_key: str = Field(description="Key of the event.")
     stream: str = Field(description="Stream.")
     kind: str = Field(description="Kind.")
@@ -50,29 +52,14 @@ class StoredEvent(Section):
     deliveries: int = Field(description="How many times it was sent (1 + resends).")
 
 
-class EventsPage(Section):
+class EventsPage(Schema):
     events: list[StoredEvent] = Field(description="Events in arrival order.")
     next_after: int = Field(description="Cursor for the next page (pass as ?after=).")
 
 
-class ReleaseReport(Section):
-    """What a gateway did with a release."""
-
-    model: str = Field(description="Model family.")
-    version: int = Field(description="Release version.")
-    outcome: Literal["activated", "kept", "reverted", "refused", "failed"] = Field(
-        description="activated: switched to it; kept: passed its health window; reverted: health window "
-        "failed, previous model back; refused: verification or validation failed; failed: could not install."
-    )
-    detail: str = Field("", max_length=2000, description="Human-readable reason.")
-    at: float = Field(description="Unix time on the gateway.")
+class DocumentStored(Schema):
+    etag: str = Field(description="ETag of the stored document.")
 
 
-class ResourceDoc(Section):
-    """A resource document as central IT uploads it (catalogue, planogram, campaigns, customer keys)."""
-
-    data: Any = Field(description="Any JSON; the gateway components define its shape.")
-
-
-class Problem(Section):
+class Problem(Schema):
     detail: str = Field(description="What went wrong.")

@@ -1,0 +1,1 @@
+"""Tables (models.py) and the engine and session factory (engine.py)."""

@@ -1,0 +1,1 @@
+"""Jobs run by ``shelf-backend`` commands or a timer; each reuses the services and returns counts."""

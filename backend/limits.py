@@ -1,0 +1,130 @@
+"""The Date header, and request body limits, enforced while the body arrives (pure ASGI middleware).
+
+JSON bodies may be ``max_json_body_bytes``; release file uploads (streamed to disk) may be
+``max_release_file_bytes``. A larger Content-Length is refused at once with 413; a body without one
+is counted as it streams and cut at the limit.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
+from typing import Any
+
+import orjson
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class DateHeader:
+    """Adds an exact ``Date`` header to every answer (uvicorn's own is refreshed only once a second,
+    too coarse for the gateways' clock check; serve with ``date_header=False``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"date", formatdate(time.time(), usegmt=True).encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, dated)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, default: int, large: int, large_paths: re.Pattern[str]) -> None:
+        self.app = app
+        self.default = default
+        self.large = large
+        self.large_paths = large_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.large if self.large_paths.match(scope["path"]) else self.default
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _problem(send, 400, "bad Content-Length")
+                    return
+                if declared > limit:
+                    await _problem(send, 413, f"body over {limit} bytes")
+                    return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await _problem(send, 413, f"body over {limit} bytes")
+
+
+async def _problem(send: Send, status: int, detail: str) -> None:
+    body = orjson.dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class FailureLimiter:
+    """Refuses a client after ``max_failures`` failed attempts within ``window_s`` (guessing codes).
+
+    In memory, per worker process: a limit on guessing speed, not an account lock-out.
+    """
+
+    def __init__(self, max_failures: int = 10, window_s: float = 60.0) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, client: str, now: float) -> bool:
+        recent = [t for t in self._failures.get(client, ()) if now - t < self.window_s]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return len(recent) >= self.max_failures
+
+    def failed(self, client: str, now: float) -> None:
+        self._failures.setdefault(client, []).append(now)

@@ -1,0 +1,116 @@
+"""Tokens (hashed, per-store scope, admin role, revocation), the audit log, body limits, settings."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from backend.db.models import ApiToken
+from backend.settings import BackendSettings, SettingsError
+from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service
+
+pytestmark = pytest.mark.integration
+
+
+def test_tokens_are_stored_hashed_and_scoped(service: Service) -> None:
+    with service.view.sessions() as session:
+        hashes = set(session.scalars(select(ApiToken.token_hash)))
+    assert hashlib.sha256(GATEWAY.encode()).hexdigest() in hashes
+    assert GATEWAY not in hashes and ADMIN not in hashes
+    url = f"{service.url}/v1/stores"
+    assert requests.get(f"{url}/{STORE}/catalogue", timeout=5).status_code == 401
+    bad = requests.get(f"{url}/{STORE}/catalogue", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert bad.status_code == 401 and bad.json() == {"detail": "unknown or revoked token"}
+    other = service.gateway.get(f"{url}/store-2/catalogue", timeout=5)
+    assert other.status_code == 403 and "store-1" in other.json()["detail"]
+    assert service.gateway.put(f"{url}/{STORE}/catalogue", data=b"{}", timeout=5).status_code == 403
+    assert service.gateway.get(f"{url}/{STORE}/events", timeout=5).status_code == 403
+
+
+def test_admin_issues_and_revokes_tokens_and_every_change_is_audited(service: Service) -> None:
+    api = f"{service.url}/v1/admin"
+    assert service.admin.post(f"{api}/stores", json={"store_id": "store-2", "name": "Two"}, timeout=5).ok
+    issued = service.admin.post(
+        f"{api}/tokens", json={"role": "gateway", "store_id": "store-2", "label": "gw two"}, timeout=5
+    ).json()
+    assert issued["token"].startswith("gw_") and len(issued["token"]) > 40
+    listed = service.admin.get(f"{api}/tokens", timeout=5).json()
+    assert all("token" not in t for t in listed)
+    two = requests.Session()
+    two.headers["Authorization"] = f"Bearer {issued['token']}"
+    put = service.admin.put(f"{service.url}/v1/stores/store-2/catalogue", data=b'{"p": 1}', timeout=5)
+    assert put.ok
+    assert two.get(f"{service.url}/v1/stores/store-2/catalogue", timeout=5).json() == {"p": 1}
+    assert service.admin.delete(f"{api}/tokens/{issued['id']}", timeout=5).json()["revoked_at"]
+    service.thread.app.state.token_cache.clear()  # the 5 s trust window, skipped here
+    assert two.get(f"{service.url}/v1/stores/store-2/catalogue", timeout=5).status_code == 401
+    actions = [(e["action"], e["actor"]) for e in service.admin.get(f"{api}/audit", timeout=5).json()]
+    admin_actor = "token 1 (test admin)"
+    for action in ("store.create", "token.issue", "document.put", "token.revoke"):
+        assert (action, admin_actor) in actions
+
+
+def test_json_body_over_the_limit_is_refused_before_it_is_read(
+    settings: BackendSettings, tmp_path: Path
+) -> None:
+    from backend.app import create_app
+    from simulators.backend.server import ServiceThread
+    from simulators.backend.store import StoreView
+    from simulators.broker import free_port
+
+    small = settings.model_copy(update={"max_json_body_bytes": 2048})
+    app = create_app(small)
+    StoreView(app.state.sessions, small).add_token(ADMIN, "admin")
+    thread = ServiceThread(app, "127.0.0.1", free_port())
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{thread.port}/v1/stores/{STORE}/catalogue"
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        big = requests.put(url, data=b"[" + b"1," * 2000 + b"1]", headers=headers, timeout=5)
+        assert big.status_code == 413 and "2048" in big.json()["detail"]
+
+        def chunks():  # no Content-Length: counted while it streams
+            for _ in range(10):
+                yield b" " * 1000
+
+        assert requests.put(url, data=chunks(), headers=headers, timeout=5).status_code == 413
+        assert requests.put(url, data=b"[1]", headers=headers, timeout=5).ok
+    finally:
+        thread.stop()
+        app.state.engine.dispose()
+
+
+def test_settings_refuse_bad_values_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as bad:
+        BackendSettings.load(overrides_path := tmp_path / "missing.toml")
+    assert str(overrides_path) in str(bad.value)
+    cfg = tmp_path / "b.toml"
+    cfg.write_text('environment = "production"\ndatabase_url = "sqlite:///x.db"\nport = 0\n')
+    with pytest.raises(SettingsError) as bad:
+        BackendSettings.load(cfg)
+    assert any(p.startswith("port:") for p in bad.value.problems)
+    cfg.write_text('environment = "production"\ndatabase_url = "sqlite:///x.db"\n')
+    with pytest.raises(SettingsError, match="production needs PostgreSQL"):
+        BackendSettings.load(cfg)
+    cfg.write_text(
+        'environment = "production"\ndatabase_url = "postgres://u:p@db/shelf"\nbehind_proxy = true\n'
+    )
+    with pytest.raises(SettingsError, match="secret_key"):
+        BackendSettings.load(cfg)
+    cfg.write_text(cfg.read_text() + f'secret_key = "{"s" * 40}"\nunknown = 1\n')
+    with pytest.raises(SettingsError, match="unknown"):
+        BackendSettings.load(cfg)
+    cfg.write_text(cfg.read_text().replace("unknown = 1\n", ""))
+    assert BackendSettings.load(cfg).database_url == "postgresql+psycopg://u:p@db/shelf"
+
+
+def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
+    url = f"{service.url}/v1/provision"
+    guess = {"enrollment_code": "GUESS-0000", "fingerprint": "f" * 64}
+    answers = [requests.post(url, json=guess, timeout=5).status_code for _ in range(11)]
+    assert answers == [404] * 10 + [429]
+    assert "too many wrong enrollment codes" in requests.post(url, json=guess, timeout=5).json()["detail"]
