@@ -21,9 +21,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 # PostgreSQL keeps JSON as jsonb; SQLite as text.
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+# Opaque identifiers compare byte-wise on PostgreSQL (COLLATE "C"): index inserts do not pay for the
+# database's locale (en_US.UTF-8 comparisons are several times slower).
+def Key(length: int) -> TypeEngine[str]:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 # BIGINT identity on PostgreSQL, INTEGER PRIMARY KEY (the rowid) on SQLite.
 SeqId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -79,8 +88,8 @@ class Event(Base):
     )
 
     seq: Mapped[int] = mapped_column(SeqId, primary_key=True, autoincrement=True)
-    store_id: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[str] = mapped_column(Key(64))
+    idempotency_key: Mapped[str] = mapped_column(Key(200))
     stream: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     t: Mapped[float] = mapped_column(Float)
