@@ -38,7 +38,7 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
-from edge.offers.log import record_decision
+from edge.store.offer_log import record_decision
 from edge.presence.service import PresenceService
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
