@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from edge.events import BasketEvent, Offer
-from edge.offers.experiments import Assignment, draw, explore_draw
 from edge.offers.catalogue import Product
+from edge.offers.experiments import Assignment, draw, explore_draw
 from edge.offers.propensity import Mixture, propensity_of
 from edge.offers.records import DecisionContext, Option
 from edge.offers.rules import Rules, Variant
