@@ -38,11 +38,11 @@ from edge.mqtt.payloads import (
     encode,
 )
 from edge.mqtt.topics import Topics
-from edge.store.offer_log import record_decision
 from edge.presence.service import PresenceService
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.offer_log import record_decision
 from edge.sync.service import run_sync
 from edge.updates import apply_update
 from edge.vision.service import VisionService
@@ -123,6 +123,19 @@ class Gateway:
             event.confidence,
         )
         event, also = self.vision.refine(event, self.sensing.planogram)
+        if self.offers is not None:  # live stock; a restock is staff filling the shelf, no return
+            change = self.offers.on_weight(event, self.sensing.planogram)
+            if change is not None and change.kind == "restock":
+                event_id = "rs-" + weight_event_id(event)[3:]
+                self._record("stock", "restock", event_id, event.t_end, change.to_dict())
+                log.info(
+                    "restock of %s at %s: +%d (now %d)",
+                    change.product_id,
+                    event.shelf,
+                    change.units,
+                    change.level,
+                )
+                return
         shoppers = self.presence.shoppers_at(event.shelf, event.t_end)
         arrived = {s: self.presence.tracker.zone_since(s) for s, _ in shoppers}
         basket_event = self.fusion.on_weight(event, shoppers, also=also, arrived=arrived)
@@ -142,6 +155,8 @@ class Gateway:
                 log.info(
                     "conversion: shopper %s picked offered %s", conversion.shopper, conversion.product_id
                 )
+                if self.offers is not None:  # its campaign discount is redeemed (money budgets)
+                    self.offers.engine.redeem(conversion.offer_id, conversion.t)
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
             offer, record = self.offers.decide(event, self.baskets.of(event.shopper))
             if record is not None:
@@ -155,8 +170,17 @@ class Gateway:
                 )
                 topic = self.topics.gateway_events(self.config.gateway.gateway_id, "decision")
                 self.mqtt.publish(topic, encode(summary))
-            if offer is not None:
+            if offer is not None and record is not None and record.outcome == "held-out":
+                self.on_held_out(offer)
+            elif offer is not None:
                 self.on_offer(offer)
+
+    def on_held_out(self, offer: Offer) -> None:
+        """A held-out shopper's decision: an exposure the publisher records and follows to
+        conversions exactly like a shown offer, but never shows."""
+        if self.displays is not None:
+            self.displays.publish(offer)
+        log.info("offer %s held out (%s) for shopper %s", offer.offer_id, offer.variant, offer.shopper)
 
     def on_offer(self, offer: Offer) -> None:
         self.stats["offers"] += 1

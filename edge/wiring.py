@@ -24,6 +24,8 @@ from edge.sensing.planogram import Planogram
 
 if TYPE_CHECKING:
     from edge.offers.decision import DecisionRecord
+    from edge.offers.model import OfferModel
+    from edge.offers.stock import StockChange, StockKeeper
 
 log = logging.getLogger("edge.wiring")
 
@@ -69,7 +71,14 @@ class OfferStage:
         #: Every decision's outcome and latency, watched by the release manager after a model switch.
         self.health = HealthMonitor()
         rules = load_rules(o.rules) if o.rules else OfferRules()
-        self.engine = OfferEngine(rules, Catalogue.load(catalogue), offer_ttl_s=o.offer_ttl_s)
+        self.engine = OfferEngine(
+            rules,
+            Catalogue.load(catalogue),
+            offer_ttl_s=o.offer_ttl_s,
+            conversion_window_s=config.backend.conversion_window_s,
+        )
+        self._proof_model: OfferModel | None = None  # the model engine.proof_support was read from
+        self._stock: StockKeeper | None = None
         self.profiles: dict[str, Profile] = load_profiles(o.profiles) if o.profiles else {}
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
         model = self.holder.current
@@ -84,17 +93,36 @@ class OfferStage:
 
     def restore(self, db: sqlite_utils.Database, since_t: float) -> int:
         """Re-apply decisions logged since ``since_t``, so caps and budgets hold across a restart."""
-        from edge.offers.log import decisions_since
+        from edge.store.offer_log import conversions_since, decisions_since
 
-        return self.engine.restore(decisions_since(db, since_t))
+        return self.engine.restore(decisions_since(db, since_t), conversions_since(db, since_t))
+
+    def on_weight(self, event: WeightEvent, planogram: Planogram) -> StockChange | None:
+        """Apply a weight event to the live stock (see edge/offers/stock.py)."""
+        from edge.offers.stock import StockKeeper
+
+        keeper = self._stock
+        if (
+            keeper is None
+            or keeper.catalogue is not self.engine.catalogue
+            or keeper.planogram is not planogram
+        ):
+            keeper = self._stock = StockKeeper(self.engine.catalogue, planogram)
+        return keeper.on_weight(event)
 
     def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, DecisionRecord | None]:
+        """The decision's exposure (the offer shown, or held back for a held-out shopper: see
+        ``record.outcome``) and its record; (None, None) when no decision is made."""
         from edge.offers.decision import DecisionContext
 
         model = self.holder.current  # one reference per decision: a model swap never splits one
         display = self.display_for.get(event.shelf)
         if model is None or display is None or event.shopper is None:
             return None, None
+        if model is not self._proof_model:
+            support = model.manifest.get("params", {}).get("min_support")
+            self.engine.proof_support = support if isinstance(support, int) else None
+            self._proof_model = model
         started = time.perf_counter()
         try:
             candidates = model.candidates(
@@ -111,7 +139,7 @@ class OfferStage:
             log.exception("offer decision failed for basket event %s", event.event_id)
             return None, None
         self.health.record(True, time.perf_counter() - started)
-        return decision.offer, decision.record
+        return decision.exposure, decision.record
 
 
 def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) -> OfferStage | None:

@@ -31,7 +31,7 @@ from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HELD_OUT_GROUPS, Assignment, assign
 from edge.offers.filters import Info
 from edge.offers.indexed import RECORD_CANDIDATES, IndexedPath, Ranked, upsell_fits, upsell_order
-from edge.offers.policy import Why, choose, make_offer
+from edge.offers.policy import Why, choose, make_offer, with_floor
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
 from edge.offers.rules import Campaign, OfferRules, Variant
 from edge.offers.state import OfferState
@@ -84,7 +84,7 @@ class OfferEngine(IndexedPath):
         self._sensitive = frozenset(c.lower() for c in r.sensitive_categories)
         self._never = self._excluded_categories | (frozenset() if r.offer_sensitive else self._sensitive)
         self._why = Why(r, self._sensitive, self._proof_support)
-        self._variants = {v.name: _with_floor(v, r.explore_floor) for v in rules.experiment.variants}
+        self._variants = {v.name: with_floor(v, r.explore_floor) for v in rules.experiment.variants}
         self._campaign_scope = [
             (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
         ]
@@ -116,6 +116,7 @@ class OfferEngine(IndexedPath):
         self._reset_catalogue_caches()
 
     def _reset_catalogue_caches(self) -> None:
+        self._catalogue.watch_below = max(self._catalogue.watch_below, self._rules.rules.min_stock)
         self._static = {}
         self._hot = None
         self._infos = {}
@@ -247,13 +248,18 @@ class OfferEngine(IndexedPath):
             return None
         return min(fits, key=lambda o: upsell_order((o.product, o.value, o.weight, o.campaign)))
 
-    def restore(self, records: Iterable[DecisionRecord]) -> int:
-        """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart."""
+    def restore(
+        self, records: Iterable[DecisionRecord], conversions: Iterable[tuple[str, float]] = ()
+    ) -> int:
+        """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart, then
+        the conversions seen since, as (offer id, time), so redeemed campaign money counts again."""
         count = 0
         for rec in records:
             if rec.outcome in SHOWN and rec.chosen:
                 self._state.remember(rec)
                 count += 1
+        for offer_id, t in conversions:
+            self._state.redeem(offer_id, t)
         return count
 
     # ------------------------------------------------------------------ filters
@@ -491,11 +497,3 @@ class OfferEngine(IndexedPath):
             event.product_id,
             discount,
         )
-
-
-def _with_floor(variant: Variant, floor: float) -> Variant:
-    """``variant`` with its exploration share raised to ``floor`` (within what novelty and up-sell
-    leave), so every option among its top ``explore_top`` keeps a known non-zero propensity."""
-    room = max(0.0, 1.0 - variant.novelty_share - variant.upsell_share)
-    share = min(room, max(variant.explore_share, floor))
-    return variant if share == variant.explore_share else variant.model_copy(update={"explore_share": share})

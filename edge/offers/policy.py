@@ -19,6 +19,14 @@ from edge.offers.rules import Rules, Variant
 UPSELL_POS = -2  # choose_position: the up-sell option (built apart from the ranking)
 
 
+def with_floor(variant: Variant, floor: float) -> Variant:
+    """``variant`` with its exploration share raised to ``floor`` (within what novelty and up-sell
+    leave), so every option among its top ``explore_top`` keeps a known non-zero propensity."""
+    room = max(0.0, 1.0 - variant.novelty_share - variant.upsell_share)
+    share = min(room, max(variant.explore_share, floor))
+    return variant if share == variant.explore_share else variant.model_copy(update={"explore_share": share})
+
+
 @lru_cache(maxsize=256)
 def _mixture(
     novelty_share: float,

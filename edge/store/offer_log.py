@@ -32,9 +32,14 @@ def decisions_since(db: sqlite_utils.Database, since_t: float) -> list[DecisionR
     return [DecisionRecord.from_dict(json.loads(row[0])) for row in rows]
 
 
-def converted_offers_since(db: sqlite_utils.Database, since_t: float) -> list[str]:
-    """Offer ids with a stored conversion at ``t >= since_t`` (for ``OfferEngine.restore``)."""
+def conversions_since(db: sqlite_utils.Database, since_t: float) -> list[tuple[str, float]]:
+    """(offer id, time) of the conversions stored with ``t >= since_t``, oldest first (for
+    ``OfferEngine.restore``: their campaign discounts count as redeemed again)."""
     rows = db.execute(
         "SELECT payload FROM events WHERE stream = ? AND t >= ? ORDER BY t, event_id", (CONVERSIONS, since_t)
     ).fetchall()
-    return [str(json.loads(row[0]).get("offer_id", "")) for row in rows]
+    found = []
+    for row in rows:
+        data = json.loads(row[0])
+        found.append((str(data.get("offer_id", "")), float(data.get("t", 0.0))))
+    return found
