@@ -113,14 +113,21 @@ def test_campaign_stopped_by_its_redeemed_budget() -> None:
         "budget_redeemed": 1.5,
     }
     engine = OfferEngine(rules(campaigns=[doc]), catalogue(), conversion_window_s=300.0)
-    first = engine.decide(pick(1000.0, "s-1", eid="e1"), [], [Candidate("C", 0.5)], CTX).offer
-    second = engine.decide(pick(1001.0, "s-2", eid="e2"), [], [Candidate("C", 0.5)], CTX).offer
+    one = engine.decide(pick(1000.0, "s-1", eid="e1"), [], [Candidate("C", 0.5)], CTX)
+    two = engine.decide(pick(1001.0, "s-2", eid="e2"), [], [Candidate("C", 0.5)], CTX)
+    first, second = one.offer, two.offer
     assert first is not None and second is not None and first.campaign_id == second.campaign_id == "tea"
     assert engine.redeem(second.offer_id, 1001.0 + 301.0) == 0.0  # converted after the window
     assert engine.redeem(first.offer_id, 1100.0) == 1.5
     assert engine.redeem(first.offer_id, 1100.0) == 0.0  # once
     d = engine.decide(pick(1200.0, "s-3", eid="e3"), [], [Candidate("C", 0.5)], CTX)
     assert d.record.campaign_id is None  # granted 3.00, redeemed 1.50: stopped
+    restored = OfferEngine(rules(campaigns=[doc]), catalogue())  # after a restart: decisions, conversions
+    restored.restore([one.record, two.record], [(first.offer_id, 1100.0)])
+    assert (
+        restored.decide(pick(1200.0, "s-3", eid="e3"), [], [Candidate("C", 0.5)], CTX).record.campaign_id
+        is None
+    )
 
 
 def weight(kind: str, pid: str | None, units: int, delta_g: float = 0.0) -> WeightEvent:
