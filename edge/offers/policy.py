@@ -181,8 +181,7 @@ def make_offer(
         product.product_id,
         product.name,
         _shown_price(product.price, discount),
-        why.reason(option, arm, picked),
-        why.social_proof(option),
+        *why.explain(option, arm, picked),
         campaign.campaign_id if campaign else None,
         group.group,
         propensity,
@@ -213,26 +212,21 @@ class Why:
         self.opt_out = rules.opt_out_hint
         self.proof_allowed = proof_support is None or proof_support >= rules.social_proof_min_baskets
 
-    def proof_share(self, option: Option) -> bool:
-        return (
-            self.proof_allowed
-            and option.together > 0
-            and option.together >= self.min_share
+    def explain(self, option: Option, arm: str, picked: Product | None) -> tuple[str, str | None]:
+        """(reason, social proof or None) for ``option``, chosen by ``arm`` after ``picked``."""
+        together = option.together
+        proof = None
+        if (
+            together > 0
+            and together >= self.min_share
+            and self.proof_allowed
             and option.product.category not in self.sensitive
-        )
-
-    def reason(self, option: Option, arm: str, picked: Product | None) -> str:
+        ):
+            proof = f"In {round(together * 100)} % of past baskets with an item you picked"
         if option.campaign is not None:
-            return option.campaign.name
+            return option.campaign.name, proof
         if arm == "upsell" and picked is not None and picked.category not in self.sensitive:
-            return f"Premium alternative to {picked.name}"
+            return f"Premium alternative to {picked.name}", proof
         if option.novel:
-            return "New in store"
-        if self.proof_share(option):
-            return "Often bought with items in your basket"
-        return "Picked for you"
-
-    def social_proof(self, option: Option) -> str | None:
-        if not self.proof_share(option):
-            return None
-        return f"In {round(option.together * 100)} % of past baskets with an item you picked"
+            return "New in store", proof
+        return ("Often bought with items in your basket" if proof else "Picked for you"), proof
