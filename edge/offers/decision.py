@@ -7,13 +7,15 @@ The daemon, on each basket event of a known shopper::
     decision = engine.decide(event, basket, candidates, DecisionContext(display=..., shelf=event.shelf))
     log decision.record.to_dict(); publish decision.offer when it is not None
 
-Steps: experiment group (holdout still decides, for the counterfactual, but shows nothing) ->
-consent and per-shopper caps -> hard filters per candidate (catalogue, already held, excluded,
-stock on this or a nearby gondola, same-offer gap, per-product cap, campaign budget) -> ranking by
-expected value (acceptance x money margin after discount x campaign weight) or relevance ->
-a mixture policy (:mod:`edge.offers.policy`): best offer, or (novelty_share) the best new product,
-or (explore_share) a uniform pick among the top few; the propensity of the chosen offer under that
-mixture is logged.
+Steps: group (universal holdout, experiment holdout or variant; held-out shoppers are still
+decided for, for the counterfactual, and their offer is an exposure that is recorded and followed
+but not shown) -> consent and per-shopper caps -> hard filters per candidate (catalogue, already
+held, excluded or sensitive, live stock on this or a nearby gondola, same-offer gap, per-product
+cap, campaign budgets in offers and money) -> ranking by expected value (acceptance x money margin
+after discount x campaign weight) or relevance -> a mixture policy (:mod:`edge.offers.policy`):
+best offer, or (novelty_share) the best new product, or (upsell_share) the up-sell of the product
+just picked, or (explore_share, at least the exploration floor) a uniform pick among the top few;
+the propensity of the chosen offer and of every logged candidate under that mixture is logged.
 
 The model's own candidate lists (item indices) take the fast path in :mod:`edge.offers.indexed`,
 which builds only the chosen :class:`Option`; every other list, and rules the fast path does not

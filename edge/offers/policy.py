@@ -1,7 +1,9 @@
-"""The offer policy (pure): the mixture of greedy, exploration and novelty arms, and the offer shown.
+"""The offer policy (pure): the mixture of greedy, exploration, novelty and up-sell arms, the
+exploration floor, and the offer shown with what it says about why (:class:`Why`).
 
 Used by :class:`edge.offers.decision.OfferEngine`; the propensity of the chosen option under the
-mixture is returned so uplift can be measured from the decision log.
+mixture, and the mixture itself, are returned so uplift and new policies can be estimated from the
+decision log.
 """
 
 from __future__ import annotations
