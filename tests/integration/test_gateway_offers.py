@@ -1,11 +1,16 @@
 """Offers through the daemon's own handlers (``Gateway``, real SQLite, real ONNX model): a held-out
 decision is an exposure followed to its conversion like a shown offer; live stock from weight events
-(a sold-out shelf gets no offer for its product; a restock is recognised, not taken for a return)."""
+(a sold-out shelf gets no offer for its product; a restock is recognised, not taken for a return);
+and, with the daemon running against a real Mosquitto, a shown offer reaches its display's topic
+with its reason and the opt-out hint."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,11 +18,14 @@ import pytest
 from edge.app import Gateway
 from edge.config import parse_config
 from edge.events import BasketEvent, ShelfId, WeightEvent
+from edge.mqtt.client import MqttClient
+from edge.mqtt.topics import Topics
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, assign
-from edge.offers.rules import Experiment
+from edge.offers.rules import OPT_OUT_HINT, Experiment
 from models.offers.build import build_from_baskets
 from models.offers.transactions import Basket
+from tests.support.waiting import wait_until
 
 SHELF = ShelfId(1, 1)
 PRODUCTS = ("tea", "cup", "jam", "bun", "mug", "pot")
@@ -41,7 +49,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
+def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gateway:
     catalogue = Catalogue({p: Product(p, p.title(), 2.0 + i, 0.4, f"cat{i}") for i, p in enumerate(PRODUCTS)})
     for p in PRODUCTS:
         catalogue.set_stock(p, SHELF, 3)
@@ -64,6 +72,7 @@ def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
                     "rules": str(tmp_path / "rules.json"),
                 },
                 "backend": {"conversion_window_s": 120},
+                **({"mqtt": mqtt} if mqtt else {}),
             }
         )
     )
@@ -127,3 +136,34 @@ def test_sold_out_shelf_gets_no_offer_and_a_restock_is_recognised(tmp_path: Path
     assert gw.offers.engine.catalogue.stock["cup"][SHELF] == 6 and "cup" in gw.offers.engine.offerable(SHELF)
     gw.on_basket(BasketEvent(1200.0, SHELF, "pick", "pot", 1, 0.9, shopper, event_id="be-9"))
     assert "cup" in payloads(gw, "offer_decision")[-1]["candidates"]  # offered again once stocked
+
+
+def test_a_shown_offer_reaches_its_display_with_its_reason_and_the_opt_out_hint(
+    broker, tmp_path: Path, model_dir: Path
+) -> None:
+    mqtt = {"host": broker.host, "port": broker.port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
+    gw = gateway(tmp_path, model_dir, mqtt)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(gw.run(stop),), daemon=True)
+    thread.start()
+    display = MqttClient(gw.config.mqtt, "test-display")
+    received: list[dict] = []
+    display.subscribe(
+        Topics("s1").display_offer(1, 1, "d1"), lambda m: received.append(json.loads(m.payload)), qos=1
+    )
+    display.start()
+    try:
+        assert display.wait_connected(10)
+        wait_until(gw.mqtt.connected.is_set, 10, what="gateway connected")
+        shopper = shopper_in("v")
+        event = BasketEvent(time.time(), SHELF, "pick", "tea", 1, 0.9, shopper, event_id="be-shown")
+        loop.call_soon_threadsafe(gw.on_basket, event)  # on the daemon's loop, as MQTT handlers run
+        wait_until(lambda: received, 10, what="the offer on the display's topic")
+        (offer,) = received
+        assert offer["type"] == "offer" and offer["opt_out"] == OPT_OUT_HINT and offer["reason"]
+        assert gw.displays is not None and gw.displays.counts["published"] == 1
+    finally:
+        display.stop()
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
