@@ -102,12 +102,14 @@ class OfferStage:
         from edge.offers.stock import StockKeeper
 
         keeper = self._stock
+        units = self.engine.rules.rules.restock_min_units
         if (
             keeper is None
             or keeper.catalogue is not self.engine.catalogue
             or keeper.planogram is not planogram
+            or keeper.restock_min_units != units
         ):
-            keeper = self._stock = StockKeeper(self.engine.catalogue, planogram)
+            keeper = self._stock = StockKeeper(self.engine.catalogue, planogram, units)
         return keeper.on_weight(event)
 
     def decide(self, event: BasketEvent, basket: list[str]) -> tuple[Offer | None, DecisionRecord | None]:

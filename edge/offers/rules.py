@@ -120,6 +120,11 @@ class Rules(_Data):
         gt=1,
         description="An up-sell costs more than the product picked, and at most this many times its price.",
     )
+    restock_min_units: int = Field(
+        4,
+        ge=2,
+        description="A weight rise of at least this many units on a shelf is a restock (staff), not a return.",
+    )
     opt_out_hint: str | None = Field(
         OPT_OUT_HINT,
         max_length=120,

@@ -6,7 +6,8 @@ whose shelves (this one and those within ``nearby_gondolas``) are empty:
 
 * a **pick** of ``n`` units takes ``n`` away (never below 0);
 * a **return** of fewer than ``restock_min_units`` units puts them back;
-* a weight **rise of ``restock_min_units`` units or more** is a **restock** (staff filling the
+* a weight **rise of ``restock_min_units`` units or more** (``rules.restock_min_units``, default 4)
+  is a **restock** (staff filling the
   shelf, not a shopper putting things back): the units are added and the daemon records it as a
   ``stock/restock`` event instead of a basket return. A rise the detector could not name (more
   units than it tries, up to 12) is counted in units of the only product on those plates
