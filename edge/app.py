@@ -86,6 +86,8 @@ class Gateway:
         if self.offers is not None:
             restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)
+            replayed = self.offers.restore_stock(self.db, self.sensing.planogram)
+            log.info("live stock: %d weight events since the catalogue was written re-applied", replayed)
         self.displays = build_display_publisher(config, self.mqtt, self.topics, self.store.append)
         self.stats: dict[str, int] = {
             "batches": 0,

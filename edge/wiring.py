@@ -77,6 +77,7 @@ class OfferStage:
             offer_ttl_s=o.offer_ttl_s,
             conversion_window_s=config.backend.conversion_window_s,
         )
+        self.catalogue_path = Path(catalogue)
         self._proof_model: OfferModel | None = None  # the model engine.proof_support was read from
         self._stock: StockKeeper | None = None
         self.profiles: dict[str, Profile] = load_profiles(o.profiles) if o.profiles else {}
@@ -96,6 +97,17 @@ class OfferStage:
         from edge.store.offer_log import conversions_since, decisions_since
 
         return self.engine.restore(decisions_since(db, since_t), conversions_since(db, since_t))
+
+    def restore_stock(self, db: sqlite_utils.Database, planogram: Planogram) -> int:
+        """Re-apply the weight events stored since the catalogue file was written (its stock is a
+        snapshot of that moment), so live stock holds across a restart. Returns how many."""
+        from edge.store.offer_log import weight_events_since
+
+        since = self.catalogue_path.stat().st_mtime
+        events = weight_events_since(db, since)
+        for event in events:
+            self.on_weight(event, planogram)
+        return len(events)
 
     def on_weight(self, event: WeightEvent, planogram: Planogram) -> StockChange | None:
         """Apply a weight event to the live stock (see edge/offers/stock.py)."""

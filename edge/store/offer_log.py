@@ -12,11 +12,13 @@ import json
 
 import sqlite_utils
 
+from edge.events import ShelfId, WeightEvent
 from edge.offers.decision import DecisionRecord
 from edge.store.events_repo import EventStore
 
 STREAM = "offer_decision"
 CONVERSIONS = "conversions"
+WEIGHT = "weight"
 
 
 def record_decision(store: EventStore, record: DecisionRecord) -> bool:
@@ -43,3 +45,28 @@ def conversions_since(db: sqlite_utils.Database, since_t: float) -> list[tuple[s
         data = json.loads(row[0])
         found.append((str(data.get("offer_id", "")), float(data.get("t", 0.0))))
     return found
+
+
+def weight_events_since(db: sqlite_utils.Database, since_t: float) -> list[WeightEvent]:
+    """Stored weight events (as sensed, before vision refined them) settled at ``t >= since_t``,
+    oldest first: replayed into the live stock after a restart."""
+    rows = db.execute(
+        "SELECT payload FROM events WHERE stream = ? AND t >= ? ORDER BY t, event_id", (WEIGHT, since_t)
+    ).fetchall()
+    events = []
+    for row in rows:
+        d = json.loads(row[0])
+        events.append(
+            WeightEvent(
+                float(d["t_start"]),
+                float(d["t_end"]),
+                ShelfId(int(d["gondola"]), int(d["shelf"])),
+                tuple(int(p) for p in d["plates"]),
+                float(d["delta_g"]),
+                "pick" if d["kind"] == "pick" else "return",
+                None if d.get("product_id") is None else str(d["product_id"]),
+                int(d["quantity"]),
+                float(d["confidence"]),
+            )
+        )
+    return events

@@ -167,3 +167,16 @@ def test_a_shown_offer_reaches_its_display_with_its_reason_and_the_opt_out_hint(
         display.stop()
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
+
+
+def test_live_stock_holds_across_a_restart(tmp_path: Path, model_dir: Path) -> None:
+    gw = gateway(tmp_path, model_dir)
+    now = time.time()  # after the catalogue file was written: these change its stock
+    gw.on_weight(weight(now, "pick", "cup", 1))
+    gw.on_weight(weight(now + 10, "pick", "cup", 1))
+    gw.on_weight(weight(now + 20, "return", "jam", 5))  # a restock
+    gw.db.conn.close()
+    again = Gateway(gw.config)  # the daemon restarted on the same data directory
+    assert again.offers is not None
+    stock = again.offers.engine.catalogue.stock
+    assert stock["cup"][SHELF] == 1 and stock["jam"][SHELF] == 8 and stock["tea"][SHELF] == 3
