@@ -57,6 +57,8 @@ class Terms:
     novel_relevance: tuple[tuple[int, Term], ...]  # the same, by relevance (all alike: by id)
     by_category: dict[str, tuple[Term, ...]]  # every offerable product per category, best first by
     # money value x weight (then id): where the up-sell is looked for
+    upsells: dict[str, tuple[Term, ...]]  # product picked -> its possible up-sells, best first
+    # (filled as products are picked; the other filters are checked per decision)
 
 
 class IndexedPath(ShelfFacts):
@@ -211,18 +213,27 @@ class IndexedPath(ShelfFacts):
         self, terms: Terms, picked: str, skip: set[str], basket: Sequence[str]
     ) -> Term | None:
         """The up-sell of ``picked`` at this shelf (see :meth:`OfferEngine._upsell`, the reference):
-        the first product of its category, best first, that passes :func:`upsell_fits`."""
-        base = self._catalogue.products.get(picked)
-        if base is None or base.category in self._sensitive:
-            return None
-        for term in terms.by_category.get(base.category, ()):
-            product = term[0]
-            pid = product.product_id
-            if pid in skip or pid in basket:
-                continue
-            if upsell_fits(base, product, term[1], self._rules.rules.upsell_max_price_ratio):
+        the first product of its category, best first, that passes :func:`upsell_fits` and is
+        neither held nor recently offered."""
+        fits = terms.upsells.get(picked)
+        if fits is None:
+            fits = terms.upsells[picked] = self._upsell_fits(terms, picked)
+        for term in fits:
+            pid = term[0].product_id
+            if pid not in skip and pid not in basket:
                 return term
         return None
+
+    def _upsell_fits(self, terms: Terms, picked: str) -> tuple[Term, ...]:
+        base = self._catalogue.products.get(picked)
+        if base is None or base.category in self._sensitive:
+            return ()
+        ratio = self._rules.rules.upsell_max_price_ratio
+        return tuple(
+            term
+            for term in terms.by_category.get(base.category, ())
+            if upsell_fits(base, term[0], term[1], ratio)
+        )
 
     def _index_of(self, names: tuple[str, ...]) -> dict[str, int]:
         """Product id -> item index of the model whose item table is ``names``."""
@@ -314,6 +325,7 @@ class IndexedPath(ShelfFacts):
             tuple(by_ev),
             tuple(by_relevance),
             {cat: tuple(sorted(ts, key=upsell_order)) for cat, ts in by_category.items()},
+            {},
         )
 
 
