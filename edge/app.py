@@ -41,7 +41,6 @@ from edge.mqtt.payloads import (
 )
 from edge.mqtt.sample_intake import SampleIntake
 from edge.mqtt.topics import Topics
-from edge.offers.log import record_decision
 from edge.ops.sdnotify import Notifier
 from edge.presence.consent import analytics_view
 from edge.presence.service import PresenceService
@@ -49,6 +48,7 @@ from edge.presence.tokens import CheckIn
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.offer_log import record_decision
 from edge.store.retention import RetentionPolicy
 from edge.sync.checkins import run_check_ins
 from edge.sync.service import run_sync
@@ -109,6 +109,8 @@ class Gateway:
         if self.offers is not None:
             restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)
+            replayed = self.offers.restore_stock(self.db, self.sensing.planogram)
+            log.info("live stock: %d weight events since the catalogue was written re-applied", replayed)
         self.displays = build_display_publisher(config, self.mqtt, self.topics, self._record)
         self.stats: dict[str, int] = {
             "batches": 0,
@@ -146,6 +148,19 @@ class Gateway:
             event.confidence,
         )
         event, also = self.vision.refine(event, self.sensing.planogram)
+        if self.offers is not None:  # live stock; a restock is staff filling the shelf, no return
+            change = self.offers.on_weight(event, self.sensing.planogram)
+            if change is not None and change.kind == "restock":
+                event_id = "rs-" + weight_event_id(event)[3:]
+                self._record("stock", "restock", event_id, event.t_end, change.to_dict())
+                log.info(
+                    "restock of %s at %s: +%d (now %d)",
+                    change.product_id,
+                    event.shelf,
+                    change.units,
+                    change.level,
+                )
+                return
         shoppers = self.presence.shoppers_at(event.shelf, event.t_end)
         arrived = {s: self.presence.tracker.zone_since(s) for s, _ in shoppers}
         basket_event = self.fusion.on_weight(event, shoppers, also=also, arrived=arrived)
@@ -165,6 +180,8 @@ class Gateway:
                 log.info(
                     "conversion: shopper %s picked offered %s", conversion.shopper, conversion.product_id
                 )
+                if self.offers is not None:  # its campaign discount is redeemed (money budgets)
+                    self.offers.engine.redeem(conversion.offer_id, conversion.t)
         if self.offers is not None and event.shopper is not None and event.kind == "pick":
             with telemetry.DECISION.time():
                 offer, record = self.offers.decide(
@@ -182,8 +199,17 @@ class Gateway:
                 )
                 topic = self.topics.gateway_events(self.config.gateway.gateway_id, "decision")
                 self.mqtt.publish(topic, encode(summary))
-            if offer is not None:
+            if offer is not None and record is not None and record.outcome == "held-out":
+                self.on_held_out(offer)
+            elif offer is not None:
                 self.on_offer(offer)
+
+    def on_held_out(self, offer: Offer) -> None:
+        """A held-out shopper's decision: an exposure the publisher records and follows to
+        conversions exactly like a shown offer, but never shows."""
+        if self.displays is not None:
+            self.displays.publish(offer)
+        log.info("offer %s held out (%s) for shopper %s", offer.offer_id, offer.variant, offer.shopper)
 
     def on_offer(self, offer: Offer) -> None:
         self.stats["offers"] += 1

@@ -230,7 +230,8 @@ class BackendSection(Section):
     conversion_window_s: float = Field(
         300.0,
         gt=0,
-        description="A pick of the offered product by that shopper within this time is a conversion.",
+        description="A pick of the offered product by that shopper within this time is a conversion (held-out "
+        "exposures alike); a conversion within it redeems the offer's campaign discount (budget_redeemed).",
     )
     check_in_wait_s: float = Field(
         25.0,

@@ -140,3 +140,4 @@ class Offer(NamedTuple):
     campaign_id: str | None = None
     variant: str = "default"
     propensity: float = 1.0
+    opt_out: str | None = None  # how to switch personal offers off in the app, shown with the offer

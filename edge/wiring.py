@@ -24,6 +24,8 @@ from edge.sensing.planogram import Planogram
 
 if TYPE_CHECKING:
     from edge.offers.decision import DecisionRecord
+    from edge.offers.model import OfferModel
+    from edge.offers.stock import StockChange, StockKeeper
 
 log = logging.getLogger("edge.wiring")
 
@@ -85,7 +87,12 @@ class OfferStage:
         loaded = (
             load_catalogue_document(catalogue) if catalogue.suffix == ".json" else Catalogue.load(catalogue)
         )
-        self.engine = OfferEngine(rules, loaded, offer_ttl_s=o.offer_ttl_s)
+        self.engine = OfferEngine(
+            rules, loaded, offer_ttl_s=o.offer_ttl_s, conversion_window_s=config.backend.conversion_window_s
+        )
+        self.catalogue_path = Path(catalogue)
+        self._proof_model: OfferModel | None = None  # the model engine.proof_support was read from
+        self._stock: StockKeeper | None = None
         self.profiles: dict[str, Profile] = load_profiles(profiles_path) if profiles_path else {}
         self.display_for = {ShelfId(d.gondola, d.shelf): d.display_id for d in config.displays}
         model = self.holder.current
@@ -100,20 +107,52 @@ class OfferStage:
 
     def restore(self, db: sqlite_utils.Database, since_t: float) -> int:
         """Re-apply decisions logged since ``since_t``, so caps and budgets hold across a restart."""
-        from edge.offers.log import decisions_since
+        from edge.store.offer_log import conversions_since, decisions_since
 
-        return self.engine.restore(decisions_since(db, since_t))
+        return self.engine.restore(decisions_since(db, since_t), conversions_since(db, since_t))
+
+    def restore_stock(self, db: sqlite_utils.Database, planogram: Planogram) -> int:
+        """Re-apply the weight events stored since the catalogue file was written (its stock is a
+        snapshot of that moment), so live stock holds across a restart. Returns how many."""
+        from edge.store.offer_log import weight_events_since
+
+        since = self.catalogue_path.stat().st_mtime
+        events = weight_events_since(db, since)
+        for event in events:
+            self.on_weight(event, planogram)
+        return len(events)
+
+    def on_weight(self, event: WeightEvent, planogram: Planogram) -> StockChange | None:
+        """Apply a weight event to the live stock (see edge/offers/stock.py)."""
+        from edge.offers.stock import StockKeeper
+
+        keeper = self._stock
+        units = self.engine.rules.rules.restock_min_units
+        if (
+            keeper is None
+            or keeper.catalogue is not self.engine.catalogue
+            or keeper.planogram is not planogram
+            or keeper.restock_min_units != units
+        ):
+            keeper = self._stock = StockKeeper(self.engine.catalogue, planogram, units)
+        return keeper.on_weight(event)
 
     def decide(
         self, event: BasketEvent, basket: list[str], consent: bool = True
     ) -> tuple[Offer | None, DecisionRecord | None]:
-        """One decision; ``consent``: the shopper consented to personalised offers."""
+        """The decision's exposure (the offer shown, or held back for a held-out shopper: see
+        ``record.outcome``) and its record; (None, None) when no decision is made. ``consent``: the
+        shopper consented to personalised offers."""
         from edge.offers.decision import DecisionContext
 
         model = self.holder.current  # one reference per decision: a model swap never splits one
         display = self.display_for.get(event.shelf)
         if model is None or display is None or event.shopper is None:
             return None, None
+        if model is not self._proof_model:
+            support = model.manifest.get("params", {}).get("min_support")
+            self.engine.proof_support = support if isinstance(support, int) else None
+            self._proof_model = model
         started = time.perf_counter()
         try:
             # without offers consent the shopper's profile and basket are not even looked at
@@ -138,7 +177,7 @@ class OfferStage:
             log.exception("offer decision failed for basket event %s", event.event_id)
             return None, None
         self.health.record(True, time.perf_counter() - started)
-        return decision.offer, decision.record
+        return decision.exposure, decision.record
 
 
 def build_offer_stage(config: EdgeConfig, released_model: Path | None = None) -> OfferStage | None:

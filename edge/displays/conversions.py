@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from edge.events import BasketEvent, Offer
+from edge.offers.experiments import HELD_OUT_GROUPS, HOLDOUT
 
-HOLDOUT = "holdout"
+__all__ = ["HOLDOUT", "Conversion", "ConversionTracker", "Exposure", "UpliftRow", "uplift"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class Exposure:
 
     @property
     def holdout(self) -> bool:
-        return self.variant == HOLDOUT
+        return self.variant in HELD_OUT_GROUPS
 
     @classmethod
     def from_offer(cls, offer: Offer) -> Exposure:

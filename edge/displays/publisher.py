@@ -17,7 +17,8 @@ One :class:`DisplayPublisher` per gateway. It
 - records offers, acknowledgements and conversions as events (event + outbox row in one transaction)
   so the backend can report uplift per campaign and variant against the holdout group.
 
-Offers whose variant is a holdout variant are recorded as exposures but never shown.
+Offers whose variant is a holdout group (``holdout``, ``universal-holdout``) are recorded as exposures
+and followed to conversions like shown ones, but never shown.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 from edge import telemetry
 from edge.config import DisplaySection
-from edge.displays.conversions import HOLDOUT, Conversion, ConversionTracker, Exposure
+from edge.displays.conversions import Conversion, ConversionTracker, Exposure
 from edge.errors import EdgeError, PayloadError
 from edge.events import BasketEvent, Offer
 from edge.mqtt.client import MqttClient, MqttMessage
@@ -48,6 +49,7 @@ from edge.mqtt.payloads import (
 )
 from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import Topics, parse_display_topic
+from edge.offers.experiments import HELD_OUT_GROUPS
 from edge.telemetry import ACKS_REFUSED, PAYLOADS_REFUSED
 
 log = logging.getLogger("edge.displays")
@@ -97,7 +99,7 @@ class DisplayPublisher:
         *,
         record: Recorder | None = None,
         conversion_window_s: float = 300.0,
-        holdout_variants: Iterable[str] = (HOLDOUT,),
+        holdout_variants: Iterable[str] = HELD_OUT_GROUPS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.mqtt = mqtt
@@ -344,8 +346,10 @@ class DisplayPublisher:
 
 
 def _offer_payload(offer: Offer, shown: bool) -> dict[str, object]:
+    """The ``offers`` stream's payload: one per exposure (shown, held out or undelivered)."""
     return {
         "offer_id": offer.offer_id,
+        "decision_id": "d-" + offer.offer_id[3:] if offer.offer_id.startswith("of-") else None,
         "t": offer.t,
         "expires_at": offer.expires_at,
         "shopper": offer.shopper,
@@ -357,5 +361,6 @@ def _offer_payload(offer: Offer, shown: bool) -> dict[str, object]:
         "campaign_id": offer.campaign_id,
         "variant": offer.variant,
         "propensity": offer.propensity,
+        "reason": offer.reason,
         "shown": shown,
     }

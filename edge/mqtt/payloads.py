@@ -140,12 +140,19 @@ class OfferMessage(DeviceMessage):
     price: float = Field(ge=0, description="Price shown, store currency.")
     reason: str = Field(description="Why this offer, in shopper words.")
     social_proof: str | None = Field(
-        None, description="e.g. 'bought together by 23 % of shoppers', when true."
+        None,
+        description="e.g. 'In 23 % of past baskets with an item you picked'; only when true, above the "
+        "minimum counts, never for sensitive categories.",
     )
     campaign_id: str | None = Field(None, description="Campaign that funds the offer.")
     variant: str = Field("default", description="Experiment variant that chose it.")
     issued_at: float = Field(description="Unix time the decision was made.")
     expires_at: float = Field(description="Unix time after which the offer must not be shown.")
+    opt_out: str | None = Field(
+        None,
+        description="How the shopper switches personal offers off in the app, shown small with the offer "
+        "(None: show nothing).",
+    )
 
     @classmethod
     def from_offer(cls, offer: Offer) -> OfferMessage:
@@ -164,6 +171,7 @@ class OfferMessage(DeviceMessage):
             variant=offer.variant,
             issued_at=offer.t,
             expires_at=offer.expires_at,
+            opt_out=offer.opt_out,
         )
 
 

@@ -62,6 +62,8 @@ class Catalogue:
     _stocked: frozenset[str] | None = field(default=None, repr=False, compare=False)
     version: int = field(default=0, compare=False)
     _new: list[Product] | None = field(default=None, repr=False, compare=False)
+    #: stock levels below which a change matters to the offer engine (its rules' ``min_stock``)
+    watch_below: int = field(default=1, compare=False)
 
     def __contains__(self, product_id: object) -> bool:
         return product_id in self.products
@@ -79,9 +81,17 @@ class Catalogue:
         return self._new
 
     def set_stock(self, product_id: str, shelf: ShelfId, units: int) -> None:
-        self.stock.setdefault(product_id, {})[shelf] = max(0, units)
-        self._stocked = None
-        self.version += 1
+        """Units of ``product_id`` on ``shelf`` now. ``version`` (what the offer engine's caches are
+        keyed by) changes only when the shelf's units were or become fewer than ``watch_below``:
+        above it, no product becomes or stops being offerable (a pick of a well stocked product
+        costs no cache rebuild)."""
+        places = self.stock.setdefault(product_id, {})
+        units = max(0, units)
+        old = places.get(shelf)
+        places[shelf] = units
+        if old is None or (old != units and min(old, units) < self.watch_below):
+            self._stocked = None
+            self.version += 1
 
     def stocked(self) -> frozenset[str]:
         """Products with at least one unit anywhere in the store (cached until stock changes)."""

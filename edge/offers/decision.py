@@ -7,13 +7,15 @@ The daemon, on each basket event of a known shopper::
     decision = engine.decide(event, basket, candidates, DecisionContext(display=..., shelf=event.shelf))
     log decision.record.to_dict(); publish decision.offer when it is not None
 
-Steps: experiment group (holdout still decides, for the counterfactual, but shows nothing) ->
-consent and per-shopper caps -> hard filters per candidate (catalogue, already held, excluded,
-stock on this or a nearby gondola, same-offer gap, per-product cap, campaign budget) -> ranking by
-expected value (acceptance x money margin after discount x campaign weight) or relevance ->
-a mixture policy (:mod:`edge.offers.policy`): best offer, or (novelty_share) the best new product,
-or (explore_share) a uniform pick among the top few; the propensity of the chosen offer under that
-mixture is logged.
+Steps: group (universal holdout, experiment holdout or variant; held-out shoppers are still
+decided for, for the counterfactual, and their offer is an exposure that is recorded and followed
+but not shown) -> consent and per-shopper caps -> hard filters per candidate (catalogue, already
+held, excluded or sensitive, live stock on this or a nearby gondola, same-offer gap, per-product
+cap, campaign budgets in offers and money) -> ranking by expected value (acceptance x money margin
+after discount x campaign weight) or relevance -> a mixture policy (:mod:`edge.offers.policy`):
+best offer, or (novelty_share) the best new product, or (upsell_share) the up-sell of the product
+just picked, or (explore_share, at least the exploration floor) a uniform pick among the top few;
+the propensity of the chosen offer and of every logged candidate under that mixture is logged.
 
 The model's own candidate lists (item indices) take the fast path in :mod:`edge.offers.indexed`,
 which builds only the chosen :class:`Option`; every other list, and rules the fast path does not
@@ -28,10 +30,10 @@ from collections.abc import Callable, Iterable, Sequence
 from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate, CandidateList, columns
 from edge.offers.catalogue import Catalogue, Product
-from edge.offers.experiments import HOLDOUT, Assignment, assign
+from edge.offers.experiments import HELD_OUT_GROUPS, Assignment, assign
 from edge.offers.filters import Info
-from edge.offers.indexed import RECORD_CANDIDATES, IndexedPath, Ranked
-from edge.offers.policy import choose, make_offer
+from edge.offers.indexed import RECORD_CANDIDATES, IndexedPath, Ranked, upsell_fits, upsell_order
+from edge.offers.policy import Why, choose, make_offer, with_floor
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
 from edge.offers.rules import Campaign, OfferRules, Variant
 from edge.offers.state import OfferState
@@ -51,10 +53,21 @@ class OfferEngine(IndexedPath):
     from them is rebuilt; caps and budgets are kept.
     """
 
-    def __init__(self, rules: OfferRules, catalogue: Catalogue, offer_ttl_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        rules: OfferRules,
+        catalogue: Catalogue,
+        offer_ttl_s: float = 30.0,
+        conversion_window_s: float = 300.0,
+        proof_support: int | None = None,
+    ) -> None:
+        """``conversion_window_s``: a conversion this long after an offer redeems its campaign
+        discount; ``proof_support``: baskets the model counted at least behind each social-proof
+        share (its ``min_support``; None: the candidates' producer vouches for it)."""
         self.offer_ttl_s = offer_ttl_s
-        self._state = OfferState()
+        self._state = OfferState(redeem_window_s=conversion_window_s)
         self._catalogue = catalogue
+        self._proof_support = proof_support
         self.rules = rules  # derives the rule caches (property setter)
 
     @property
@@ -70,11 +83,30 @@ class OfferEngine(IndexedPath):
         self._logged_as = (rules.experiment.experiment_id, rules.version)  # in every record
         self._excluded_products = frozenset(r.excluded_products)
         self._excluded_categories = frozenset(c.lower() for c in r.excluded_categories)
+        self._sensitive = frozenset(c.lower() for c in r.sensitive_categories)
+        self._never = self._excluded_categories | (frozenset() if r.offer_sensitive else self._sensitive)
+        self._why = Why(r, self._sensitive, self._proof_support)
+        self._variants = {v.name: with_floor(v, r.explore_floor) for v in rules.experiment.variants}
         self._campaign_scope = [
             (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
         ]
         self._groups: dict[str, Assignment] = {}
         self._reset_catalogue_caches()
+
+    @property
+    def proof_support(self) -> int | None:
+        return self._proof_support
+
+    @proof_support.setter
+    def proof_support(self, baskets: int | None) -> None:
+        """Set from each model served (its ``min_support``); see ``__init__``."""
+        self._proof_support = baskets
+        self._why = Why(self._rules.rules, self._sensitive, baskets)
+
+    def redeem(self, offer_id: str, t: float) -> float:
+        """A conversion of ``offer_id`` at ``t`` (from the display publisher): its campaign discount
+        counts against the campaign's ``budget_redeemed``. Returns the amount (0.0: none pending)."""
+        return self._state.redeem(offer_id, t)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -86,6 +118,7 @@ class OfferEngine(IndexedPath):
         self._reset_catalogue_caches()
 
     def _reset_catalogue_caches(self) -> None:
+        self._catalogue.watch_below = max(self._catalogue.watch_below, self._rules.rules.min_stock)
         self._static = {}
         self._hot = None
         self._infos = {}
@@ -113,47 +146,45 @@ class OfferEngine(IndexedPath):
         capped = self._state.shopper_capped(shopper, t, self._rules.rules)
         if capped:
             return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
-        variant = group.variant or self._rules.experiment.variants[0]
+        variant = group.variant or self._variants[self._rules.experiment.variants[0].name]
         extra = set(context.held)  # held beyond the basket: other products in hand, this event's
         if event.product_id:
             extra.add(event.product_id)
         ranking = None
         if type(candidates) is CandidateList:
             ranking = self._indexed(
-                decision_id, shopper, t, context.shelf, basket, extra, candidates, variant
+                decision_id, shopper, t, context.shelf, basket, extra, candidates, variant, event.product_id
             )
         if ranking is None:
             held = extra.union(basket)
-            ranking = self._general(decision_id, shopper, t, context.shelf, held, candidates, variant)
-        choice, ranked_ids, keys, summary = ranking
+            ranking = self._general(
+                decision_id, shopper, t, context.shelf, held, candidates, variant, event.product_id
+            )
+        choice, ranked_ids, keys, scores, summary = ranking
         if choice is None:
             rec = self._record(
                 decision_id, event, shopper, context, group, "no-candidate", None, None, 0.0, None,
-                ranked_ids, keys, summary,
+                ranked_ids, keys, summary, scores,
             )  # fmt: skip
             return Decision(None, rec)
-        chosen, arm, propensity = choice
-        campaign_id = chosen.campaign.campaign_id if chosen.campaign else None
-        outcome = "held-out" if group.group == HOLDOUT else "offered"
+        chosen, arm, propensity, mixture, top_n, novel, upsell = choice
+        campaign = chosen.campaign
+        outcome = "held-out" if group.group in HELD_OUT_GROUPS else "offered"
+        picked = self._catalogue.products.get(event.product_id) if event.product_id else None
+        offer = make_offer(
+            event, shopper, context, chosen, group, decision_id, propensity, self._why, self.offer_ttl_s,
+            arm, picked,
+        )  # fmt: skip
+        discount = round(chosen.product.price - offer.price, 2) if campaign is not None else 0.0
         rec = self._record(
             decision_id, event, shopper, context, group, outcome, chosen.product.product_id, arm,
-            propensity, campaign_id, ranked_ids, keys, summary,
+            propensity, campaign.campaign_id if campaign else None, ranked_ids, keys, summary, scores,
+            mixture, top_n, novel, upsell, discount,
         )  # fmt: skip
         self._state.remember(rec)
         if outcome == "held-out":
-            return Decision(None, rec)
-        offer = make_offer(
-            event,
-            shopper,
-            context,
-            chosen,
-            group,
-            decision_id,
-            propensity,
-            self._rules.rules.social_proof_min_share,
-            self.offer_ttl_s,
-        )
-        return Decision(offer, rec)
+            return Decision(None, rec, offer)
+        return Decision(offer, rec, offer)
 
     def _general(
         self,
@@ -164,6 +195,7 @@ class OfferEngine(IndexedPath):
         held: set[str],
         candidates: Sequence[Candidate | str],
         variant: Variant,
+        picked: str | None,
     ) -> Ranked:
         """Filters and ranking for any candidate list (the reference the fast path must equal)."""
         filtered: dict[str, int] = {}
@@ -179,21 +211,57 @@ class OfferEngine(IndexedPath):
                     ranked.append(Option._make(survivor(i)))
                     break
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
+        upsell = None
+        if variant.upsell_share > 0 and picked is not None:
+            upsell = self._upsell(picked, shopper, t, shelf, held)
         head = order[:RECORD_CANDIDATES]
         return (
-            choose(decision_id, variant, ranked, best_novel) if ranked or best_novel else None,
+            choose(decision_id, variant, ranked, best_novel, upsell)
+            if ranked or best_novel or upsell
+            else None,
             tuple([pid for _, _, pid in head]),
             tuple([-key for key, _, _ in head]),
+            tuple([survivor(i)[1] for _, i, _ in head]),
             tuple(sorted(filtered.items())),
         )
 
-    def restore(self, records: Iterable[DecisionRecord]) -> int:
-        """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart."""
+    def _upsell(self, picked: str, shopper: str, t: float, shelf: ShelfId, held: set[str]) -> Option | None:
+        """The up-sell of ``picked`` (the product just picked) at ``shelf``: of the products this shelf
+        may offer in the same category and not sensitive, those that pass every filter and
+        :func:`upsell_fits` (higher price, at most ``upsell_max_price_ratio`` times it, more money
+        margin), the best by money value x weight (then by id). Its acceptance is
+        ``upsell_acceptance``; the filters' counts are not recorded (it is no model candidate)."""
+        base = self._catalogue.get(picked)
+        if base is None or base.category in self._sensitive:
+            return None
+        r = self._rules.rules
+        static, _, infos = self._static_ok(shelf)
+        fits = []
+        for pid, (product, _, _, _) in infos.items():
+            if product.category != base.category:
+                continue
+            found = self._eligible(pid, shopper, t, static, held, {})
+            if found is None:
+                continue
+            option = self._option(found[0], found[1], r.upsell_acceptance, 0.0, found[0].new)
+            if upsell_fits(base, found[0], option.value, r.upsell_max_price_ratio):
+                fits.append(option)
+        if not fits:
+            return None
+        return min(fits, key=lambda o: upsell_order((o.product, o.value, o.weight, o.campaign)))
+
+    def restore(
+        self, records: Iterable[DecisionRecord], conversions: Iterable[tuple[str, float]] = ()
+    ) -> int:
+        """Re-apply logged decisions (oldest first) to rebuild caps and budgets after a restart, then
+        the conversions seen since, as (offer id, time), so redeemed campaign money counts again."""
         count = 0
         for rec in records:
             if rec.outcome in SHOWN and rec.chosen:
                 self._state.remember(rec)
                 count += 1
+        for offer_id, t in conversions:
+            self._state.redeem(offer_id, t)
         return count
 
     # ------------------------------------------------------------------ filters
@@ -362,12 +430,18 @@ class OfferEngine(IndexedPath):
         return name
 
     def _group(self, shopper: str) -> Assignment:
-        """The shopper's experiment group (deterministic, so cached per shopper)."""
+        """The shopper's group: universal holdout, experiment holdout or a variant (with the
+        exploration floor applied); deterministic, so cached per shopper."""
         group = self._groups.get(shopper)
         if group is None:
             if len(self._groups) >= GROUP_CACHE:
                 self._groups.clear()
-            group = self._groups[shopper] = assign(self._rules.experiment, shopper)
+            group = assign(self._rules.experiment, shopper, self._rules.universal_holdout)
+            if group.variant is not None:
+                group = Assignment(
+                    group.experiment_id, group.group, group.bucket, self._variants[group.group]
+                )
+            self._groups[shopper] = group
         return group
 
     def _decision_id(self, event: BasketEvent) -> str:
@@ -391,6 +465,12 @@ class OfferEngine(IndexedPath):
         candidates: tuple[str, ...] = (),
         keys: tuple[float, ...] = (),
         filtered: tuple[tuple[str, int], ...] = (),
+        scores: tuple[float, ...] = (),
+        mixture: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+        explore_top: int = 0,
+        novel: str | None = None,
+        upsell: str | None = None,
+        discount: float = 0.0,
     ) -> DecisionRecord:
         experiment_id, rules_version = self._logged_as
         hot = self._name_hot
@@ -411,4 +491,11 @@ class OfferEngine(IndexedPath):
             keys,
             filtered,
             rules_version,
+            scores,
+            mixture,
+            explore_top,
+            novel,
+            upsell,
+            event.product_id,
+            discount,
         )

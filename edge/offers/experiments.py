@@ -4,6 +4,11 @@ A shopper's bucket is the first 8 bytes of sha256("{experiment_id}:{salt}:{shopp
 in [0, 1): the same pseudonymous id always lands in the same group on every gateway, with no
 state. Buckets below ``holdout_share`` are held out; the rest is split by the variants' shares.
 ``draw`` gives the per-decision random number (from the decision id, so a replay decides alike).
+
+Before any experiment, the *universal holdout*: sha256("universal:{salt}:{epoch}:{shopper}") below
+``universal_holdout.share`` puts the shopper in group ``universal-holdout`` for every campaign and
+experiment until the salt or epoch changes (months), so the long-term effect of offers as a whole
+can be measured. Its decisions are logged and followed like any holdout's.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from edge.offers.rules import Experiment, Variant
+from edge.offers.rules import Experiment, UniversalHoldout, Variant
 
 HOLDOUT = "holdout"
+UNIVERSAL_HOLDOUT = "universal-holdout"
+HELD_OUT_GROUPS = frozenset({HOLDOUT, UNIVERSAL_HOLDOUT})  # groups that are decided for but shown nothing
 ID_BITS = 40  # bits of a decision id behind each of its two draws (10 hex digits)
 ID_RANGE = 2.0**ID_BITS
 
@@ -33,7 +40,14 @@ def unit_hash(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") / 2.0**64
 
 
-def assign(experiment: Experiment, shopper: str) -> Assignment:
+def assign(experiment: Experiment, shopper: str, universal: UniversalHoldout | None = None) -> Assignment:
+    """The shopper's group: the universal holdout first (when configured), then the experiment's."""
+    if (
+        universal is not None
+        and universal.share > 0
+        and unit_hash(f"universal:{universal.salt}:{universal.epoch}:{shopper}") < universal.share
+    ):
+        return Assignment(experiment.experiment_id, UNIVERSAL_HOLDOUT, 0.0, None)
     bucket = unit_hash(f"{experiment.experiment_id}:{experiment.salt}:{shopper}")
     if bucket < experiment.holdout_share:
         return Assignment(experiment.experiment_id, HOLDOUT, bucket, None)

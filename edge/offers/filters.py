@@ -24,6 +24,8 @@ class ShelfFacts:
     _state: OfferState
     _excluded_products: frozenset[str]
     _excluded_categories: frozenset[str]
+    _sensitive: frozenset[str]  # sensitive categories (lower case)
+    _never: frozenset[str]  # categories never offered: excluded, and sensitive unless allowed
     _campaign_scope: list[tuple[Campaign, frozenset[str], frozenset[str]]]
     _static: dict[ShelfId, tuple[int, Facts]]
     _hot: tuple[ShelfId, int, Facts] | None
@@ -50,7 +52,7 @@ class ShelfFacts:
                 for pid in catalogue.stocked()
                 if (p := catalogue.get(pid)) is not None
                 and pid not in self._excluded_products
-                and p.category not in self._excluded_categories
+                and p.category not in self._never
                 and catalogue.stock_near(pid, shelf, r.nearby_gondolas) >= r.min_stock
             )
             new = tuple(p for p in catalogue.new_products() if p.product_id in ok)
@@ -67,6 +69,8 @@ class ShelfFacts:
             return "not-in-catalogue"
         if product_id in self._excluded_products or product.category in self._excluded_categories:
             return "excluded"
+        if product.category in self._never:
+            return "sensitive"
         return "out-of-stock"
 
     def _info(self, product_id: str) -> Info:
@@ -91,11 +95,7 @@ class ShelfFacts:
                 continue
             if not campaign.running(t):
                 continue
-            used = self._state.campaign_spent.get(campaign.campaign_id, 0)
-            mine = self._state.campaign_shopper.get((campaign.campaign_id, shopper), 0)
-            if (campaign.budget_offers is not None and used >= campaign.budget_offers) or (
-                campaign.max_per_shopper is not None and mine >= campaign.max_per_shopper
-            ):
+            if self._state.campaign_exhausted(campaign, shopper):
                 spent = True
                 continue
             if best is None or campaign.weight > best.weight:

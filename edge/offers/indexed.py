@@ -22,7 +22,8 @@ from edge.events import ShelfId
 from edge.offers.candidates import CandidateList
 from edge.offers.catalogue import Product
 from edge.offers.filters import ShelfFacts
-from edge.offers.policy import choose_position
+from edge.offers.policy import UPSELL_POS, choose_position
+from edge.offers.propensity import Mixture
 from edge.offers.records import Option
 from edge.offers.rules import Campaign, Variant
 from edge.offers.state import OfferState
@@ -32,10 +33,16 @@ RECORD_CANDIDATES = 20  # candidates (ids and ranking keys) kept in each decisio
 TERMS_CACHE = 1024
 
 Term = tuple[Product, float, float, Campaign | None]  # product, money value, weight, campaign
-Limits = tuple[str, float | None, float | None, int | None, int | None]  # id, start, end, budget, cap
-Choice = tuple[Option, str, float]  # the option chosen, the policy's arm, its propensity
-# (the choice or None when nothing passed, record candidate ids, their keys, filtered counts)
-Ranked = tuple[Choice | None, tuple[str, ...], tuple[float, ...], tuple[tuple[str, int], ...]]
+# id, start, end, budget in offers, per-shopper cap, budget in money granted, in money redeemed
+Limits = tuple[str, float | None, float | None, int | None, int | None, float | None, float | None]
+# the option chosen, the policy's arm, its propensity, the arms' probabilities, how many options the
+# explore arm drew from, the novelty arm's product and the up-sell arm's (None: that arm had none)
+Choice = tuple[Option, str, float, Mixture, int, str | None, str | None]
+# (the choice or None when nothing passed, record candidate ids, their ranking keys, their model
+# scores, filtered counts)
+Ranked = tuple[
+    Choice | None, tuple[str, ...], tuple[float, ...], tuple[float, ...], tuple[tuple[str, int], ...]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,10 @@ class Terms:
     novel_ev: tuple[tuple[int, Term], ...]  # (index or -1, terms) of the new products offerable
     # here, best first by expected value (then id)
     novel_relevance: tuple[tuple[int, Term], ...]  # the same, by relevance (all alike: by id)
+    by_category: dict[str, tuple[Term, ...]]  # every offerable product per category, best first by
+    # money value x weight (then id): where the up-sell is looked for
+    upsells: dict[str, tuple[Term, ...]]  # product picked -> its possible up-sells, best first
+    # (filled as products are picked; the other filters are checked per decision)
 
 
 class IndexedPath(ShelfFacts):
@@ -62,8 +73,12 @@ class IndexedPath(ShelfFacts):
         """Forget everything derived from the rules, the catalogue or a model's item table."""
         campaigns = self._rules.campaigns
         self._campaign_limits: tuple[Limits, ...] = tuple(
-            (c.campaign_id, c.start, c.end, c.budget_offers, c.max_per_shopper) for c in campaigns
-        )
+            (
+                c.campaign_id, c.start, c.end, c.budget_offers, c.max_per_shopper, c.budget_money,
+                c.budget_redeemed,
+            )
+            for c in campaigns
+        )  # fmt: skip
         self._budgets_only = all(lim[1:3] == (None, None) and lim[4] is None for lim in self._campaign_limits)
         self._open_hot: tuple[OfferState, int, tuple[bool, ...]] | None = None
         r = self._rules.rules
@@ -83,6 +98,7 @@ class IndexedPath(ShelfFacts):
         extra: set[str],
         candidates: CandidateList,
         variant: Variant,
+        picked: str | None,
     ) -> Ranked | None:
         """Filters, ranking and the policy's choice (see ``Ranked``), or None when the general
         path must decide."""
@@ -132,9 +148,10 @@ class IndexedPath(ShelfFacts):
         head = order[:RECORD_CANDIDATES]
         if len(head) > 1:
             pick = itemgetter(*head)
-            ids, best_keys = tuple(map(names.__getitem__, pick(items))), pick(keys)
+            ids, best_keys, best_scores = tuple(map(names.__getitem__, pick(items))), pick(keys), pick(scores)
         else:
             ids, best_keys = tuple([names[items[j]] for j in head]), tuple([keys[j] for j in head])
+            best_scores = tuple([scores[j] for j in head])
         of = terms.terms
         top_n = min(len(order), variant.explore_top)
         top_ids = ids[:top_n] if top_n <= len(ids) else [names[items[j]] for j in order[:top_n]]
@@ -156,11 +173,15 @@ class IndexedPath(ShelfFacts):
                     filtered[reason] = filtered.get(reason, 0) + 1
                 elif novel is None:
                     novel = term
-        summary = tuple(sorted(filtered.items()))
-        if not order and novel is None:
-            return None, ids, best_keys, summary
+        summary = tuple(sorted(filtered.items())) if filtered else ()
+        upsell: Term | None = None
+        if variant.upsell_share > 0 and picked is not None:
+            upsell = self._upsell_indexed(terms, picked, skip, basket if masked else ())
+        if not order and novel is None and upsell is None:
+            return None, ids, best_keys, best_scores, summary
         acceptance = r.novelty_acceptance
-        pos, arm, propensity = choose_position(
+        upsell_id = None if upsell is None else upsell[0].product_id
+        pos, arm, propensity, mixture, novel_best = choose_position(
             decision_id,
             variant,
             top_ids,
@@ -169,8 +190,15 @@ class IndexedPath(ShelfFacts):
             new_key,
             None if novel is None else novel[0].product_id,
             0.0 if novel is None else acceptance if relevance else acceptance * novel[1] * novel[2],
+            upsell_id,
         )
-        if pos < 0:
+        if pos == UPSELL_POS:
+            assert upsell is not None
+            product, value, weight, campaign = upsell
+            chosen = _option(
+                Option, (product, r.upsell_acceptance, value, weight, campaign, 0.0, product.new)
+            )
+        elif pos < 0:
             assert novel is not None
             product, value, weight, campaign = novel
             chosen = _option(Option, (product, acceptance, value, weight, campaign, 0.0, True))
@@ -178,7 +206,34 @@ class IndexedPath(ShelfFacts):
             j = order[pos]
             product, value, weight, campaign = of[items[j]]
             chosen = _option(Option, (product, scores[j], value, weight, campaign, together[j], product.new))
-        return (chosen, arm, propensity), ids, best_keys, summary
+        choice = (chosen, arm, propensity, mixture, top_n, novel_best, upsell_id)
+        return choice, ids, best_keys, best_scores, summary
+
+    def _upsell_indexed(
+        self, terms: Terms, picked: str, skip: set[str], basket: Sequence[str]
+    ) -> Term | None:
+        """The up-sell of ``picked`` at this shelf (see :meth:`OfferEngine._upsell`, the reference):
+        the first product of its category, best first, that passes :func:`upsell_fits` and is
+        neither held nor recently offered."""
+        fits = terms.upsells.get(picked)
+        if fits is None:
+            fits = terms.upsells[picked] = self._upsell_fits(terms, picked)
+        for term in fits:
+            pid = term[0].product_id
+            if pid not in skip and pid not in basket:
+                return term
+        return None
+
+    def _upsell_fits(self, terms: Terms, picked: str) -> tuple[Term, ...]:
+        base = self._catalogue.products.get(picked)
+        if base is None or base.category in self._sensitive:
+            return ()
+        ratio = self._rules.rules.upsell_max_price_ratio
+        return tuple(
+            term
+            for term in terms.by_category.get(base.category, ())
+            if upsell_fits(base, term[0], term[1], ratio)
+        )
 
     def _index_of(self, names: tuple[str, ...]) -> dict[str, int]:
         """Product id -> item index of the model whose item table is ``names``."""
@@ -200,13 +255,16 @@ class IndexedPath(ShelfFacts):
             if hot is not None and hot[0] is state and hot[1] == state.campaign_version:
                 return hot[2]
         spent, mine = state.campaign_spent, state.campaign_shopper
+        money, redeemed = state.campaign_money, state.campaign_redeemed
         open_ = tuple(
             [
                 (start is None or t >= start)
                 and (end is None or t < end)
                 and (budget is None or spent.get(cid, 0) < budget)
                 and (cap is None or mine.get((cid, shopper), 0) < cap)
-                for cid, start, end, budget, cap in limits
+                and (granted is None or money.get(cid, 0.0) < granted)
+                and (used is None or redeemed.get(cid, 0.0) < used)
+                for cid, start, end, budget, cap, granted, used in limits
             ]
         )
         if self._budgets_only:
@@ -235,6 +293,7 @@ class IndexedPath(ShelfFacts):
         value_weight: dict[int, float] = {}
         terms: dict[int, Term] = {}
         new: list[tuple[int, Term]] = []
+        by_category: dict[str, list[Term]] = {}
         for pid, (product, value, covered, _) in infos.items():
             weight = r.organic_weight
             best: Campaign | None = None
@@ -255,9 +314,33 @@ class IndexedPath(ShelfFacts):
                 terms[i] = term
             if product.new:
                 new.append((i, term))
+            by_category.setdefault(product.category, []).append(term)
         acceptance = r.novelty_acceptance
         by_ev = sorted(new, key=lambda it: (-(acceptance * it[1][1] * it[1][2]), it[1][0].product_id))
         by_relevance = sorted(new, key=lambda it: it[1][0].product_id)
         return Terms(
-            value_weight, terms, frozenset(i for i, _ in new if i >= 0), tuple(by_ev), tuple(by_relevance)
+            value_weight,
+            terms,
+            frozenset(i for i, _ in new if i >= 0),
+            tuple(by_ev),
+            tuple(by_relevance),
+            {cat: tuple(sorted(ts, key=upsell_order)) for cat, ts in by_category.items()},
+            {},
         )
+
+
+def upsell_order(term: Term) -> tuple[float, str]:
+    """Up-sells best first: by money value x weight, then by product id."""
+    return -(term[1] * term[2]), term[0].product_id
+
+
+def upsell_fits(base: Product, product: Product, value: float, max_price_ratio: float) -> bool:
+    """``product`` (money value ``value`` after its campaign's discount) is a higher-value alternative
+    to ``base``, the product just picked: same category (the caller's), another product, a higher
+    price but at most ``max_price_ratio`` times it (a larger pack or a premium brand, not another
+    kind of purchase), and more money margin for the store than ``base`` at full price."""
+    return (
+        product.product_id != base.product_id
+        and base.price < product.price <= base.price * max_price_ratio
+        and value > base.price * base.margin
+    )

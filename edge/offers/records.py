@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from edge.events import Offer, ShelfId
 from edge.offers.catalogue import Product
+from edge.offers.propensity import ARMS, propensity_of
 from edge.offers.rules import Campaign, Variant
 
 
@@ -65,8 +66,21 @@ class DecisionRecord(NamedTuple):
     keys: tuple[float, ...]
     filtered: tuple[tuple[str, int], ...]
     rules_version: str
+    scores: tuple[float, ...] = ()  # the model's acceptance estimate of each logged candidate
+    mixture: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # greedy, explore, novelty, upsell
+    explore_top: int = 0  # how many of the best candidates the explore arm drew from
+    novel: str | None = None  # the novelty arm's product (None: the arm had none)
+    upsell: str | None = None  # the up-sell arm's product (None: the arm had none)
+    picked: str | None = None  # the product just picked (what an up-sell is an alternative to)
+    discount: float = 0.0  # money off one unit of the chosen product (its campaign's), granted if shown
+
+    def candidate_propensities(self) -> list[float]:
+        """The probability that this decision's policy picks each logged candidate (same order)."""
+        top = self.candidates[: self.explore_top]
+        return [propensity_of(pid, self.mixture, top, self.novel, self.upsell) for pid in self.candidates]
 
     def to_dict(self) -> dict[str, Any]:
+        greedy, explore, novelty, upsell = self.mixture
         return {
             "decision_id": self.decision_id,
             "t": self.t,
@@ -84,10 +98,19 @@ class DecisionRecord(NamedTuple):
             "keys": list(self.keys),
             "filtered": dict(self.filtered),
             "rules_version": self.rules_version,
+            "scores": list(self.scores),
+            "mixture": {"greedy": greedy, "explore": explore, "novelty": novelty, "upsell": upsell},
+            "explore_top": self.explore_top,
+            "novel": self.novel,
+            "upsell": self.upsell,
+            "picked": self.picked,
+            "discount": self.discount,
+            "candidate_propensities": self.candidate_propensities(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DecisionRecord:
+        mix = dict(data.get("mixture") or {})
         return cls(
             decision_id=str(data["decision_id"]),
             t=float(data["t"]),
@@ -105,11 +128,25 @@ class DecisionRecord(NamedTuple):
             keys=tuple(float(k) for k in data.get("keys", ())),
             filtered=tuple((str(k), int(v)) for k, v in dict(data.get("filtered", {})).items()),
             rules_version=str(data.get("rules_version", "")),
+            scores=tuple(float(s) for s in data.get("scores", ())),
+            mixture=tuple(float(mix.get(arm, 0.0)) for arm in ARMS),  # type: ignore[arg-type]
+            explore_top=int(data.get("explore_top", 0)),
+            novel=_text(data.get("novel")),
+            upsell=_text(data.get("upsell")),
+            picked=_text(data.get("picked")),
+            discount=float(data.get("discount", 0.0)),
         )
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 class Decision(NamedTuple):
-    """The outcome of one decision: the offer to show (None when nothing is shown) and its record."""
+    """The outcome of one decision: the offer to show (None when nothing is shown), its record, and
+    the exposure: the offer shown, or for a held-out shopper the offer held back (its ``variant``
+    is the holdout group), which the display publisher records and follows like a shown one."""
 
     offer: Offer | None
     record: DecisionRecord
+    exposure: Offer | None = None

@@ -24,6 +24,26 @@ from edge.errors import EdgeError
 
 Ranking = Literal["expected-value", "relevance"]
 
+#: Categories whose products are never offered, named in a reason, or given social proof unless the
+#: retailer changes ``rules.sensitive_categories``: an offer on a shelf display is seen by others, and
+#: an offer in these categories (or one that names such a product in the basket) tells them something
+#: about the shopper's health, family or habits.
+DEFAULT_SENSITIVE_CATEGORIES = (
+    "health",
+    "pharmacy",
+    "medicine",
+    "baby",
+    "pregnancy",
+    "alcohol",
+    "tobacco",
+    "hygiene",
+    "intimate",
+    "contraception",
+    "incontinence",
+    "adult",
+)
+OPT_OUT_HINT = "Personal offers can be switched off in the app: Settings > Privacy"
+
 
 class RulesError(EdgeError):
     """An offer rules document was refused; ``problems`` lists 'path: message' strings."""
@@ -64,9 +84,52 @@ class Rules(_Data):
         0.02, ge=0, le=1, description="Acceptance estimate of a new product the model has not seen yet."
     )
     social_proof_min_share: float = Field(
-        0.15, ge=0, le=1, description="Show 'bought together by N %' only at or above this share."
+        0.15,
+        ge=0,
+        le=1,
+        description="Show 'In N % of past baskets with an item you picked' only at or above this share.",
+    )
+    explore_floor: float = Field(
+        0.02,
+        ge=0,
+        le=0.5,
+        description="Least exploration share of every variant (raised to it, within what novelty and "
+        "up-sell leave): each of a decision's top explore_top options keeps a logged propensity of at "
+        "least explore_floor / explore_top, so a new policy can be evaluated on the decision log.",
     )
     candidates: int = Field(100, ge=1, le=1000, description="Model candidates considered per decision.")
+    sensitive_categories: tuple[str, ...] = Field(
+        DEFAULT_SENSITIVE_CATEGORIES,
+        description="Categories (case-insensitive) never offered unless offer_sensitive is true, never "
+        "named in an offer's reason and never given social proof (a shelf display is public).",
+    )
+    offer_sensitive: bool = Field(
+        False, description="Offer products of sensitive categories (still without social proof)."
+    )
+    social_proof_min_baskets: int = Field(
+        30,
+        ge=1,
+        description="Least past baskets holding a basket product behind a social-proof share; with a model "
+        "built on fewer (its min_support), no social proof is shown.",
+    )
+    upsell_acceptance: float = Field(
+        0.05, ge=0, le=1, description="Acceptance estimate of an up-sell the model did not rank."
+    )
+    upsell_max_price_ratio: float = Field(
+        3.0,
+        gt=1,
+        description="An up-sell costs more than the product picked, and at most this many times its price.",
+    )
+    restock_min_units: int = Field(
+        4,
+        ge=2,
+        description="A weight rise of at least this many units on a shelf is a restock (staff), not a return.",
+    )
+    opt_out_hint: str | None = Field(
+        OPT_OUT_HINT,
+        max_length=120,
+        description="Shown with every offer: how to switch personal offers off (None: not shown).",
+    )
 
 
 class Campaign(_Data):
@@ -80,6 +143,18 @@ class Campaign(_Data):
     discount_pct: float = Field(0.0, ge=0, lt=100, description="Price reduction shown, percent.")
     budget_offers: int | None = Field(
         None, ge=0, description="Offers it may show in total (None: no budget)."
+    )
+    budget_money: float | None = Field(
+        None,
+        ge=0,
+        description="Discounts it may grant in total, store currency: each offer shown spends its unit "
+        "discount (price x discount_pct); the campaign stops once the sum reaches this (None: no budget).",
+    )
+    budget_redeemed: float | None = Field(
+        None,
+        ge=0,
+        description="Discounts it may see redeemed in total (an offer converted: the shopper picked it); "
+        "the campaign stops once the sum reaches this (None: no budget).",
     )
     max_per_shopper: int | None = Field(
         None, ge=1, description="Offers of this campaign per shopper in total."
@@ -112,11 +187,18 @@ class Variant(_Data):
         0.05, ge=0, le=1, description="Probability of a uniform pick among the top few."
     )
     explore_top: int = Field(5, ge=1, le=50, description="How many top offers the exploration picks from.")
+    upsell_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Probability of offering the up-sell of the product just picked (same category, "
+        "higher price, more money margin), when there is one.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Variant:
-        if self.novelty_share + self.explore_share > 1:
-            raise ValueError("novelty_share + explore_share must be <= 1")
+        if self.novelty_share + self.explore_share + self.upsell_share > 1:
+            raise ValueError("novelty_share + explore_share + upsell_share must be <= 1")
         return self
 
 
@@ -140,11 +222,28 @@ class Experiment(_Data):
         return self
 
 
+class UniversalHoldout(_Data):
+    share: float = Field(
+        0.0, ge=0, le=0.2, description="Share of shoppers who get no offer at all, across every campaign."
+    )
+    salt: str = Field("universal", min_length=1, description="Mixed into the hash (keep it for months).")
+    epoch: str = Field(
+        "1",
+        min_length=1,
+        max_length=32,
+        description="Changing it draws a new universal holdout group (e.g. once a year).",
+    )
+
+
 class OfferRules(_Data):
     version: str = Field("builtin", min_length=1, description="Version of this document (logged).")
     rules: Rules = Field(default_factory=Rules, description="Hard filters and caps.")
     campaigns: tuple[Campaign, ...] = Field((), description="Running and planned campaigns.")
     experiment: Experiment = Field(default_factory=Experiment, description="Holdout and variants.")
+    universal_holdout: UniversalHoldout = Field(
+        default_factory=UniversalHoldout,
+        description="Shoppers held out of every campaign and experiment, for long-term effects.",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> OfferRules:

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from edge.offers.records import DecisionRecord
-from edge.offers.rules import Rules
+from edge.offers.rules import Campaign, Rules
 
 
 @dataclass(slots=True)
@@ -20,6 +20,11 @@ class OfferState:
     by_product: dict[str, deque[float]] = field(default_factory=dict)
     campaign_spent: dict[str, int] = field(default_factory=dict)
     campaign_shopper: dict[tuple[str, str], int] = field(default_factory=dict)
+    campaign_money: dict[str, float] = field(default_factory=dict)  # discounts granted per campaign
+    campaign_redeemed: dict[str, float] = field(default_factory=dict)  # discounts redeemed per campaign
+    # offer id -> (campaign id, unit discount, time offered): granted, not yet redeemed
+    pending: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    redeem_window_s: float = 300.0  # a conversion this long after its offer redeems its discount
     campaign_version: int = 0  # counts budget spending, so what depends on it can be cached
     swept: float = float("-inf")
 
@@ -41,11 +46,45 @@ class OfferState:
         if times is None:
             times = self.by_product[chosen] = deque()
         times.append(t)
-        if rec.campaign_id:
-            self.campaign_spent[rec.campaign_id] = self.campaign_spent.get(rec.campaign_id, 0) + 1
+        cid = rec.campaign_id
+        if cid:
+            self.campaign_spent[cid] = self.campaign_spent.get(cid, 0) + 1
             self.campaign_version += 1
-            key = (rec.campaign_id, rec.shopper)
+            key = (cid, rec.shopper)
             self.campaign_shopper[key] = self.campaign_shopper.get(key, 0) + 1
+            if rec.discount:
+                self.campaign_money[cid] = self.campaign_money.get(cid, 0.0) + rec.discount
+                self.pending["of-" + rec.decision_id[2:]] = (cid, rec.discount, t)
+
+    def redeem(self, offer_id: str, t: float) -> float:
+        """A conversion of ``offer_id`` at ``t``: its campaign's discount counts as redeemed (once,
+        within the redeem window). Returns the amount redeemed (0.0: no campaign discount pending)."""
+        pending = self.pending.pop(offer_id, None)
+        if pending is None or t - pending[2] > self.redeem_window_s:
+            return 0.0
+        cid, amount, _ = pending
+        self.campaign_redeemed[cid] = self.campaign_redeemed.get(cid, 0.0) + amount
+        self.campaign_version += 1
+        return amount
+
+    def campaign_exhausted(self, campaign: Campaign, shopper: str) -> bool:
+        """The campaign's budgets (offers, money granted, money redeemed) or ``shopper``'s cap are spent."""
+        cid = campaign.campaign_id
+        return (
+            (campaign.budget_offers is not None and self.campaign_spent.get(cid, 0) >= campaign.budget_offers)
+            or (
+                campaign.max_per_shopper is not None
+                and self.campaign_shopper.get((cid, shopper), 0) >= campaign.max_per_shopper
+            )
+            or (
+                campaign.budget_money is not None
+                and self.campaign_money.get(cid, 0.0) >= campaign.budget_money
+            )
+            or (
+                campaign.budget_redeemed is not None
+                and self.campaign_redeemed.get(cid, 0.0) >= campaign.budget_redeemed
+            )
+        )
 
     def prune(self, t: float, shopper: str, horizon: float, product_window: float) -> None:
         """Forget what no window can see any more: this shopper now, everyone else now and then."""
@@ -62,6 +101,9 @@ class OfferState:
         for times in self.by_product.values():
             while times and t - times[0] >= product_window:
                 times.popleft()
+        window = self.redeem_window_s
+        for offer_id in [k for k, (_, _, when) in self.pending.items() if t - when > window]:
+            del self.pending[offer_id]
 
     def shopper_capped(self, shopper: str, t: float, r: Rules) -> str | None:
         past = self.by_shopper.get(shopper)

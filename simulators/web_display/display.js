@@ -114,6 +114,7 @@ class Display {
     v.querySelector(".price").textContent = Number(offer.price).toFixed(2);
     v.querySelector(".reason").textContent = offer.reason;
     v.querySelector(".proof").textContent = offer.social_proof || "";
+    v.querySelector(".optout").textContent = offer.opt_out || "";
     v.querySelector(".expires").textContent = `until ${new Date(offer.expires_at * 1000).toLocaleTimeString()}`;
     v.hidden = false;
     this.el.querySelector(".idle-view").hidden = true;

@@ -2,7 +2,7 @@
 
 Model: built on all of Online Retail (no tuning, so the bench stays fast). Decisions: real test
 baskets replayed as pick events of 2,000 shoppers with real profiles, a demo-sized store (48
-stocked products, a campaign, holdout + two variants). Baseline: the bare onnxruntime call with
+stocked products, a campaign, holdout + two variants, one with a 10 % up-sell arm). Baseline: the bare onnxruntime call with
 the same inputs, measured in the same run. On a shared machine the wall-clock figures include time
 other processes took from the core; ``decisions_per_cpu_s`` (process CPU time) and the 1-minute load
 average are reported beside them so the two can be told apart.
@@ -95,7 +95,7 @@ def setup() -> tuple[Any, ...]:
                 "holdout_share": 0.05,
                 "variants": [
                     {"name": "ev", "share": 0.5},
-                    {"name": "rel", "share": 0.5, "ranking": "relevance"},
+                    {"name": "rel", "share": 0.5, "ranking": "relevance", "upsell_share": 0.1},
                 ],
             },
         }

@@ -96,21 +96,25 @@ def test_web_display_renders_acks_and_reports_state(ws_broker: MosquittoBroker) 
             "bought together by 23 % of shoppers",
             "c1",
             "A",
+            1.0,
+            "Personal offers can be switched off in the app",
         )
         pub.publish(offer)
         wait_until(lambda: any(a.status == "shown" for a in acks), 10, what="'shown' ack from the page")
         dom = browser.js(
             "const t = document.querySelector(\"[data-display='d1']\");"
-            "return ['.product', '.price', '.reason', '.proof'].map(s => t.querySelector(s).textContent)"
+            "return ['.product', '.price', '.reason', '.proof', '.optout']"
+            ".map(s => t.querySelector(s).textContent)"
             ".concat([t.className, getComputedStyle(t.querySelector('.offer-view')).display]);"
         )
-        assert dom[:4] == [
+        assert dom[:5] == [
             "Oat biscuits",
             "1.99",
             "goes with your tea",
             "bought together by 23 % of shoppers",
+            "Personal offers can be switched off in the app",
         ]
-        assert "showing" in dom[4] and dom[5] != "none"
+        assert "showing" in dom[5] and dom[6] != "none"
         # an offer hides the idle text, and the internal offer id is printed nowhere on the tile
         assert browser.js(VISIBLE, "d1") == {"idle": False, "offer": True}
         text = browser.js("return document.querySelector(\"[data-display='d1']\").innerText")

@@ -37,7 +37,12 @@ def catalogue() -> Catalogue:
 def rules(**over: Any) -> Any:
     doc: dict[str, Any] = {
         "version": "t1",
-        "rules": {"excluded_categories": ["alcohol"], "min_gap_s": 0, "max_offers_per_shopper": 100},
+        "rules": {
+            "excluded_categories": ["alcohol"],
+            "min_gap_s": 0,
+            "max_offers_per_shopper": 100,
+            "explore_floor": 0.0,
+        },
         "experiment": {
             "holdout_share": 0.0,
             "variants": [{"name": "ev", "share": 1.0, "novelty_share": 0.0, "explore_share": 0.0}],
@@ -99,7 +104,8 @@ def test_relevance_variant_and_social_proof() -> None:
     )
     d = OfferEngine(r, catalogue()).decide(event(), ["C"], CANDS, CTX)
     assert d.offer is not None and d.offer.product_id == "A"
-    assert d.offer.social_proof == "bought together by 40 % of shoppers"
+    assert d.offer.social_proof == "In 40 % of past baskets with an item you picked"
+    assert d.offer.reason == "Often bought with items in your basket"
 
 
 def test_same_product_gap_and_shopper_cap() -> None:

@@ -2,8 +2,9 @@
 
 Random stores, rules, campaigns, experiments and sequences of decisions are decided twice: once
 with the model's indexed candidate lists (fast path where it applies) and once with the same
-candidates as plain :class:`Candidate` lists (general path). Offers, records, caps and budgets
-must be identical at every step.
+candidates as plain :class:`Candidate` lists (general path). Offers, exposures, records (with
+their propensities), caps, budgets in offers and in money (granted and redeemed), up-sells,
+sensitive categories and the universal holdout must be identical at every step.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as tally
 from hypothesis import strategies as st
 
 from edge.events import BasketEvent, ShelfId
@@ -21,7 +23,7 @@ from edge.offers.rules import parse_rules
 
 SHELF = ShelfId(1, 0)
 NAMES = (*(f"P{i:02d}" for i in range(24)), "PAD")  # the model's item table (+ padding)
-CATEGORIES = ("tin", "mug", "candle", "bag")
+CATEGORIES = ("tin", "mug", "candle", "baby")  # baby: sensitive by default
 
 
 def store(draw: Any) -> Catalogue:
@@ -37,6 +39,7 @@ def store(draw: Any) -> Catalogue:
                 new=draw(st.integers(0, 2)) == 0,
             )
     products["NEWONLY"] = Product("NEWONLY", "New, unknown to the model", 3.0, 0.4, "mug", new=True)
+    products["BIGONLY"] = Product("BIGONLY", "Large pack, unknown to the model", 6.0, 0.5, "tin")
     catalogue = Catalogue(products)
     for pid in products:
         units = draw(st.sampled_from([0, 3, 3, 3]))
@@ -59,6 +62,10 @@ def rules_doc(draw: Any) -> dict[str, Any]:
             campaign["budget_offers"] = draw(st.integers(1, 4))
         if draw(st.booleans()):
             campaign["max_per_shopper"] = draw(st.integers(1, 2))
+        if draw(st.integers(0, 2)) == 0:
+            campaign["budget_money"] = draw(st.sampled_from([0.1, 0.5, 2.0]))
+        if draw(st.integers(0, 3)) == 0:
+            campaign["budget_redeemed"] = draw(st.sampled_from([0.1, 1.0]))
         if draw(st.booleans()):
             campaign["start"], campaign["end"] = 1000.0, draw(st.sampled_from([1030.0, 1100.0]))
         campaigns.append(campaign)
@@ -77,7 +84,12 @@ def rules_doc(draw: Any) -> dict[str, Any]:
             "social_proof_min_share": draw(st.sampled_from([0.0, 0.2])),
             "novelty_acceptance": draw(st.sampled_from([0.05, 0.2])),
             "nearby_gondolas": draw(st.sampled_from([0, 1])),
+            "offer_sensitive": draw(st.integers(0, 3)) == 0,
+            "explore_floor": draw(st.sampled_from([0.0, 0.02, 0.3])),
+            "upsell_max_price_ratio": draw(st.sampled_from([1.5, 3.0, 10.0])),
+            "upsell_acceptance": draw(st.sampled_from([0.05, 0.5])),
         },
+        "universal_holdout": {"share": draw(st.sampled_from([0.0, 0.0, 0.2])), "salt": "u", "epoch": "1"},
         "campaigns": campaigns,
         "experiment": {
             "holdout_share": draw(st.sampled_from([0.0, 0.2])),
@@ -85,9 +97,10 @@ def rules_doc(draw: Any) -> dict[str, Any]:
                 {
                     "name": "ev",
                     "share": 0.5,
-                    "novelty_share": draw(st.sampled_from([0.0, 0.2, 0.5])),
+                    "novelty_share": draw(st.sampled_from([0.0, 0.2, 0.4])),
                     "explore_share": draw(st.sampled_from([0.0, 0.3])),
                     "explore_top": draw(st.integers(1, 4)),
+                    "upsell_share": draw(st.sampled_from([0.0, 0.3])),
                 },
                 {
                     "name": "rel",
@@ -95,6 +108,7 @@ def rules_doc(draw: Any) -> dict[str, Any]:
                     "ranking": "relevance",
                     "novelty_share": draw(st.sampled_from([0.0, 0.3, 0.6])),
                     "explore_share": draw(st.sampled_from([0.0, 0.2])),
+                    "upsell_share": draw(st.sampled_from([0.0, 0.2])),
                 },
             ],
         },
@@ -104,7 +118,11 @@ def rules_doc(draw: Any) -> dict[str, Any]:
 @st.composite
 def scenarios(
     draw: Any,
-) -> tuple[Catalogue, dict[str, Any], list[tuple[BasketEvent, list[str], CandidateList, frozenset[str]]]]:
+) -> tuple[
+    Catalogue,
+    dict[str, Any],
+    list[tuple[BasketEvent, list[str], CandidateList, frozenset[str], float | None]],
+]:
     catalogue = store(draw)
     doc = rules_doc(draw)
     steps = []
@@ -113,7 +131,7 @@ def scenarios(
     t = 1000.0
     for n in range(draw(st.integers(1, 12))):
         t += draw(st.sampled_from([0.0, 1.0, 10.0, 40.0]))
-        shopper = draw(st.sampled_from(["s-1", "s-2", "s-3"]))
+        shopper = draw(st.sampled_from(["s-1", "s-2", "s-3", "s-4", "s-5", "s-6", "s-7", "s-8"]))
         basket = draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=4, unique=True))
         # like the model asked with within=engine.offerable(shelf): offerable products, but now
         # and then any product (a caller without ``within``, or stock that changed in between)
@@ -121,12 +139,16 @@ def scenarios(
         items = draw(st.lists(st.sampled_from(pool), max_size=12, unique=True))
         scores = sorted((draw(st.sampled_from([0.05, 0.1, 0.2, 0.2, 0.5, 0.9])) for _ in items), reverse=True)
         together = [draw(st.sampled_from([0.0, 0.1, 0.4])) for _ in items]
-        picked = (
-            draw(st.sampled_from(basket))
-            if basket and draw(st.booleans())
-            else draw(st.sampled_from(NAMES[:-1]))
-        )
+        source = draw(st.integers(0, 2))  # from the basket, an offerable product (up-sells), any
+        if basket and source == 0:
+            picked = draw(st.sampled_from(basket))
+        elif offerable and source == 1:
+            picked = NAMES[draw(st.sampled_from(offerable))]
+        else:
+            picked = draw(st.sampled_from(NAMES[:-1]))
         held = frozenset(draw(st.lists(st.sampled_from(NAMES[:-1]), max_size=2)))
+        if draw(st.integers(0, 5)) == 0:
+            picked = "NOTINCATALOGUE"
         event = BasketEvent(t, SHELF, "pick", picked, 1, 0.9, shopper, event_id=f"e{n}")
         if draw(st.booleans()):  # as the model does: the basket's products left out, and said so
             kept = [j for j, i in enumerate(items) if NAMES[i] not in basket]
@@ -135,7 +157,8 @@ def scenarios(
             indexed = CandidateList.indexed(items, NAMES, scores, together, tuple(basket))
         else:
             indexed = CandidateList.indexed(items, NAMES, scores, together)
-        steps.append((event, basket, indexed, held))
+        redeem_after = draw(st.sampled_from([None, 0.0, 100.0, 1000.0]))  # a conversion, seconds later
+        steps.append((event, basket, indexed, held, redeem_after))
     return catalogue, doc, steps
 
 
@@ -145,12 +168,17 @@ def test_fast_path_decides_as_the_general_path(scenario: Any) -> None:
     catalogue, doc, steps = scenario
     fast = OfferEngine(parse_rules(doc), catalogue)
     general = OfferEngine(parse_rules(doc), catalogue)
-    for event, basket, indexed, held in steps:
+    for event, basket, indexed, held, redeem_after in steps:
         plain = [Candidate(c.product_id, c.score, c.together) for c in indexed]
         context = DecisionContext(display="d-1", shelf=SHELF, held=held)
         a = fast.decide(event, basket, indexed, context)
         b = general.decide(event, basket, plain, context)
         assert a == b
+        tally(f"arm {a.record.arm}, {a.record.outcome}, group {a.record.variant}")
+        tally(f"up-sell available: {a.record.upsell is not None}")
+        if a.offer is not None and redeem_after is not None:
+            t = event.t + redeem_after
+            assert fast.redeem(a.offer.offer_id, t) == general.redeem(a.offer.offer_id, t)
     assert fast._state == general._state
 
 
@@ -161,11 +189,12 @@ def test_fast_path_is_taken_for_the_usual_rules() -> None:
     engine = OfferEngine(parse_rules({"rules": {"min_gap_s": 0}}), catalogue)
     variant = engine.rules.experiment.variants[0]
     indexed = CandidateList.indexed([5, 1, 2], NAMES, [0.5, 0.4, 0.3], [0.0, 0.2, 0.0])
-    got = engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, ["P01"], set(), indexed, variant)
+    got = engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, ["P01"], set(), indexed, variant, "P01")
     assert got is not None
-    choice, ids, keys, filtered = got
+    choice, ids, keys, scores, filtered = got
     assert ids == ("P05", "P02") and keys == (0.5, 0.3) and filtered == (("held", 1),)
+    assert scores == (0.5, 0.3)
     assert choice is not None and choice[1] == "greedy" and choice[0].product.product_id == "P05"
     # a candidate the shelf cannot offer sends the decision down the general path
     unknown = CandidateList.indexed([20], NAMES, [0.5], [0.0])
-    assert engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, [], set(), unknown, variant) is None
+    assert engine._indexed("d-" + "0" * 20, "s-1", 1000.0, SHELF, [], set(), unknown, variant, None) is None

@@ -8,10 +8,10 @@ from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.decision import DecisionContext, OfferEngine
-from edge.offers.log import decisions_since, record_decision
 from edge.offers.rules import parse_rules
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.offer_log import conversions_since, decisions_since, record_decision
 
 SHELF = ShelfId(0, 1)
 
@@ -64,3 +64,11 @@ def test_decisions_are_events_and_restore_caps(tmp_path: Path) -> None:
     )
     again = restored.decide(later, ["B"], [Candidate("A", 0.4)], DecisionContext(display="d", shelf=SHELF))
     assert again.offer is None and again.record.outcome == "capped-shopper"
+
+
+def test_conversions_are_read_back_for_restore(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "edge.db")
+    store = EventStore(db)
+    store.append("conversions", "conversion", "of-1:conversion", 1010.0, {"offer_id": "of-1", "t": 1010.0})
+    store.append("conversions", "conversion", "of-0:conversion", 900.0, {"offer_id": "of-0", "t": 900.0})
+    assert conversions_since(db, 950.0) == [("of-1", 1010.0)]
