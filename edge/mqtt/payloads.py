@@ -41,6 +41,15 @@ M = TypeVar("M", bound=BaseModel)
 SCHEMA_VERSION = 1
 
 
+#: Most plates a shelf controller reports (shelf_firmware_bridge.protocol.MAX_PLATES) and most samples
+#: in one batch (the bridge sends ``bridge.batch_samples`` <= 120): a larger batch is refused, so one
+#: message cannot make the gateway keep a shelf of 200 000 plates (memory, /metrics series).
+MAX_BATCH_PLATES = 64
+MAX_BATCH_SAMPLES = 1024
+#: Largest sample-batch payload read (bytes); a full batch of the bounds above is about 1 MB of JSON.
+MAX_SAMPLES_BYTES = 1 << 20
+
+
 class SampleBatchMessage(Section):
     """Load-cell samples of one shelf, published by shelf-bridge on ``.../{gondola}/{shelf}/samples``."""
 
@@ -49,14 +58,25 @@ class SampleBatchMessage(Section):
     gondola: int = Field(ge=0, description="Gondola of the shelf.")
     shelf: int = Field(ge=0, description="Shelf within the gondola.")
     seq: int = Field(ge=0, description="Sequence number of the first firmware frame in this batch.")
-    plates: list[int] = Field(min_length=1, description="Plate numbers, in the order of each reading row.")
-    t: list[float] = Field(min_length=1, description="Unix time of each sample (from firmware timestamps).")
+    plates: list[Annotated[int, Field(ge=0, le=1023)]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_PLATES,
+        description="Plate numbers (distinct), in the order of each reading row.",
+    )
+    t: list[float] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_SAMPLES,
+        description="Unix time of each sample (from firmware timestamps).",
+    )
     readings: list[list[float]] = Field(
-        description="Grams, calibrated: readings[i][p] is plate plates[p] at t[i]."
+        max_length=MAX_BATCH_SAMPLES,
+        description="Grams, calibrated: readings[i][p] is plate plates[p] at t[i].",
     )
 
     @model_validator(mode="after")
     def _shape(self) -> SampleBatchMessage:
+        if len(set(self.plates)) != len(self.plates):
+            raise ValueError(f"plates {self.plates} name a plate twice")
         if len(self.readings) != len(self.t):
             raise ValueError(f"{len(self.t)} timestamps but {len(self.readings)} reading rows")
         width = len(self.plates)
