@@ -41,12 +41,12 @@ from edge.mqtt.payloads import (
 )
 from edge.mqtt.sample_intake import SampleIntake
 from edge.mqtt.topics import Topics
-from edge.offers.log import record_decision
 from edge.ops.sdnotify import Notifier
 from edge.presence.service import PresenceService
 from edge.service_cli import load_service_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.offer_decisions import record_decision
 from edge.store.retention import RetentionPolicy
 from edge.sync.service import run_sync
 from edge.updates import apply_update

@@ -94,7 +94,7 @@ class OfferStage:
 
     def restore(self, db: sqlite_utils.Database, since_t: float) -> int:
         """Re-apply decisions logged since ``since_t``, so caps and budgets hold across a restart."""
-        from edge.offers.log import decisions_since
+        from edge.store.offer_decisions import decisions_since
 
         return self.engine.restore(decisions_since(db, since_t))
 

@@ -8,10 +8,10 @@ from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.decision import DecisionContext, OfferEngine
-from edge.offers.log import decisions_since, record_decision
 from edge.offers.rules import parse_rules
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
+from edge.store.offer_decisions import decisions_since, record_decision
 
 SHELF = ShelfId(0, 1)
 
