@@ -136,6 +136,13 @@ class SightingItem(Section):
         )
 
 
+#: Most advertisements in one receiver message (a receiver reports every second or so: 100 phones
+#: advertising at 10 Hz is 1 000) and the largest such payload read (bytes): one message of 100 000
+#: sightings (17 MB) held the daemon's event loop for ~2 s.
+MAX_SIGHTINGS = 4096
+MAX_SIGHTINGS_BYTES = 1 << 20
+
+
 class SightingsMessage(Section):
     """Raw sightings from a remote BLE receiver, on ``smartshelf/{store}/ble/{receiver}/sightings``.
 
@@ -143,7 +150,9 @@ class SightingsMessage(Section):
     """
 
     receiver: str = Field(description="Receiver that heard the advertisements.")
-    sightings: list[SightingItem] = Field(description="Advertisements, oldest first.")
+    sightings: list[SightingItem] = Field(
+        max_length=MAX_SIGHTINGS, description="Advertisements, oldest first (at most 4096)."
+    )
 
 
 class OfferMessage(DeviceMessage):

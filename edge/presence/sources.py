@@ -27,7 +27,7 @@ from edge.config import EdgeConfig
 from edge.errors import AdapterError, PayloadError
 from edge.events import Sighting
 from edge.mqtt.client import MqttClient, MqttMessage
-from edge.mqtt.payloads import SightingsMessage, decode
+from edge.mqtt.payloads import MAX_SIGHTINGS_BYTES, SightingsMessage, decode
 from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import Topics
 
@@ -107,6 +107,10 @@ class MqttReceiversSource:
             return
         self.messages += 1
         try:
+            if len(msg.payload) > MAX_SIGHTINGS_BYTES:
+                raise PayloadError(
+                    msg.topic, f"{len(msg.payload)} bytes (at most {MAX_SIGHTINGS_BYTES})", b""
+                )
             parsed = decode(SightingsMessage, msg.topic, msg.payload)
             topic_receiver = msg.topic.split("/")[3]
             if parsed.receiver != topic_receiver:

@@ -1,6 +1,6 @@
 """A flood of bad or novel MQTT messages against the running daemon (real Mosquitto, dashboard on).
 
-Every door counts what it refuses; none writes a log line per message (a flood of 8 000 messages
+Every door counts what it refuses (a sightings message of more than 4096 sightings or 1 MiB too); none writes a log line per message (a flood of 8 000 messages
 used to write 8 000 lines: sightings, display state, the dashboard's observer), and the dashboard
 keeps at most ``MAX_SHELVES`` shelves however many shelf topics appear (each used to add series to
 /metrics and rows to the page, without bound).
@@ -78,13 +78,17 @@ def test_a_flood_is_counted_not_logged_per_message_and_the_dashboard_stays_bound
     assert attacker.wait_connected(5)
     status = json.dumps({"bridge": "b", "port": "/dev/x", "connected": True, "updated_at": 1.0}).encode()
     try:
+        item = {"t": 1.0, "rssi": -60}
+        too_many = json.dumps({"receiver": "rx1", "sightings": [item] * 5000}).encode()  # 110 kB
+        attacker.publish(TOPICS.ble_sightings("rx1"), too_many, qos=1)
+        attacker.publish(TOPICS.ble_sightings("rx1"), b'{"pad": "' + b"A" * (1 << 20) + b'"}', qos=1)
         for _ in range(FLOOD):
             attacker.publish(TOPICS.ble_sightings("rx1"), b'{"receiver": 1}', qos=1)
             attacker.publish(TOPICS.display(1, 1, "d1", "state"), b"[]", qos=1)
             attacker.publish(TOPICS.gateway_events("gw-x", "basket"), b'{"t": "now"}', qos=1)
         for i in range(MAX_SHELVES + 100):  # a shelf status on ever new shelf topics
             attacker.publish(TOPICS.shelf_status(100 + i // 100, i % 100), status, qos=1)
-        wait_until(lambda: value(MALFORMED_SIGHTINGS) - sightings0 == FLOOD, 20, what="sightings refused")
+        wait_until(lambda: value(MALFORMED_SIGHTINGS) - sightings0 == FLOOD + 2, 20, what="sightings refused")
         wait_until(
             lambda: value(PAYLOADS_REFUSED, kind="display-state", reason="malformed") - states0 == FLOOD,
             20,
