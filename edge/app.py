@@ -404,6 +404,9 @@ def run(args: argparse.Namespace) -> int:
     except EdgeError as exc:
         log.error("cannot start: %s", exc)
         return 1
+    except OSError as exc:  # the data directory or database cannot be made (a check passed as root)
+        log.error("cannot start: %s (gateway.data_dir = %s)", exc, config.gateway.data_dir)
+        return 1
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -375,7 +375,11 @@ def run(args: argparse.Namespace) -> int:
     if not config.bridge.shelves:
         log.error("no [[bridge.shelves]] in %s: nothing to read", args.config)
         return 2
-    bridge = Bridge(config)
+    try:
+        bridge = Bridge(config)
+    except OSError as exc:  # the calibration database cannot be made (a check passed as root)
+        log.error("cannot start: %s (gateway.data_dir = %s)", exc, config.gateway.data_dir)
+        return 1
     bridge.start()
     log.info("bridge %s serving %d shelves", bridge.bridge_id, len(bridge.links))
     notifier = Notifier.from_environment()

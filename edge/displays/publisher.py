@@ -315,7 +315,7 @@ class DisplayPublisher:
             state = decode(DisplayStateMessage, msg.topic, msg.payload)
         except PayloadError as exc:
             PAYLOADS_REFUSED.labels(kind="display-state", reason="malformed").inc()
-            log.warning("%s", exc)
+            self._refusals.refused(display, f"display {display}: state", "malformed", exc.reason)
             return
         if state.display != display:
             PAYLOADS_REFUSED.labels(kind="display-state", reason="wrong_display").inc()
@@ -331,7 +331,12 @@ class DisplayPublisher:
         text = msg.payload[:16].decode(errors="replace")
         if text not in ("online", "offline") or len(msg.payload) > 16:
             PAYLOADS_REFUSED.labels(kind="display-availability", reason="malformed").inc()
-            log.warning("display %s: availability %r is neither online nor offline", display, text[:16])
+            self._refusals.refused(
+                display,
+                f"display {display}: availability",
+                "malformed",
+                f"{text!r} is neither online nor offline",
+            )
             return
         with self._lock:
             self.status[display].available = text == "online"

@@ -41,6 +41,15 @@ M = TypeVar("M", bound=BaseModel)
 SCHEMA_VERSION = 1
 
 
+#: Most plates a shelf controller reports (shelf_firmware_bridge.protocol.MAX_PLATES) and most samples
+#: in one batch (the bridge sends ``bridge.batch_samples`` <= 120): a larger batch is refused, so one
+#: message cannot make the gateway keep a shelf of 200 000 plates (memory, /metrics series).
+MAX_BATCH_PLATES = 64
+MAX_BATCH_SAMPLES = 1024
+#: Largest sample-batch payload read (bytes); a full batch of the bounds above is about 1 MB of JSON.
+MAX_SAMPLES_BYTES = 1 << 20
+
+
 class SampleBatchMessage(Section):
     """Load-cell samples of one shelf, published by shelf-bridge on ``.../{gondola}/{shelf}/samples``."""
 
@@ -49,14 +58,25 @@ class SampleBatchMessage(Section):
     gondola: int = Field(ge=0, description="Gondola of the shelf.")
     shelf: int = Field(ge=0, description="Shelf within the gondola.")
     seq: int = Field(ge=0, description="Sequence number of the first firmware frame in this batch.")
-    plates: list[int] = Field(min_length=1, description="Plate numbers, in the order of each reading row.")
-    t: list[float] = Field(min_length=1, description="Unix time of each sample (from firmware timestamps).")
+    plates: list[Annotated[int, Field(ge=0, le=1023)]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_PLATES,
+        description="Plate numbers (distinct), in the order of each reading row.",
+    )
+    t: list[float] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_SAMPLES,
+        description="Unix time of each sample (from firmware timestamps).",
+    )
     readings: list[list[float]] = Field(
-        description="Grams, calibrated: readings[i][p] is plate plates[p] at t[i]."
+        max_length=MAX_BATCH_SAMPLES,
+        description="Grams, calibrated: readings[i][p] is plate plates[p] at t[i].",
     )
 
     @model_validator(mode="after")
     def _shape(self) -> SampleBatchMessage:
+        if len(set(self.plates)) != len(self.plates):
+            raise ValueError(f"plates {self.plates} name a plate twice")
         if len(self.readings) != len(self.t):
             raise ValueError(f"{len(self.t)} timestamps but {len(self.readings)} reading rows")
         width = len(self.plates)
@@ -116,6 +136,13 @@ class SightingItem(Section):
         )
 
 
+#: Most advertisements in one receiver message (a receiver reports every second or so: 100 phones
+#: advertising at 10 Hz is 1 000) and the largest such payload read (bytes): one message of 100 000
+#: sightings (17 MB) held the daemon's event loop for ~2 s.
+MAX_SIGHTINGS = 4096
+MAX_SIGHTINGS_BYTES = 1 << 20
+
+
 class SightingsMessage(Section):
     """Raw sightings from a remote BLE receiver, on ``smartshelf/{store}/ble/{receiver}/sightings``.
 
@@ -123,7 +150,9 @@ class SightingsMessage(Section):
     """
 
     receiver: str = Field(description="Receiver that heard the advertisements.")
-    sightings: list[SightingItem] = Field(description="Advertisements, oldest first.")
+    sightings: list[SightingItem] = Field(
+        max_length=MAX_SIGHTINGS, description="Advertisements, oldest first (at most 4096)."
+    )
 
 
 class OfferMessage(DeviceMessage):

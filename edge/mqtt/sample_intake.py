@@ -3,7 +3,9 @@
 A batch arrives on ``smartshelf/{store}/{gondola}/{shelf}/samples``. Before it reaches a shelf's
 detector (which keeps its own time and drops samples older than the last it saw), the door refuses
 
-- a payload that does not decode (``malformed``: bad JSON, a missing field, NaN or Infinity, ...);
+- a payload over ``MAX_SAMPLES_BYTES`` (``too_large``), read no further;
+- a payload that does not decode (``malformed``: bad JSON, a missing field, NaN or Infinity, more
+  plates or samples than a shelf controller sends, a plate named twice, ...);
 - a payload naming another shelf than its topic (``wrong_shelf``): the shelf identity is the topic's,
   which the broker's ACL ties to the bridge;
 - a batch whose timestamps lie further ahead of the gateway's clock than
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 
 from edge.errors import PayloadError
 from edge.events import SampleBatch, ShelfId
-from edge.mqtt.payloads import SampleBatchMessage, decode
+from edge.mqtt.payloads import MAX_SAMPLES_BYTES, SampleBatchMessage, decode
 from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import parse_shelf_topic
 from edge.telemetry import SAMPLES_REFUSED
@@ -69,6 +71,9 @@ class SampleIntake:
             self._refuse("?", "bad_topic", f"not a shelf samples topic: {topic[:120]!r}")
             return None
         label = f"{gondola}/{shelf}"
+        if len(payload) > MAX_SAMPLES_BYTES:
+            self._refuse(label, "too_large", f"{len(payload)} bytes (at most {MAX_SAMPLES_BYTES})")
+            return None
         try:
             message = decode(SampleBatchMessage, topic, payload)
         except PayloadError as exc:

@@ -27,7 +27,8 @@ from edge.config import EdgeConfig
 from edge.errors import AdapterError, PayloadError
 from edge.events import Sighting
 from edge.mqtt.client import MqttClient, MqttMessage
-from edge.mqtt.payloads import SightingsMessage, decode
+from edge.mqtt.payloads import MAX_SIGHTINGS_BYTES, SightingsMessage, decode
+from edge.mqtt.refusals import RefusalLog
 from edge.mqtt.topics import Topics
 
 log = logging.getLogger("edge.presence.sources")
@@ -66,6 +67,7 @@ class MqttReceiversSource:
         self.messages = 0
         self.sightings = 0
         self.malformed = 0
+        self._refusals = RefusalLog(log)
         self._errors = [0]
         self._on: OnSighting | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,6 +107,10 @@ class MqttReceiversSource:
             return
         self.messages += 1
         try:
+            if len(msg.payload) > MAX_SIGHTINGS_BYTES:
+                raise PayloadError(
+                    msg.topic, f"{len(msg.payload)} bytes (at most {MAX_SIGHTINGS_BYTES})", b""
+                )
             parsed = decode(SightingsMessage, msg.topic, msg.payload)
             topic_receiver = msg.topic.split("/")[3]
             if parsed.receiver != topic_receiver:
@@ -116,9 +122,13 @@ class MqttReceiversSource:
             self.malformed += 1
             telemetry.MALFORMED_SIGHTINGS.inc()
             reason = exc.reason if isinstance(exc, PayloadError) else str(exc)
-            # The payload itself is never logged: it may carry tokens of non-enrolled phones.
-            log.warning(
-                "malformed sightings message on %s dropped (%d so far): %s", msg.topic, self.malformed, reason
+            # The payload itself is never logged: it may carry tokens of non-enrolled phones. One line per
+            # minute, whichever receiver (a flood is counted on /metrics, not written to the journal).
+            self._refusals.refused(
+                "receivers",
+                f"sightings on {msg.topic[:120]}",
+                "malformed",
+                f"{reason} ({self.malformed} so far)",
             )
             return
         for sighting in sightings:

@@ -18,6 +18,11 @@ HISTORY_S = 60.0
 POINT_SPACING_S = 0.25
 MAX_EVENTS = 40
 MAX_OFFERS = 30
+#: Shelves (and device availability entries) kept: a store has far fewer; messages about further ones
+#: are counted (``beyond_limit``) and dropped, so a flood of topics cannot grow the state, the page or
+#: /metrics without bound.
+MAX_SHELVES = 512
+MAX_AVAILABILITY = 1024
 #: A plate reading below this has not been tared (zeroed) by ``shelf-edge calibrate``: an empty,
 #: tared plate reads 0 g plus a few grams of noise or drift and a load only adds weight, whereas an
 #: untared plate reads its raw offset times the default scale, kilograms either way. The positive
@@ -64,7 +69,19 @@ class LiveState:
             "acks_withdrawn": 0,
             "presence_arrivals": 0,
             "malformed": 0,
+            "beyond_limit": 0,
         }
+        self._shelves: set[ShelfKey] = set()
+
+    def _admit(self, key: ShelfKey) -> bool:
+        """True when ``key`` is a known shelf or there is room for one more (call under the lock)."""
+        if key in self._shelves:
+            return True
+        if len(self._shelves) >= MAX_SHELVES:
+            self.counters["beyond_limit"] += 1
+            return False
+        self._shelves.add(key)
+        return True
 
     # ------------------------------------------------------------------ feeding
     def on_samples(
@@ -72,6 +89,8 @@ class LiveState:
     ) -> None:
         with self._lock:
             self.counters["sample_batches"] += 1
+            if not self._admit((gondola, shelf)):
+                return
             for i, plate in enumerate(plates):
                 series = self._plates.setdefault((gondola, shelf, plate), deque())
                 for ts, row in zip(t, readings, strict=True):
@@ -84,10 +103,14 @@ class LiveState:
 
     def on_shelf_status(self, gondola: int, shelf: int, status: dict[str, Any]) -> None:
         with self._lock:
-            self._status[(gondola, shelf)] = dict(status)
+            if self._admit((gondola, shelf)):
+                self._status[(gondola, shelf)] = dict(status)
 
     def on_availability(self, who: str, state: str) -> None:
         with self._lock:
+            if who not in self._availability and len(self._availability) >= MAX_AVAILABILITY:
+                self.counters["beyond_limit"] += 1
+                return
             self._availability[who] = state
 
     def on_basket(
@@ -119,6 +142,8 @@ class LiveState:
 
     def on_presence(self, shopper: str, gondola: int, shelf: int, kind: str) -> None:
         with self._lock:
+            if not self._admit((gondola, shelf)):
+                return
             present = self._present.setdefault((gondola, shelf), set())
             if kind == "departure":
                 present.discard(shopper)

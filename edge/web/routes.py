@@ -1,4 +1,4 @@
-"""The dashboard's HTTP routes (Starlette), over a :class:`~edge.web.server.DashboardApp`.
+"""The dashboard's HTTP routes (Starlette), over a :class:`Dashboard` (``edge.web.server.DashboardApp``).
 
 Open: ``/healthz``, ``/metrics``, ``/login``, ``/static/*``. Behind the login (a random session
 cookie, HttpOnly, SameSite=Strict, valid ``web.session_ttl_s``): ``/``, ``/api/state``; without a
@@ -16,22 +16,37 @@ import logging
 import math
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs
 
 import anyio
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from edge.web.server import DashboardApp
+from edge.config import EdgeConfig
 
 log = logging.getLogger("edge.web")
 T = TypeVar("T")
+
+
+class Dashboard(Protocol):
+    """What the routes need of the dashboard (``edge.web.server.DashboardApp``, which imports this
+    module: a protocol here keeps the two modules free of an import cycle)."""
+
+    config: EdgeConfig
+    registry: CollectorRegistry
+
+    def state(self) -> dict[str, Any]: ...
+    def health(self) -> tuple[int, dict[str, Any]]: ...
+    def new_session(self) -> str: ...
+    def end_session(self, token: str | None) -> None: ...
+    def valid(self, token: str | None) -> bool: ...
+    def check_password(self, given: str) -> bool: ...
+
 
 COOKIE = "smartshelf_session"
 MAX_FORM_BYTES = 4096
@@ -91,7 +106,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_qs(body.decode(errors="replace"))
 
 
-def build_app(app: DashboardApp, limiter: anyio.CapacityLimiter) -> Starlette:
+def build_app(app: Dashboard, limiter: anyio.CapacityLimiter) -> Starlette:
     files = _bundled()
     # One password check at a time (scrypt: ~50 ms and 16 MiB each): a flood of logins takes at
     # most one core from the daemon, and guessing is slowed further.

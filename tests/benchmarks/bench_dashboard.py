@@ -45,7 +45,11 @@ def main() -> list[dict[str, Any]]:
     logging.disable(logging.WARNING)  # the dashboard's own MQTT client has no broker here
     config = parse_config(
         {
-            "gateway": {"store_id": "bench", "data_dir": tempfile.mkdtemp(prefix="bench-dashboard-")},
+            "gateway": {
+                "store_id": "bench",
+                "gateway_id": "gw-bench",
+                "data_dir": tempfile.mkdtemp(prefix="bench-dashboard-"),
+            },
             "mqtt": {"host": "127.0.0.1", "port": free_port()},
             "web": {"host": "127.0.0.1", "port": 0},
         }

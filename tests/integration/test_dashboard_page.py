@@ -44,7 +44,7 @@ def dashboard(shared_broker: MosquittoBroker, tmp_path: Path) -> Iterator[tuple[
     )
     config = parse_config(
         {
-            "gateway": {"store_id": "store-page", "data_dir": str(tmp_path)},
+            "gateway": {"store_id": "store-page", "gateway_id": "gw-page", "data_dir": str(tmp_path)},
             "mqtt": {"host": shared_broker.host, "port": shared_broker.port},
             "sensing": {"planogram": str(planogram)},
             "web": {"host": "127.0.0.1", "port": 0, "password": PASSWORD},

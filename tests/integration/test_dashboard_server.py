@@ -20,6 +20,7 @@ from edge.web.http import HttpLimits
 from edge.web.passwords import hash_password, verify
 from edge.web.server import DashboardHandle, start_dashboard
 from simulators.broker import MosquittoBroker
+from tests.support.configs import IDENTITY
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ def open_count(socks: list[socket.socket]) -> int:
 def dashboard(shared_broker: MosquittoBroker, tmp_path: Path) -> Iterator[DashboardHandle]:
     config = parse_config(
         {
-            "gateway": {"store_id": "store-009", "data_dir": str(tmp_path)},
+            "gateway": {"store_id": "store-009", "gateway_id": "gw-9", "data_dir": str(tmp_path)},
             "mqtt": {"host": shared_broker.host, "port": shared_broker.port},
             "web": {"host": "127.0.0.1", "port": 0, "password": hash_password(PASSWORD)},
         }
@@ -121,7 +122,7 @@ def test_a_slow_request_body_is_cut_off(dashboard: DashboardHandle) -> None:
 
 
 def test_off_the_store_lan_unless_configured() -> None:
-    assert parse_config({}).web.host == "127.0.0.1"  # decision: see edge/web/README.md
+    assert parse_config({"gateway": IDENTITY}).web.host == "127.0.0.1"  # decision: see edge/web/README.md
 
 
 def test_hashed_password(dashboard: DashboardHandle) -> None:
@@ -133,7 +134,7 @@ def test_hashed_password(dashboard: DashboardHandle) -> None:
     )
     assert refused.headers["Location"] == "/login?failed=1"
     with pytest.raises(ConfigError, match=r"web\.password"):
-        parse_config({"web": {"password": "scrypt$16384$8$1$not-base64!$x"}})
+        parse_config({"gateway": IDENTITY, "web": {"password": "scrypt$16384$8$1$not-base64!$x"}})
 
 
 def test_hash_password_command(tmp_path: Path) -> None:

@@ -192,3 +192,37 @@ def test_forged_display_acks_are_refused_and_never_stored(
     assert stored[0][1] < 200
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(refusals) == len(forged) and all(len(line) < 400 for line in refusals), refusals
+
+
+def test_an_oversized_sample_batch_is_refused_and_the_shelf_still_detects(gateway: Gateway) -> None:
+    """One batch of 200 000 plates used to become a shelf of 200 000 plates (+225 MB, a 13 MB /metrics).
+
+    Now a payload over 1 MiB is not parsed, and more plates or samples than a controller sends, or a
+    plate named twice, is malformed.
+    """
+    before = {r: value(SAMPLES_REFUSED, shelf="1/1", reason=r) for r in ("too_large", "malformed")}
+    baskets: list[dict[str, object]] = []
+    pub = MqttClient(gateway.config.mqtt, "test-door-size")
+    pub.subscribe(TOPICS.gateway_events("gw-door", "basket"), lambda m: baskets.append(json.loads(m.payload)))
+    pub.start()
+    assert pub.wait_connected(5)
+    now = time.time()
+    stream = _pick_stream(now - 10.5, 10.0)
+    topic = TOPICS.samples(1, 1)
+    wide = stream[0].model_dump()
+    wide.update(plates=list(range(50_000)), t=[now], readings=[[1.0] * 50_000])
+    twice = stream[0].model_dump() | {"plates": [1, 1, 2, 3]}
+    long = stream[0].model_dump() | {"t": [now] * 2000, "readings": [[1.0] * 4] * 2000}
+    for hostile in (wide, twice, long):
+        pub.publish(topic, json.dumps(hostile).encode(), qos=1)
+    pub.publish(topic, b'{"pad": "' + b"A" * (1 << 20) + b'"}', qos=1)
+    for batch in stream:
+        pub.publish(topic, encode(batch), qos=1)
+    try:
+        wait_until(lambda: baskets, 20, what="the pick after the oversized batches")
+    finally:
+        pub.stop()
+    assert [(b["kind"], b["gondola"], b["shelf"]) for b in baskets] == [("pick", 1, 1)]
+    assert gateway.sensing.detectors[ShelfId(1, 1)].plates == (1, 2, 3, 4)
+    assert value(SAMPLES_REFUSED, shelf="1/1", reason="too_large") - before["too_large"] == 1
+    assert value(SAMPLES_REFUSED, shelf="1/1", reason="malformed") - before["malformed"] == 3

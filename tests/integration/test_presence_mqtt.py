@@ -101,6 +101,6 @@ def test_receivers_over_mqtt_resolve_an_enrolled_phone_and_drop_others(
     # the stranger is not enrolled (enrolled_keys skips them): never resolved, never in an event
     assert all(e.shopper != "x-stranger" for e in events)
     assert resolver.dropped > 0 and source.malformed == 1
-    assert "malformed sightings message on smartshelf/store-001/ble/rx-g1s1/sightings" in caplog.text
+    assert "sightings on smartshelf/store-001/ble/rx-g1s1/sightings refused (malformed)" in caplog.text
     stranger_token = scripts[2].customer.secret.hex()
     assert stranger_token not in caplog.text

@@ -96,7 +96,7 @@ def test_bridge_notifies_ready_watchdog_and_stopping(
     try:
         config = tmp_path / "bridge.toml"
         config.write_text(
-            f'[gateway]\ndata_dir = "{tmp_path / "data"}"\n[mqtt]\nport = {broker.port}\n'
+            f'[gateway]\nstore_id = "s1"\ngateway_id = "gw-n"\ndata_dir = "{tmp_path / "data"}"\n[mqtt]\nport = {broker.port}\n'
             f'[[bridge.shelves]]\nport = "{port}"\ngondola = 1\nshelf = 1\n'
         )
         argv = [ManagedProcess.console_script("shelf-bridge"), "run", "--config", str(config)]

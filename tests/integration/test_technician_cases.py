@@ -194,3 +194,20 @@ def test_install_of_a_new_gateway_needs_its_store(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert "gateway.store_id: a new gateway needs its store: pass --store-id STORE" in err
     assert not (tmp_path / "root/etc/smartshelf/edge.toml").exists()
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """As root the path check passes for /proc/... (access(2) says writable); mkdir then failed with a
+    traceback. As another user the check itself refuses it. Either way: one line, non-zero exit."""
+    config = tmp_path / "edge.toml"
+    extra = '[presence]\nsource = "none"\n[web]\nenabled = false\n[bridge]\nbridge_id = "b1"\n'
+    extra += '[[bridge.shelves]]\nport = "/dev/null"\ngondola = 1\nshelf = 1\n'
+    config.write_text(gateway(Path("/proc/smartshelf-cannot-exist"), extra))
+    for command in ("shelf-edge", "shelf-bridge"):
+        script = Path(sys.executable).with_name(command)
+        done = subprocess.run(
+            [str(script), "run", "--config", str(config)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0, (command, done.stderr)
+        assert "Traceback" not in done.stderr, (command, done.stderr)
+        assert "/proc/smartshelf-cannot-exist" in done.stderr, (command, done.stderr)

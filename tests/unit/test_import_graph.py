@@ -80,3 +80,12 @@ def test_the_gateway_modules_import_each_other_without_cycles() -> None:
 
 def test_the_cycle_finder_finds_one() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_offer_core_imports_no_adapter() -> None:
+    """edge/offers decides; storing decisions is the store's (edge/store/offer_log.py)."""
+    graph = import_graph()
+    offers = {m: deps for m, deps in graph.items() if m.startswith("edge.offers")}
+    assert offers and all(
+        not d.startswith(("edge.store", "edge.mqtt", "edge.sync")) for deps in offers.values() for d in deps
+    )

@@ -9,6 +9,7 @@ from edge.config import parse_config
 from edge.store.db import open_database
 from edge.store.events_repo import EventStore
 from edge.store.retention import DAY_S, RetentionPolicy, prune
+from tests.support.configs import IDENTITY
 
 NOW = 1_800_000_000.0
 POLICY = RetentionPolicy(sent_retention_days=7, event_retention_days=30, dead_letter_retention_days=90)
@@ -56,7 +57,10 @@ def test_prune_keeps_exactly_what_the_policy_keeps(tmp_path: Path) -> None:
 
 def test_the_store_runs_retention_from_the_config_at_its_interval(tmp_path: Path, caplog) -> None:
     config = parse_config(
-        {"database": {"sent_retention_days": 7, "event_retention_days": 30, "retention_interval_s": 600}}
+        {
+            "gateway": IDENTITY,
+            "database": {"sent_retention_days": 7, "event_retention_days": 30, "retention_interval_s": 600},
+        }
     )
     d = config.database
     store = seeded(tmp_path)
@@ -81,5 +85,5 @@ def test_event_retention_below_one_day_is_refused() -> None:
     from edge.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
-        parse_config({"database": {"event_retention_days": 0.5}})
+        parse_config({"gateway": IDENTITY, "database": {"event_retention_days": 0.5}})
     assert "database.event_retention_days" in str(err.value)
