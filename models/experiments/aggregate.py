@@ -98,7 +98,7 @@ def _first_per_key(key: I, t: F) -> I:
     return order[first]
 
 
-class _WindowSums:
+class WindowSums:
     """Sums of pick columns per (group, time window), by cumulative sums over sorted keys."""
 
     def __init__(self, group: I, t: F, values: list[F], t0: float, span: float) -> None:
@@ -134,12 +134,12 @@ def cell_stats(exp: Exposures, picks: Picks, windows: Windows) -> CellStats:
     t_max = float(t_all.max())
     as_of = windows.as_of if windows.as_of is not None else t_max
     span = (t_max - t_min) + 28 * DAY + windows.visit_s + 2.0
-    spend = _WindowSums(picks.shopper, picks.t, [picks.price, picks.margin], t_min, span)
+    spend = WindowSums(picks.shopper, picks.t, [picks.price, picks.margin], t_min, span)
     # conversions: picks keyed by (shopper, product) pair, ranked among the pairs present
     n_products = int(max(exp.product.max(), picks.product.max() if len(picks.product) else 0)) + 1
     pick_pair = picks.shopper * n_products + picks.product
     pairs, pair_rank = np.unique(pick_pair, return_inverse=True)
-    converts = _WindowSums(pair_rank.astype(np.int64), picks.t, [np.ones(len(picks.t))], t_min, span)
+    converts = WindowSums(pair_rank.astype(np.int64), picks.t, [np.ones(len(picks.t))], t_min, span)
     first_any = exp.t[_first_per_key(exp.shopper, exp.t)]
     first_of = np.zeros(int(exp.shopper.max()) + 1)
     first_of[exp.shopper[_first_per_key(exp.shopper, exp.t)]] = first_any

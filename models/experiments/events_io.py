@@ -155,6 +155,20 @@ def read_events(directory: str | Path) -> EventData:
     return EventData(exposures, pick_rows, Labels(campaigns, arms, stores), products, shoppers)
 
 
+def read_picks(directory: str | Path) -> tuple[Picks, list[str], list[str]]:
+    """Only the picks (for decision rewards): the rows and the shopper and product names of their codes."""
+    root = Path(directory)
+    picks = _read(root / "picks", PICK_COLUMNS)
+    shopper_codes, shoppers = _codes(pc.cast(picks.column("shopper"), pa.string()))
+    product_codes, products = _codes(pc.cast(picks.column("product"), pa.string()))
+    where = root / "picks"
+    rows = Picks(
+        _floats(picks, "t", where), shopper_codes, product_codes, _floats(picks, "price", where),
+        _floats(picks, "margin", where),
+    )  # fmt: skip
+    return rows, shoppers, products
+
+
 def _partition_columns(table: pa.Table, store: pa.Array) -> pa.Table:
     seconds = pc.floor(table.column("t")).cast(pa.int64())
     day = pc.strftime(seconds.cast(pa.timestamp("s", "UTC")), "%Y-%m-%d")
