@@ -29,7 +29,7 @@ ERRORS = {
 
 
 @dataclass(frozen=True, slots=True)
-class TestConfig:
+class AnalysisConfig:
     """``alpha``: two-sided level (0.05: 95 % intervals); ``sequential_tuning``: the number of
     shoppers (both arms) at which the confidence sequence is tightest (gbstats' default 5000)."""
 
@@ -87,11 +87,11 @@ class TTest:
     """Welch's two-sample t-test; relative uplift by the delta method."""
 
     def __init__(
-        self, control: SampleMeanStatistic, treatment: SampleMeanStatistic, config: TestConfig | None = None
+        self, control: SampleMeanStatistic, treatment: SampleMeanStatistic, config: AnalysisConfig | None = None
     ) -> None:
         self.control = control
         self.treatment = treatment
-        self.config = config or TestConfig()
+        self.config = config or AnalysisConfig()
 
     def moments(self) -> Moments:
         c, t = self.control, self.treatment
@@ -178,7 +178,7 @@ class CupedTTest(TTest):
         self,
         control: RegressionAdjustedStatistic,
         treatment: RegressionAdjustedStatistic,
-        config: TestConfig | None = None,
+        config: AnalysisConfig | None = None,
     ) -> None:
         super().__init__(control.post, treatment.post, config)
         self.adjusted_control = control

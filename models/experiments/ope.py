@@ -60,13 +60,13 @@ class BanditLog:
         if bad.size:
             row = int(bad[0])
             raise PolicyLogError(
-                f"logging_propensity must be in (0, 1], row {row + 1} has {self.logging_propensity[row]!r}"
+                f"logging_propensity must be in (0, 1], row {row + 1} has {float(self.logging_propensity[row])}"
             )
         bad = np.flatnonzero((self.target_probability < 0) | (self.target_probability > 1))
         if bad.size:
             row = int(bad[0])
             raise PolicyLogError(
-                f"target_probability must be in [0, 1], row {row + 1} has {self.target_probability[row]!r}"
+                f"target_probability must be in [0, 1], row {row + 1} has {float(self.target_probability[row])}"
             )
 
     @property

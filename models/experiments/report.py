@@ -20,7 +20,7 @@ from models.experiments.aggregate import ALL_CAMPAIGNS, METRICS, MONDAY, WEEK, C
 from models.experiments.frequentist import (
     CupedTTest,
     SequentialTTest,
-    TestConfig,
+    AnalysisConfig,
     TTest,
     UpliftResult,
 )
@@ -49,7 +49,7 @@ class Labels:
 
 @dataclass(frozen=True, slots=True)
 class ReportConfig:
-    test: TestConfig = field(default_factory=TestConfig)
+    test: AnalysisConfig = field(default_factory=AnalysisConfig)
     shares: Mapping[str, float] | None = None  # configured share per arm, for the SRM check
 
 
@@ -67,7 +67,7 @@ def _stats(cs: CellStats, rows: NDArray[np.bool_], metric: str) -> RegressionAdj
 
 
 def compare(
-    cs: CellStats, treated: NDArray[np.bool_], control: NDArray[np.bool_], config: TestConfig
+    cs: CellStats, treated: NDArray[np.bool_], control: NDArray[np.bool_], config: AnalysisConfig
 ) -> dict[str, object]:
     """Every metric of the treated cells against the control cells."""
     metrics: dict[str, object] = {}

@@ -25,7 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decisions", required=True, help="export directory: decisions/, picks/, catalogues/, rules.json")
     parser.add_argument("--running", help="the rules that made the log (default: DIR/rules.json)")
     parser.add_argument("--catalogues", help="directory of <store_id>.csv catalogues (default: DIR/catalogues)")
-    parser.add_argument("--visit-s", type=float, default=3600.0, help="a conversion counts within this many s")
+    parser.add_argument(
+        "--reward-s",
+        type=float,
+        default=300.0,
+        help="a decision's reward: the offered product picked within this many s (the edge's conversion window)",
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="two-sided level of the intervals")
     parser.add_argument("--out", help="write the JSON here as well as printing it")
 
@@ -35,7 +40,7 @@ def evaluate_rules(
     new_rules: OfferRules,
     running_rules: OfferRules,
     catalogue_dir: Path | None = None,
-    visit_s: float = 3600.0,
+    reward_s: float = 300.0,
     alpha: float = 0.05,
 ) -> dict[str, object]:
     """Read the export at ``root``, replay both rule sets, compare them (raises EventsError,
@@ -62,7 +67,7 @@ def evaluate_rules(
     )
     a[s < 0] = -1
     t = np.array([d.t for d in decisions])
-    converted, margin = decision_rewards(np.maximum(s, 0), a, t, picks, visit_s)
+    converted, margin = decision_rewards(np.maximum(s, 0), a, t, picks, reward_s)
     budgets = {c.campaign_id: c.budget_offers for c in new_rules.campaigns}
     result = compare_policies(running, new, converted, margin, budgets, alpha).to_dict()
     result["running_rules"] = running_rules.version
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         new_rules = load_rules(args.rules)
         running_rules = load_rules(args.running or root / "rules.json")
         catalogues = Path(args.catalogues) if args.catalogues else None
-        result = evaluate_rules(root, new_rules, running_rules, catalogues, args.visit_s, args.alpha)
+        result = evaluate_rules(root, new_rules, running_rules, catalogues, args.reward_s, args.alpha)
     except (EventsError, EdgeError) as exc:
         print(f"simulate-policy: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from models.experiments.aggregate import DAY, Windows, cell_stats
 from models.experiments.events_io import EventsError, read_events
-from models.experiments.frequentist import TestConfig
+from models.experiments.frequentist import AnalysisConfig
 from models.experiments.report import HOLDOUT, ReportConfig, build_report
 from models.experiments.report_html import render
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     windows = Windows(visit_s=args.visit_s, as_of=args.as_of)
     stats = cell_stats(data.exposures, data.picks, windows)
-    report = build_report(stats, data.labels, ReportConfig(TestConfig(alpha=args.alpha), shares))
+    report = build_report(stats, data.labels, ReportConfig(AnalysisConfig(alpha=args.alpha), shares))
     as_of = args.as_of or float(max(data.exposures.t.max(), data.picks.t.max() if len(data.picks.t) else 0))
     report["source"] = str(events)
     report["as_of"] = datetime.fromtimestamp(as_of, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -33,7 +33,8 @@ DAY = 86_400.0
 WEEK = 7 * DAY
 START = 1_788_739_200.0  # Monday 2026-09-07 00:00 UTC: the experiment starts
 VISIT_S = 3600.0
-PICK_GAP_S = 45.0
+PICK_GAP_S = 400.0  # between two picks of a visit: longer than REWARD_S, so a decision's reward is its own
+REWARD_S = 300.0  # simulate-policy's reward window (the edge's conversion window)
 CATEGORIES = ("light", "light", "light", "candle", "candle", "tea", "tea", "mug", "card", "bag")
 
 
@@ -64,7 +65,7 @@ def sim_rules(
                 "max_offers_per_shopper": 3,
                 "shopper_window_s": 900,
                 "min_gap_s": 20,
-                "same_offer_gap_s": 3600,
+                "same_offer_gap_s": 300,
                 "novelty_acceptance": 0.05,
             },
             "campaigns": [
@@ -106,7 +107,7 @@ class ChainRun:
     exposures: pa.Table  # EXPOSURE_SCHEMA plus store_id
     picks: pa.Table  # PICK_SCHEMA plus store_id
     decisions: pa.Table  # DECISION_SCHEMA plus store_id
-    effects: pa.Table  # per shown offer: t, shopper, campaign, variant, spend, margin, converted
+    effects: pa.Table  # per shown offer: t, shopper, campaign, variant, spend, margin, product, p1, p0, later
     true_value: dict[str, tuple[float, float]]  # event_id -> expected (conversion, margin) under these rules
     catalogues: dict[str, Catalogue]
     rules: OfferRules
@@ -187,18 +188,19 @@ def run_chain(
     exp, picks, dec, eff = _Rows(), _Rows(), _Rows(), _Rows()
     true_value: dict[str, tuple[float, float]] = {}
     n_event = 0
-    for v, (tv, s) in enumerate(world.visits):
+    # every pick in time order (visits overlap), as the gateways see them
+    order = sorted((tv + k * PICK_GAP_S, v, k) for v, (tv, _) in enumerate(world.visits) for k in range(len(world.baskets[v])))
+    for t, v, k in order:
+        tv, s = world.visits[v]
         store = f"store-{world.home[s] + 1}"
         shopper = f"sh-{seed}-{s:05d}"
         basket = world.baskets[v]
         draws = world.draws[v]
         weeks = (tv - START) / WEEK
-        held: list[str] = []
-        for k, j in enumerate(basket):
-            t = tv + k * PICK_GAP_S
-            p = world.products[j]
-            picks.add(t=t, shopper=shopper, product=p.product_id, price=p.price, margin=p.price * p.margin, store_id=store)
-            held.append(p.product_id)
+        p = world.products[basket[k]]
+        picks.add(t=t, shopper=shopper, product=p.product_id, price=p.price, margin=p.price * p.margin, store_id=store)
+        held = [world.products[j].product_id for j in basket[: k + 1]]
+        if True:
             if tv < START:
                 continue
             n_event += 1
@@ -224,7 +226,8 @@ def run_chain(
             if rec.outcome not in ("offered", "held-out") or rec.chosen is None:
                 true_value[event_id] = (0.0, 0.0)
                 continue
-            later = {world.products[c].product_id for c in basket[k + 1 :]}
+            later = {world.products[c].product_id for c in basket[k + 1 :]}  # the rest of the visit
+            soon = {world.products[c].product_id for c in basket[k + 1 : k + 1 + int(REWARD_S // PICK_GAP_S)]}
             variant = next((x for x in rules.experiment.variants if x.name == rec.variant), rules.experiment.variants[0])
             probs = action_probabilities(rec.candidates, [world.catalogues[store].products[c].new for c in rec.candidates], variant)
             conv = value = 0.0
@@ -232,7 +235,7 @@ def run_chain(
                 a = world.products[index[pid]]
                 d = discounts(pid, a.category, t)
                 take = response.take_treated(world.score(s, index[pid]), d is not None, weeks)
-                again = pid in later
+                again = pid in soon
                 conv += prob * (1.0 if again else take)
                 value += prob * (take * a.price * (a.margin - (d or 0.0)) + again * a.price * a.margin)
             true_value[event_id] = (conv, value)
@@ -262,7 +265,7 @@ def run_chain(
                     t=t, shopper=shopper, campaign=rec.campaign_id or "", variant=rec.variant,
                     spend=p1 * c.price * (1 - disc) - p0 * c.price + imp * world.impulse_price[s],
                     margin=p1 * c.price * (c.margin - disc) - p0 * c.price * c.margin + imp * world.impulse_margin[s],
-                    converted=0.0 if o else p1 - p0,
+                    product=c.product_id, p1=p1, p0=p0, later=o,
                 )  # fmt: skip
             elif draws[k, 0] < p0:
                 picks.add(t=t + 20, shopper=shopper, product=c.product_id, price=c.price, margin=c.price * c.margin,

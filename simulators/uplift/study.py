@@ -23,7 +23,7 @@ import numpy as np
 
 from models.experiments.aggregate import ALL_CAMPAIGNS, WindowSums, Windows, cell_stats
 from models.experiments.events_io import read_events
-from models.experiments.frequentist import TestConfig
+from models.experiments.frequentist import AnalysisConfig
 from models.experiments.report import ALL_LABEL, ReportConfig, build_report
 from models.experiments.simulate_policy_cli import evaluate_rules
 from simulators.uplift.chain import VISIT_S, ChainConfig, ChainRun, run_chain, sim_rules, write_run
@@ -48,13 +48,30 @@ def true_uplift(run: ChainRun) -> dict[tuple[str, str], dict[str, float]]:
     shopper_names = np.asarray(exp.column("shopper").to_pylist())[treated]
     campaign = np.asarray([c or "" for c in exp.column("campaign").to_pylist()])[treated]
     variant = np.asarray(exp.column("variant").to_pylist())[treated]
+    e_product_at = np.asarray(exp.column("product").to_pylist())[treated]
     eff = run.effects
     names, shopper = np.unique(shopper_names, return_inverse=True)
     e_t = np.asarray(eff.column("t").to_numpy())
     e_shopper = np.searchsorted(names, np.asarray(eff.column("shopper").to_pylist()))
     spend = np.asarray(eff.column("spend").to_numpy())
     margin = np.asarray(eff.column("margin").to_numpy())
-    conv = np.asarray(eff.column("converted").to_numpy())
+    e_product = np.asarray(eff.column("product").to_pylist())
+    p1 = np.asarray(eff.column("p1").to_numpy())
+    p0 = np.asarray(eff.column("p0").to_numpy())
+    later = np.asarray(eff.column("later").to_pylist(), dtype=bool)
+    by_shopper: dict[int, list[int]] = {}
+    for i, sh in enumerate(e_shopper.tolist()):
+        by_shopper.setdefault(sh, []).append(i)
+
+    def conversion_effect(row: int) -> float:
+        """P(the anchor's product is picked in the visit) shown minus not shown, over every exposure
+        of that product to the shopper in the window (the same decisions happen in both worlds)."""
+        sh, start = int(shopper[row]), float(t[row])
+        same = [i for i in by_shopper.get(sh, []) if start <= e_t[i] < start + VISIT_S and e_product[i] == e_product_at[row]]
+        if any(later[i] for i in same):
+            return 0.0
+        return float(np.prod([1 - p0[i] for i in same]) - np.prod([1 - p1[i] for i in same]))
+
     t0 = float(min(e_t.min(), t.min())) - 1.0
     sums = WindowSums(e_shopper.astype(np.int64), e_t, [spend, margin], t0, float(e_t.max() - t0) + VISIT_S + 2.0)
     out: dict[tuple[str, str], dict[str, float]] = {}
@@ -68,7 +85,7 @@ def true_uplift(run: ChainRun) -> dict[tuple[str, str], dict[str, float]]:
             sp, mg = sums.between(shopper[first].astype(np.int64), t[first], t[first] + VISIT_S)
             name = ALL_LABEL if camp == ALL_CAMPAIGNS else (camp or "(organic)")
             out[(name, var)] = {
-                "converted": float(conv[first].mean()),
+                "converted": float(np.mean([conversion_effect(int(r)) for r in first])),
                 "spend_visit": float(sp.mean()),
                 "margin_visit": float(mg.mean()),
             }
@@ -79,7 +96,7 @@ def _report(run: ChainRun, work: Path) -> dict[str, object]:
     write_run(run, work)
     data = read_events(work)
     stats = cell_stats(data.exposures, data.picks, Windows(visit_s=VISIT_S, as_of=run.as_of))
-    return build_report(stats, data.labels, ReportConfig(TestConfig(), None))
+    return build_report(stats, data.labels, ReportConfig(AnalysisConfig(), None))
 
 
 def coverage_seed(config: StudyConfig, seed: int) -> dict[str, object]:
