@@ -38,7 +38,7 @@ def read_bandit_log(path: str | Path) -> BanditLog:
         col = table.column(name)
         if col.null_count:
             row = int(np.flatnonzero(np.asarray(col.is_null()))[0])
-            raise PolicyLogError(f"{path}: {name} is empty in data row {row + 1}")
+            raise PolicyLogError(f"{path}: {name} is empty or NaN in data row {row + 1}")
         if not pa.types.is_integer(col.type) and not pa.types.is_floating(col.type):
             raise PolicyLogError(f"{path}: {name} must be numeric, found {col.type}")
         arrays[name] = np.asarray(col.to_numpy(), dtype=np.float64)

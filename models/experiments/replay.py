@@ -39,7 +39,7 @@ def action_probabilities(ranked: Sequence[str], new: Sequence[bool], variant: Va
         out[pid] = out.get(pid, 0.0) + probs.get("explore", 0.0) / len(top)
     if novel is not None:
         out[novel] = out.get(novel, 0.0) + probs.get("novelty", 0.0)
-    return {pid: p for pid, p in out.items() if p > 0}
+    return {pid: round(p, 6) for pid, p in out.items() if p > 0}  # rounded as the engine logs them
 
 
 def campaign_discounts(rules: OfferRules) -> Callable[[str, str, float], float | None]:

@@ -51,6 +51,11 @@ class Labels:
 class ReportConfig:
     test: AnalysisConfig = field(default_factory=AnalysisConfig)
     shares: Mapping[str, float] | None = None  # configured share per arm, for the SRM check
+    # The variant the holdout's decisions are made as (the offer engine decides held-out shoppers
+    # with the experiment's first variant). Per-campaign rows of other variants then compare
+    # shoppers selected by different rankings: flagged ``like_for_like: false``. None: unknown.
+    holdout_variant: str | None = None
+    cells: bool = True  # the per store and week rows (the validation study skips them)
 
 
 def week_label(week: int) -> str:
@@ -104,21 +109,23 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
     for camp in campaigns:
         in_camp = cs.campaign == camp
         name = labels.campaign(camp)
-        counts = {arms[a]: int(round(cs.n["converted"][in_camp & (cs.arm == a)].sum())) for a in set(cs.arm[in_camp].tolist())}
-        srm_arms = {a: s for a, s in (config.shares or {}).items() if a != UNIVERSAL}
-        srm.append({"campaign": name, **check_srm(counts, srm_arms).to_dict()})
+        if camp == ALL_CAMPAIGNS:  # per campaign, who gets which campaign depends on the variant's ranking
+            counts = {arms[a]: int(round(cs.n["converted"][in_camp & (cs.arm == a)].sum())) for a in set(cs.arm[in_camp].tolist())}
+            srm_arms = {a: s for a, s in (config.shares or {}).items() if a != UNIVERSAL}
+            srm.append({"campaign": name, **check_srm(counts, srm_arms).to_dict()})
         for v in variant_codes:
             treated = in_camp & (cs.arm == v)
             if not treated.any():
                 continue
             control = in_camp & (cs.arm == holdout)
-            key = {"campaign": name, "variant": arms[v]}
+            like = camp == ALL_CAMPAIGNS or (config.holdout_variant is not None and arms[v] == config.holdout_variant)
+            key = {"campaign": name, "variant": arms[v], "like_for_like": like}
             overall.append({**key, **compare(cs, treated, control, test)})
             for week in sorted(set(cs.week[treated].tolist())):
                 upto = cs.week <= week
                 res = compare(cs, treated & upto, control & upto, test)
                 weekly.append({**key, "week": week_label(week), **res})
-                for store in sorted(set(cs.store[treated & (cs.week == week)].tolist())):
+                for store in sorted(set(cs.store[treated & (cs.week == week)].tolist())) if config.cells else ():
                     here = (cs.week == week) & (cs.store == store)
                     res = compare(cs, treated & here, control & here, test)
                     cells.append({**key, "store": labels.stores[store], "week": week_label(week), **res})
@@ -127,7 +134,9 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
         in_all = cs.campaign == ALL_CAMPAIGNS
         treated = in_all & np.isin(cs.arm, variant_codes)
         control = in_all & (cs.arm == universal)
-        long_term.append({"campaign": ALL_LABEL, "variant": "(all variants)", **compare(cs, treated, control, test)})
+        long_term.append(
+            {"campaign": ALL_LABEL, "variant": "(all variants)", "like_for_like": True, **compare(cs, treated, control, test)}
+        )
     return {
         "alpha": test.alpha,
         "headline_metric": HEADLINE,

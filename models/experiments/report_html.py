@@ -94,16 +94,18 @@ def weeks_plot(campaign: str, rows: Sequence[Mapping[str, Any]], alpha: float) -
 def _num(value: float | None, digits: int = 2, pct: bool = False) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{100 * value:.1f} %" if pct else f"{value:,.{digits}f}"
+    return f"{100 * value:.1f}\u00a0%" if pct else f"{value:,.{digits}f}"
 
 
 def _cell(result: Mapping[str, Any], pct: bool) -> str:
+    if result["error"] == "too-few-units":
+        return "<td>–<br><small>too few shoppers yet</small></td>"
     lo, hi = result["ci_low"], result["ci_high"]
     cls = "up" if lo is not None and lo > 0 else "down" if hi is not None and hi < 0 else ""
     rel = result["relative"]
     rel_txt = f" ({'+' if rel and rel > 0 else ''}{_num(rel, pct=True)})" if rel is not None else ""
     return (
-        f'<td class="{cls}">{_num(result["absolute"], 3 if pct else 2, pct)}{html.escape(rel_txt)}'
+        f'<td class="{cls}">{_num(result["absolute"], 3 if pct else 2, pct)}<br><small>{html.escape(rel_txt)}</small>'
         f"<br><small>[{_num(lo, 3 if pct else 2, pct)}, {_num(hi, 3 if pct else 2, pct)}]</small></td>"
     )
 
@@ -115,7 +117,10 @@ def _table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], table_id: str
     head += "<th>always-valid p (visit spend)</th>"
     body = []
     for r in rows:
-        cells = "".join(f'<td class="l">{html.escape(str(r[k]))}</td>' for k in keys)
+        mark = "" if r.get("like_for_like", True) else " †"
+        cells = "".join(
+            f'<td class="l">{html.escape(str(r[k]))}{mark if k == "variant" else ""}</td>' for k in keys
+        )
         n = r["exposed_shoppers"]
         cells += f"<td>{n['treated']:,} / {n['holdout']:,}</td>"
         for m in TABLE_METRICS:
@@ -163,6 +168,12 @@ def render(report: Mapping[str, Any], title: str = "Offer uplift report") -> str
         parts.append(_table(overall, ("campaign", "variant"), "overall"))
     else:
         parts.append("<p id='forest'>No treated exposures with a holdout to compare.</p>")
+    if any(not r.get("like_for_like", True) for r in overall):
+        parts.append(
+            "<p class='note'>† Held-out shoppers are decided as the first variant would decide: for other "
+            "variants a single campaign's row compares shoppers picked by different rankings. Read "
+            "'(all offers)' for those variants.</p>"
+        )
     parts.append("<h2>Over the weeks (what you would have seen each week)</h2>")
     weekly = list(report["weekly"])
     for campaign in dict.fromkeys(r["campaign"] for r in weekly):

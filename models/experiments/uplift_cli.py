@@ -27,13 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", type=float, help="unix time the data is complete up to (default: last event)")
 
 
-def shares_from_rules(path: Path) -> dict[str, float]:
-    """Configured share per arm: holdout_share for the holdout, the rest split by variant shares."""
+def shares_from_rules(path: Path) -> tuple[dict[str, float], str]:
+    """Configured share per arm (holdout_share for the holdout, the rest split by variant shares)
+    and the variant held-out decisions are made as (the first)."""
     from edge.offers.sources import load_rules
 
     experiment = load_rules(path).experiment
     h = experiment.holdout_share
-    return {HOLDOUT: h, **{v.name: (1 - h) * v.share for v in experiment.variants}}
+    return {HOLDOUT: h, **{v.name: (1 - h) * v.share for v in experiment.variants}}, experiment.variants[0].name
 
 
 def _finite(value: object) -> object:
@@ -52,14 +53,14 @@ def run(args: argparse.Namespace) -> int:
     events = Path(args.events)
     rules = Path(args.rules) if args.rules else events / "rules.json"
     try:
-        shares = shares_from_rules(rules) if args.rules or rules.exists() else None
+        shares, first = shares_from_rules(rules) if args.rules or rules.exists() else (None, None)
         data = read_events(events)
     except (EventsError, EdgeError) as exc:
         print(f"uplift: {str(exc).splitlines()[0] if isinstance(exc, EventsError) else exc}", file=sys.stderr)
         return 2
     windows = Windows(visit_s=args.visit_s, as_of=args.as_of)
     stats = cell_stats(data.exposures, data.picks, windows)
-    report = build_report(stats, data.labels, ReportConfig(AnalysisConfig(alpha=args.alpha), shares))
+    report = build_report(stats, data.labels, ReportConfig(AnalysisConfig(alpha=args.alpha), shares, first))
     as_of = args.as_of or float(max(data.exposures.t.max(), data.picks.t.max() if len(data.picks.t) else 0))
     report["source"] = str(events)
     report["as_of"] = datetime.fromtimestamp(as_of, UTC).strftime("%Y-%m-%d %H:%M UTC")
