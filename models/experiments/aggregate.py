@@ -103,16 +103,33 @@ class WindowSums:
 
     def __init__(self, group: I, t: F, values: list[F], t0: float, span: float) -> None:
         self.t0, self.span = t0, span
-        self.key = group.astype(np.float64) * span + (t - t0)
-        order = np.argsort(self.key)  # ties (same group, same time) do not change any window's sum
-        self.key = self.key[order]
-        self.cums = [np.concatenate(([0.0], np.cumsum(v[order]))) for v in values]
+        key = group.astype(np.float64) * span + (t - t0)
+        self.order = np.argsort(key)  # ties (same group, same time) do not change any window's sum
+        self.key = key[self.order]
+        self.cums = [np.concatenate(([0.0], np.cumsum(v[self.order]))) for v in values]
+
+    def position(self, group: I, times: F) -> I:
+        """Index of the first sorted row of ``group`` at or after ``times``."""
+        return np.searchsorted(self.key, group.astype(np.float64) * self.span + (times - self.t0), side="left")
+
+    def sums(self, lo: I, hi: I) -> list[F]:
+        return [c[hi] - c[lo] for c in self.cums]
 
     def between(self, group: I, start: F, end: F) -> list[F]:
-        base = group.astype(np.float64) * self.span - self.t0
-        lo = np.searchsorted(self.key, base + start, side="left")
-        hi = np.searchsorted(self.key, base + end, side="left")
-        return [c[hi] - c[lo] for c in self.cums]
+        return self.sums(self.position(group, start), self.position(group, end))
+
+    def any_equal(self, lo: I, hi: I, column: I, wanted: I) -> NDArray[np.bool_]:
+        """Per window [lo, hi): does ``column`` (in the original row order) equal ``wanted`` there?
+        Expands the windows' rows, so meant for short windows (a visit)."""
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(len(lo), dtype=bool)
+        owner = np.repeat(np.arange(len(lo)), lengths)
+        starts = np.cumsum(lengths) - lengths
+        rows = np.arange(total) - np.repeat(starts, lengths) + np.repeat(lo, lengths)
+        hits = column[self.order[rows]] == wanted[owner]
+        return np.bincount(owner[hits], minlength=len(lo)) > 0
 
 
 def shopper_anchors(exp: Exposures, all_campaigns: bool) -> I:
@@ -135,34 +152,32 @@ def cell_stats(exp: Exposures, picks: Picks, windows: Windows) -> CellStats:
     as_of = windows.as_of if windows.as_of is not None else t_max
     span = (t_max - t_min) + 28 * DAY + windows.visit_s + 2.0
     spend = WindowSums(picks.shopper, picks.t, [picks.price, picks.margin], t_min, span)
-    # conversions: picks keyed by (shopper, product) pair, ranked among the pairs present
-    n_products = int(max(exp.product.max(), picks.product.max() if len(picks.product) else 0)) + 1
-    pick_pair = picks.shopper * n_products + picks.product
-    pairs, pair_rank = np.unique(pick_pair, return_inverse=True)
-    converts = WindowSums(pair_rank.astype(np.int64), picks.t, [np.ones(len(picks.t))], t_min, span)
-    first_any = exp.t[_first_per_key(exp.shopper, exp.t)]
+    first_rows = shopper_anchors(exp, all_campaigns=True)
     first_of = np.zeros(int(exp.shopper.max()) + 1)
-    first_of[exp.shopper[_first_per_key(exp.shopper, exp.t)]] = first_any
+    first_of[exp.shopper[first_rows]] = exp.t[first_rows]
 
     parts = []
     for all_campaigns in (False, True):
-        rows = shopper_anchors(exp, all_campaigns)
+        rows = first_rows if all_campaigns else shopper_anchors(exp, all_campaigns)
         s, t0 = exp.shopper[rows], exp.t[rows]
-        anchor_pair = s * n_products + exp.product[rows]
-        pos = np.searchsorted(pairs, anchor_pair)
-        pos_c = np.minimum(pos, max(len(pairs) - 1, 0))
-        found = (pairs[pos_c] == anchor_pair) if len(pairs) else np.zeros(len(rows), dtype=bool)
-        (conv,) = converts.between(pos_c, t0, t0 + windows.visit_s)
-        values = {"converted": ((conv > 0) & found).astype(np.float64)}
+        lo = spend.position(s, t0)
+        values: dict[str, F] = {}
         for label, w in (("visit", windows.visit_s), ("7d", 7 * DAY), ("28d", 28 * DAY)):
-            sp, mg = spend.between(s, t0, t0 + w)
-            values[f"spend_{label}"], values[f"margin_{label}"] = sp, mg
+            hi = spend.position(s, t0 + w)
+            values[f"spend_{label}"], values[f"margin_{label}"] = spend.sums(lo, hi)
+            if label == "visit":  # the anchor's offered product among the visit's picks
+                took = spend.any_equal(lo, hi, picks.product, exp.product[rows])
+                values["converted"] = took.astype(np.float64)
         first = first_of[s]
         (pre,) = spend.between(s, first - windows.pre_s, first)[:1]
         campaign = np.full(len(rows), ALL_CAMPAIGNS) if all_campaigns else exp.campaign[rows]
         week = np.floor((t0 - MONDAY) / WEEK).astype(np.int64)
         parts.append((campaign, exp.arm[rows], exp.store[rows], week, values, pre, t0))
     return _sum_cells(parts, as_of)
+
+
+def _bins(cell: I, weights: F, k: int) -> F:
+    return np.asarray(np.bincount(cell, weights=weights, minlength=k), dtype=np.float64)
 
 
 def _sum_cells(parts: list[tuple[I, I, I, I, dict[str, F], F, F]], as_of: float) -> CellStats:
@@ -192,12 +207,12 @@ def _sum_cells(parts: list[tuple[I, I, I, I, dict[str, F], F, F]], as_of: float)
         x = np.concatenate([p[4][metric] for p in parts])
         window = WINDOW_OF.get(metric)
         mask = (t0 + window <= as_of).astype(np.float64) if window else np.ones(len(x))
-        out["n"][metric] = np.bincount(cell, weights=mask, minlength=k)
-        out["sum"][metric] = np.bincount(cell, weights=x * mask, minlength=k)
-        out["ss"][metric] = np.bincount(cell, weights=x * x * mask, minlength=k)
-        out["ps"][metric] = np.bincount(cell, weights=pre * mask, minlength=k)
-        out["pss"][metric] = np.bincount(cell, weights=pre * pre * mask, minlength=k)
-        out["x"][metric] = np.bincount(cell, weights=x * pre * mask, minlength=k)
+        out["n"][metric] = _bins(cell, mask, k)
+        out["sum"][metric] = _bins(cell, x * mask, k)
+        out["ss"][metric] = _bins(cell, x * x * mask, k)
+        out["ps"][metric] = _bins(cell, pre * mask, k)
+        out["pss"][metric] = _bins(cell, pre * pre * mask, k)
+        out["x"][metric] = _bins(cell, x * pre * mask, k)
     return CellStats(
         cells[:, 0], cells[:, 1], cells[:, 2], cells[:, 3],
         out["n"], out["sum"], out["ss"], out["ps"], out["pss"], out["x"],

@@ -61,7 +61,9 @@ def read_decisions(root: str | Path) -> list[LoggedDecision]:
     dataset = _dataset(path)
     missing = [c for c in NEEDED if c not in dataset.schema.names]
     if missing:
-        raise EventsError(f"{path}: missing column(s) {', '.join(missing)} (see the decision log fields in README)")
+        raise EventsError(
+            f"{path}: missing column(s) {', '.join(missing)} (see the decision log fields in README)"
+        )
     table = dataset.to_table(columns=list(NEEDED))
     order = pc.sort_indices(table, sort_keys=[("t", "ascending"), ("decision_id", "ascending")])
     table = table.take(order)
@@ -72,11 +74,21 @@ def read_decisions(root: str | Path) -> list[LoggedDecision]:
     for i in range(table.num_rows):
         out.append(
             LoggedDecision(
-                str(cols["store_id"][i]), cols["event_id"][i], float(cols["t"][i]), cols["shopper"][i],
-                int(cols["gondola"][i]), int(cols["shelf_no"][i]), cols["product_id"][i] or "",
-                tuple(cols["basket"][i] or ()), tuple(cols["candidate_ids"][i] or ()),
-                tuple(cols["candidate_scores"][i] or ()), cols["display"][i], cols["outcome"][i],
-                cols["chosen"][i], float(cols["propensity"][i] or 0.0), cols["decision_id"][i],
-            )  # fmt: skip
+                str(cols["store_id"][i]),
+                cols["event_id"][i],
+                float(cols["t"][i]),
+                cols["shopper"][i],
+                int(cols["gondola"][i]),
+                int(cols["shelf_no"][i]),
+                cols["product_id"][i] or "",
+                tuple(cols["basket"][i] or ()),
+                tuple(cols["candidate_ids"][i] or ()),
+                tuple(cols["candidate_scores"][i] or ()),
+                cols["display"][i],
+                cols["outcome"][i],
+                cols["chosen"][i],
+                float(cols["propensity"][i] or 0.0),
+                cols["decision_id"][i],
+            )
         )
     return out

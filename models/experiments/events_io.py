@@ -99,7 +99,9 @@ def _floats(table: pa.Table, name: str, where: Path) -> np.ndarray:
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     encoded = pc.dictionary_encode(values.combine_chunks())
-    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), encoded.dictionary.to_pylist()
+    return np.asarray(
+        encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64
+    ), encoded.dictionary.to_pylist()
 
 
 def read_events(directory: str | Path) -> EventData:
@@ -109,7 +111,9 @@ def read_events(directory: str | Path) -> EventData:
     for name, table in (("exposures", exp), ("picks", picks)):
         for col in ("shopper", "product"):
             if table.column(col).null_count:
-                raise EventsError(f"{root / name}: column {col} is empty in {table.column(col).null_count} row(s)")
+                raise EventsError(
+                    f"{root / name}: column {col} is empty in {table.column(col).null_count} row(s)"
+                )
     group = pc.cast(exp.column("group"), pa.string())
     unknown = pc.unique(pc.filter(group, pc.invert(pc.is_in(group, pa.array(GROUPS)))))
     if len(unknown) or group.null_count:
@@ -126,13 +130,15 @@ def read_events(directory: str | Path) -> EventData:
     store_codes, stores = _codes(pc.cast(exp.column("store_id"), pa.string()))
     shopper_codes, shoppers = _codes(
         pa.chunked_array(
-            pc.cast(exp.column("shopper"), pa.string()).chunks + pc.cast(picks.column("shopper"), pa.string()).chunks,
+            pc.cast(exp.column("shopper"), pa.string()).chunks
+            + pc.cast(picks.column("shopper"), pa.string()).chunks,
             type=pa.string(),
         )
     )
     product_codes, products = _codes(
         pa.chunked_array(
-            pc.cast(exp.column("product"), pa.string()).chunks + pc.cast(picks.column("product"), pa.string()).chunks,
+            pc.cast(exp.column("product"), pa.string()).chunks
+            + pc.cast(picks.column("product"), pa.string()).chunks,
             type=pa.string(),
         )
     )
@@ -175,7 +181,13 @@ def _partition_columns(table: pa.Table, store: pa.Array) -> pa.Table:
     return table.append_column("day", day).append_column("store_id", store)
 
 
-def write_events(directory: str | Path, exposures: pa.Table, exposure_store: pa.Array, picks: pa.Table, pick_store: pa.Array) -> None:
+def write_events(
+    directory: str | Path,
+    exposures: pa.Table,
+    exposure_store: pa.Array,
+    picks: pa.Table,
+    pick_store: pa.Array,
+) -> None:
     """Write both datasets as the central export does: Parquet, partitioned by day and store."""
     root = Path(directory)
     part = ds.partitioning(PARTITION, flavor="hive")

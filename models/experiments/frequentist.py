@@ -87,7 +87,10 @@ class TTest:
     """Welch's two-sample t-test; relative uplift by the delta method."""
 
     def __init__(
-        self, control: SampleMeanStatistic, treatment: SampleMeanStatistic, config: AnalysisConfig | None = None
+        self,
+        control: SampleMeanStatistic,
+        treatment: SampleMeanStatistic,
+        config: AnalysisConfig | None = None,
     ) -> None:
         self.control = control
         self.treatment = treatment
@@ -129,7 +132,18 @@ class TTest:
         else:
             error = ZERO_CONTROL_MEAN
         return UpliftResult(
-            m.n_c, m.n_t, m.mean_c, m.mean_t, absolute, absolute - hw, absolute + hw, rel, rel_lo, rel_hi, p, error
+            m.n_c,
+            m.n_t,
+            m.mean_c,
+            m.mean_t,
+            absolute,
+            absolute - hw,
+            absolute + hw,
+            rel,
+            rel_lo,
+            rel_hi,
+            p,
+            error,
         )
 
 
@@ -174,7 +188,7 @@ class CupedTTest(TTest):
     """CUPED: each arm's metric minus theta x (its pre-period covariate - the pooled pre mean),
     theta pooled over both arms; the relative uplift is the ratio of the adjusted means."""
 
-    def __init__(  # type: ignore[override]
+    def __init__(
         self,
         control: RegressionAdjustedStatistic,
         treatment: RegressionAdjustedStatistic,

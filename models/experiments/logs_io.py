@@ -28,7 +28,9 @@ def read_bandit_log(path: str | Path) -> BanditLog:
         raise PolicyLogError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
-        raise PolicyLogError(f"{path}: missing column(s) {', '.join(missing)} (header: {','.join(table.column_names)})")
+        raise PolicyLogError(
+            f"{path}: missing column(s) {', '.join(missing)} (header: {','.join(table.column_names)})"
+        )
     present = [c for c in MODEL if c in table.column_names]
     if len(present) == 1:
         raise PolicyLogError(f"{path}: {present[0]} needs {(set(MODEL) - set(present)).pop()} too")

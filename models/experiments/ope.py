@@ -91,7 +91,12 @@ class PolicyValue:
     std_error: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "std_error": self.std_error}
+        return {
+            "value": self.value,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "std_error": self.std_error,
+        }
 
 
 def _z(alpha: float) -> float:

@@ -96,7 +96,9 @@ def replay(
             engine = engines[d.store] = OfferEngine(rules, catalogues[d.store])
         shelf = ShelfId(d.gondola, d.shelf)
         event = BasketEvent(d.t, shelf, "pick", d.product_id, 1, 1.0, d.shopper, ("weight",), d.event_id)
-        cands = [Candidate(pid, score) for pid, score in zip(d.candidate_ids, d.candidate_scores, strict=True)]
+        cands = [
+            Candidate(pid, score) for pid, score in zip(d.candidate_ids, d.candidate_scores, strict=True)
+        ]
         rec = engine.decide(event, list(d.basket), cands, DecisionContext(d.display, shelf)).record
         probs: dict[str, float] = {}
         if rec.outcome in SHOWN and rec.chosen is not None:

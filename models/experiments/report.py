@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 
 from models.experiments.aggregate import ALL_CAMPAIGNS, METRICS, MONDAY, WEEK, CellStats
 from models.experiments.frequentist import (
+    AnalysisConfig,
     CupedTTest,
     SequentialTTest,
-    AnalysisConfig,
     TTest,
     UpliftResult,
 )
@@ -63,8 +63,10 @@ def week_label(week: int) -> str:
 
 
 def _stats(cs: CellStats, rows: NDArray[np.bool_], metric: str) -> RegressionAdjustedStatistic:
-    n = int(round(cs.n[metric][rows].sum()))
-    post = SampleMeanStatistic(n, float(cs.sum[metric][rows].sum()), float(cs.sum_squares[metric][rows].sum()))
+    n = round(cs.n[metric][rows].sum())
+    post = SampleMeanStatistic(
+        n, float(cs.sum[metric][rows].sum()), float(cs.sum_squares[metric][rows].sum())
+    )
     pre = SampleMeanStatistic(
         n, float(cs.pre_sum[metric][rows].sum()), float(cs.pre_sum_squares[metric][rows].sum())
     )
@@ -85,8 +87,8 @@ def compare(
         if metric != "converted":
             entry["cuped"] = CupedTTest(c, t, config).compute().to_dict()
         metrics[metric] = entry
-    n_t = int(round(cs.n["converted"][treated].sum()))
-    n_c = int(round(cs.n["converted"][control].sum()))
+    n_t = round(cs.n["converted"][treated].sum())
+    n_c = round(cs.n["converted"][control].sum())
     return {"exposed_shoppers": {"treated": n_t, "holdout": n_c}, "metrics": metrics}
 
 
@@ -110,7 +112,10 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
         in_camp = cs.campaign == camp
         name = labels.campaign(camp)
         if camp == ALL_CAMPAIGNS:  # per campaign, who gets which campaign depends on the variant's ranking
-            counts = {arms[a]: int(round(cs.n["converted"][in_camp & (cs.arm == a)].sum())) for a in set(cs.arm[in_camp].tolist())}
+            counts = {
+                arms[a]: round(cs.n["converted"][in_camp & (cs.arm == a)].sum())
+                for a in set(cs.arm[in_camp].tolist())
+            }
             srm_arms = {a: s for a, s in (config.shares or {}).items() if a != UNIVERSAL}
             srm.append({"campaign": name, **check_srm(counts, srm_arms).to_dict()})
         for v in variant_codes:
@@ -118,14 +123,18 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
             if not treated.any():
                 continue
             control = in_camp & (cs.arm == holdout)
-            like = camp == ALL_CAMPAIGNS or (config.holdout_variant is not None and arms[v] == config.holdout_variant)
+            like = camp == ALL_CAMPAIGNS or (
+                config.holdout_variant is not None and arms[v] == config.holdout_variant
+            )
             key = {"campaign": name, "variant": arms[v], "like_for_like": like}
             overall.append({**key, **compare(cs, treated, control, test)})
             for week in sorted(set(cs.week[treated].tolist())):
                 upto = cs.week <= week
                 res = compare(cs, treated & upto, control & upto, test)
                 weekly.append({**key, "week": week_label(week), **res})
-                for store in sorted(set(cs.store[treated & (cs.week == week)].tolist())) if config.cells else ():
+                for store in (
+                    sorted(set(cs.store[treated & (cs.week == week)].tolist())) if config.cells else ()
+                ):
                     here = (cs.week == week) & (cs.store == store)
                     res = compare(cs, treated & here, control & here, test)
                     cells.append({**key, "store": labels.stores[store], "week": week_label(week), **res})
@@ -135,7 +144,12 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
         treated = in_all & np.isin(cs.arm, variant_codes)
         control = in_all & (cs.arm == universal)
         long_term.append(
-            {"campaign": ALL_LABEL, "variant": "(all variants)", "like_for_like": True, **compare(cs, treated, control, test)}
+            {
+                "campaign": ALL_LABEL,
+                "variant": "(all variants)",
+                "like_for_like": True,
+                **compare(cs, treated, control, test),
+            }
         )
     return {
         "alpha": test.alpha,

@@ -16,7 +16,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 METRIC_NAMES = {
     "converted": "Took the offered product (visit)",
@@ -47,11 +47,12 @@ def _svg(fig: Any) -> str:
 
 
 def _headline(entry: Mapping[str, Any], kind: str = "cuped") -> Mapping[str, Any]:
-    return entry["metrics"]["spend_visit"][kind]
+    result: Mapping[str, Any] = entry["metrics"]["spend_visit"][kind]
+    return result
 
 
 def forest_plot(rows: Sequence[Mapping[str, Any]], alpha: float) -> str:
-    labels = [f"{r['campaign']} / {r['variant']}" for r in rows]
+    labels = [f"{r['campaign']} / {r['variant']}{'' if r.get('like_for_like', True) else ' †'}" for r in rows]
     fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(rows) + 1.2))
     for i, r in enumerate(rows):
         h = _headline(r)
@@ -64,7 +65,9 @@ def forest_plot(rows: Sequence[Mapping[str, Any]], alpha: float) -> str:
     ax.axvline(0, color="#999", lw=1, ls="--")
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Extra spend per exposed shopper in the visit vs holdout ({100 * (1 - alpha):.0f} % interval, CUPED)")
+    ax.set_xlabel(
+        f"Extra spend per exposed shopper in the visit vs holdout ({100 * (1 - alpha):.0f} % interval, CUPED)"
+    )
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
 
@@ -141,7 +144,9 @@ def _srm_table(srm: Sequence[Mapping[str, Any]]) -> str:
             status, cls = f"MISMATCH p = {s['p_value']:.2g}: do not trust this campaign's uplift", "flag"
         else:
             status, cls = f"ok (p = {s['p_value']:.2g})", "ok"
-        rows.append(f'<tr><td class="l">{html.escape(s["campaign"])}</td><td class="l">{counts}</td><td class="l {cls}">{status}</td></tr>')
+        rows.append(
+            f'<tr><td class="l">{html.escape(s["campaign"])}</td><td class="l">{counts}</td><td class="l {cls}">{status}</td></tr>'
+        )
     return (
         '<table id="srm"><tr><th class="l">campaign</th><th class="l">shoppers per group</th>'
         f'<th class="l">sample ratio check</th></tr>{"".join(rows)}</table>'

@@ -62,7 +62,9 @@ def _log(
 ) -> BanditLog:
     """The bandit log of one reward: logged action, its propensity, the new policy's probability
     of it, and a per-product mean reward model for DR."""
-    actions = [running[i].logged.chosen if running[i].logged.outcome == "offered" else NONE for i in rows]
+    actions = [
+        (running[i].logged.chosen or NONE) if running[i].logged.outcome == "offered" else NONE for i in rows
+    ]
     r = reward[list(rows)]
     sums: dict[str, list[float]] = {}
     for a, value in zip(actions, r, strict=True):
@@ -83,7 +85,9 @@ def _log(
         q_logged.append(q_of(a))
         q_target.append(sum(p * q_of(b) for b, p in target.items()))
     f = np.asarray
-    return BanditLog(r, f(p_log, dtype=float), f(p_new, dtype=float), f(q_logged, dtype=float), f(q_target, dtype=float))
+    return BanditLog(
+        r, f(p_log, dtype=float), f(p_new, dtype=float), f(q_logged, dtype=float), f(q_target, dtype=float)
+    )
 
 
 def compare_policies(
@@ -134,7 +138,11 @@ def compare_policies(
         warnings.extend(f"{name}: {w}" for w in diag.warnings)
         estimates[name] = {
             "per_decision": {
-                "running": {"value": running_value, "ci_low": running_value - z * se, "ci_high": running_value + z * se},
+                "running": {
+                    "value": running_value,
+                    "ci_low": running_value - z * se,
+                    "ci_high": running_value + z * se,
+                },
                 "new": {k: v.to_dict() for k, v in values.items()},
                 "recommended": recommend(values),
             },
@@ -142,15 +150,21 @@ def compare_policies(
         }
     offers_running = sum(1 for i in rows if running[i].logged.outcome == "offered")
     offers_new = sum(1 for i in rows if new[i].probabilities)
-    use_running = Counter(running[i].record.campaign_id for i in rows if running[i].logged.outcome == "offered")
+    use_running = Counter(
+        running[i].record.campaign_id for i in rows if running[i].logged.outcome == "offered"
+    )
     use_new = Counter(new[i].record.campaign_id for i in rows if new[i].probabilities)
     budget_use: dict[str, dict[str, int | None]] = {
-        c: {"running": use_running.get(c, 0), "new": use_new.get(c, 0), "budget": b} for c, b in budgets.items()
+        c: {"running": use_running.get(c, 0), "new": use_new.get(c, 0), "budget": b}
+        for c, b in budgets.items()
     }
     return PolicyComparison(
         len(rows),
         shoppers,
-        {"running": offers_running / shoppers if shoppers else 0.0, "new": offers_new / shoppers if shoppers else 0.0},
+        {
+            "running": offers_running / shoppers if shoppers else 0.0,
+            "new": offers_new / shoppers if shoppers else 0.0,
+        },
         budget_use,
         estimates,
         unsupported_share,

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +23,13 @@ from models.experiments.simulate import compare_policies, decision_rewards
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", required=True, help="the new offer rules JSON to try")
-    parser.add_argument("--decisions", required=True, help="export directory: decisions/, picks/, catalogues/, rules.json")
+    parser.add_argument(
+        "--decisions", required=True, help="export directory: decisions/, picks/, catalogues/, rules.json"
+    )
     parser.add_argument("--running", help="the rules that made the log (default: DIR/rules.json)")
-    parser.add_argument("--catalogues", help="directory of <store_id>.csv catalogues (default: DIR/catalogues)")
+    parser.add_argument(
+        "--catalogues", help="directory of <store_id>.csv catalogues (default: DIR/catalogues)"
+    )
     parser.add_argument(
         "--reward-s",
         type=float,
@@ -42,7 +47,7 @@ def evaluate_rules(
     catalogue_dir: Path | None = None,
     reward_s: float = 300.0,
     alpha: float = 0.05,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Read the export at ``root``, replay both rule sets, compare them (raises EventsError,
     CatalogueError on bad files)."""
     from edge.offers.catalogue import Catalogue
@@ -92,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(text)
     print(text)
-    for warning in result["warnings"]:  # type: ignore[attr-defined]
+    for warning in result["warnings"]:
         print(f"simulate-policy: warning: {warning}", file=sys.stderr)
     return 0

@@ -32,7 +32,9 @@ class SampleMeanStatistic:
         return max(0.0, (self.sum_squares - self.sum**2 / self.n) / (self.n - 1))
 
     def __add__(self, other: SampleMeanStatistic) -> SampleMeanStatistic:
-        return SampleMeanStatistic(self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares)
+        return SampleMeanStatistic(
+            self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,23 @@ from models.experiments.report_html import render
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", required=True, help="directory with exposures/ and picks/ (Parquet or CSV)")
-    parser.add_argument("--out", required=True, help="report directory: index.html and report.json are written")
     parser.add_argument(
-        "--rules", help="offer rules JSON whose experiment gives the configured shares (default: DIR/rules.json)"
+        "--events", required=True, help="directory with exposures/ and picks/ (Parquet or CSV)"
     )
-    parser.add_argument("--visit-s", type=float, default=3600.0, help="length of 'the visit' after an offer, s")
+    parser.add_argument(
+        "--out", required=True, help="report directory: index.html and report.json are written"
+    )
+    parser.add_argument(
+        "--rules",
+        help="offer rules JSON whose experiment gives the configured shares (default: DIR/rules.json)",
+    )
+    parser.add_argument(
+        "--visit-s", type=float, default=3600.0, help="length of 'the visit' after an offer, s"
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="two-sided level (0.05: 95 %% intervals)")
-    parser.add_argument("--as-of", type=float, help="unix time the data is complete up to (default: last event)")
+    parser.add_argument(
+        "--as-of", type=float, help="unix time the data is complete up to (default: last event)"
+    )
 
 
 def shares_from_rules(path: Path) -> tuple[dict[str, float], str]:
@@ -34,7 +43,9 @@ def shares_from_rules(path: Path) -> tuple[dict[str, float], str]:
 
     experiment = load_rules(path).experiment
     h = experiment.holdout_share
-    return {HOLDOUT: h, **{v.name: (1 - h) * v.share for v in experiment.variants}}, experiment.variants[0].name
+    return {HOLDOUT: h, **{v.name: (1 - h) * v.share for v in experiment.variants}}, experiment.variants[
+        0
+    ].name
 
 
 def _finite(value: object) -> object:

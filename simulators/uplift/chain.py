@@ -52,7 +52,12 @@ class ChainConfig:
 
 
 def sim_rules(
-    *, discount: bool = True, weight: float = 1.5, explore: float = 0.1, novelty: float = 0.1, version: str = "sim-1"
+    *,
+    discount: bool = True,
+    weight: float = 1.5,
+    explore: float = 0.1,
+    novelty: float = 0.1,
+    version: str = "sim-1",
 ) -> OfferRules:
     """The rules the simulated chain runs: two campaigns without budgets, 20 % holdout, two variants
     (the second with half the ``novelty`` share)."""
@@ -98,7 +103,9 @@ class _Rows:
 
     def table(self, schema: pa.Schema | None = None) -> pa.Table:
         if schema is not None:
-            return pa.table({f.name: pa.array(self.cols.get(f.name, []), f.type) for f in schema}, schema=schema)
+            return pa.table(
+                {f.name: pa.array(self.cols.get(f.name, []), f.type) for f in schema}, schema=schema
+            )
         return pa.table(self.cols)
 
 
@@ -138,7 +145,7 @@ class _World:
             store = f"store-{k + 1}"
             offer = rng.choice(config.products, size=config.offerable, replace=False)
             stocked = np.concatenate((np.sort(offer), np.arange(config.products, n_all)))
-            stock = {p.product_id: {} for p in self.products}
+            stock: dict[str, dict[ShelfId, int]] = {p.product_id: {} for p in self.products}
             for j in stocked:
                 stock[self.products[j].product_id] = {ShelfId(int(j) % 4, (int(j) // 4) % 2): 50}
             self.catalogues[store] = Catalogue({p.product_id: p for p in self.products},
@@ -151,9 +158,9 @@ class _World:
         visits: list[tuple[float, int]] = []
         for week in range(-config.pre_weeks, config.weeks):
             count = rng.poisson(rate)
-            for s in np.flatnonzero(count):
-                for _ in range(int(count[s])):
-                    visits.append((START + week * WEEK + float(rng.uniform(0, WEEK - 2 * VISIT_S)), int(s)))
+            for who in np.flatnonzero(count).tolist():
+                for _ in range(int(count[who])):
+                    visits.append((START + week * WEEK + float(rng.uniform(0, WEEK - 2 * VISIT_S)), who))
         visits.sort()
         self.visits = visits
         self.baskets: list[np.ndarray] = []
@@ -179,7 +186,11 @@ class _World:
 
 
 def run_chain(
-    config: ChainConfig, rules: OfferRules, response: ResponseModel, seed: int, as_of_weeks: float | None = None
+    config: ChainConfig,
+    rules: OfferRules,
+    response: ResponseModel,
+    seed: int,
+    as_of_weeks: float | None = None,
 ) -> ChainRun:
     world = _World(config, seed)
     engines = {store: OfferEngine(rules, cat, offer_ttl_s=30.0) for store, cat in world.catalogues.items()}
@@ -189,7 +200,11 @@ def run_chain(
     true_value: dict[str, tuple[float, float]] = {}
     n_event = 0
     # every pick in time order (visits overlap), as the gateways see them
-    order = sorted((tv + k * PICK_GAP_S, v, k) for v, (tv, _) in enumerate(world.visits) for k in range(len(world.baskets[v])))
+    order = sorted(
+        (tv + k * PICK_GAP_S, v, k)
+        for v, (tv, _) in enumerate(world.visits)
+        for k in range(len(world.baskets[v]))
+    )
     for t, v, k in order:
         tv, s = world.visits[v]
         store = f"store-{world.home[s] + 1}"
@@ -198,7 +213,14 @@ def run_chain(
         draws = world.draws[v]
         weeks = (tv - START) / WEEK
         p = world.products[basket[k]]
-        picks.add(t=t, shopper=shopper, product=p.product_id, price=p.price, margin=p.price * p.margin, store_id=store)
+        picks.add(
+            t=t,
+            shopper=shopper,
+            product=p.product_id,
+            price=p.price,
+            margin=p.price * p.margin,
+            store_id=store,
+        )
         held = [world.products[j].product_id for j in basket[: k + 1]]
         if True:
             if tv < START:
@@ -213,7 +235,9 @@ def run_chain(
                  for c in world.stocked[store][: config.offerable] if world.products[c].product_id not in held_set),
                 key=lambda c: (-c.score, c.product_id),
             )  # fmt: skip
-            decision = engines[store].decide(event, list(held), cands, DecisionContext(f"disp-{shelf}", shelf))
+            decision = engines[store].decide(
+                event, list(held), cands, DecisionContext(f"disp-{shelf}", shelf)
+            )
             rec = decision.record
             dec.add(
                 decision_id=rec.decision_id, t=t, store_id=store, shopper=shopper, shelf=str(shelf),
@@ -228,8 +252,12 @@ def run_chain(
                 continue
             later = {world.products[c].product_id for c in basket[k + 1 :]}  # the rest of the visit
             soon = {world.products[c].product_id for c in basket[k + 1 : k + 1 + int(REWARD_S // PICK_GAP_S)]}
-            variant = next((x for x in rules.experiment.variants if x.name == rec.variant), rules.experiment.variants[0])
-            probs = action_probabilities(rec.candidates, [world.catalogues[store].products[c].new for c in rec.candidates], variant)
+            variant = next(
+                (x for x in rules.experiment.variants if x.name == rec.variant), rules.experiment.variants[0]
+            )
+            probs = action_probabilities(
+                rec.candidates, [world.catalogues[store].products[c].new for c in rec.candidates], variant
+            )
             conv = value = 0.0
             for pid, prob in probs.items():
                 a = world.products[index[pid]]
@@ -257,7 +285,9 @@ def run_chain(
                               margin=c.price * (c.margin - disc), store_id=store)  # fmt: skip
                 imp = response.impulse_p(weeks)
                 if draws[k, 1] < imp:
-                    snack = world.products[int(world.snacks[np.searchsorted(world.snack_cdf[s], draws[k, 2])])]
+                    snack = world.products[
+                        int(world.snacks[np.searchsorted(world.snack_cdf[s], draws[k, 2])])
+                    ]
                     picks.add(t=t + 25, shopper=shopper, product=snack.product_id, price=snack.price,
                               margin=snack.price * snack.margin, store_id=store)  # fmt: skip
                 o = c.product_id in later

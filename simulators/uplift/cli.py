@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="also write every seed's JSON line and the summary to this file")
 
 
-def _one(seed: int) -> dict[str, object]:
+def _one(seed: int) -> dict[str, Any]:
     from simulators.uplift.study import StudyConfig, coverage_seed, null_seed
 
     config = StudyConfig()
@@ -29,19 +31,19 @@ def run(args: argparse.Namespace) -> int:
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results = []
-    out = Path(args.out).open("w") if args.out else None
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(Path(args.out).open("w")) if args.out else None
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=max(1, args.jobs)))
         for result in pool.map(_one, seeds):
             results.append(result)
             line = json.dumps(result)
             if out:
                 out.write(line + "\n")
                 out.flush()
-            print(f"seed {result['coverage']['seed']} done", file=sys.stderr)  # type: ignore[index]
-    summary = summarise([r["coverage"] for r in results], [r["null"] for r in results])  # type: ignore[misc]
-    text = json.dumps({"summary": summary}, indent=1)
-    if out:
-        out.write(text + "\n")
-        out.close()
+            print(f"seed {result['coverage']['seed']} done", file=sys.stderr)
+        summary = summarise([r["coverage"] for r in results], [r["null"] for r in results])
+        text = json.dumps({"summary": summary}, indent=1)
+        if out:
+            out.write(text + "\n")
     print(text)
     return 0

@@ -16,12 +16,14 @@ Per seed, three checks, each through the same files and functions the commands u
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from models.experiments.aggregate import ALL_CAMPAIGNS, WindowSums, Windows, cell_stats
+from edge.offers.rules import OfferRules
+from models.experiments.aggregate import ALL_CAMPAIGNS, Windows, WindowSums, cell_stats
 from models.experiments.events_io import read_events
 from models.experiments.frequentist import AnalysisConfig
 from models.experiments.report import ALL_LABEL, ReportConfig, build_report
@@ -29,14 +31,19 @@ from models.experiments.simulate_policy_cli import evaluate_rules
 from simulators.uplift.chain import VISIT_S, ChainConfig, ChainRun, run_chain, sim_rules, write_run
 from simulators.uplift.response import NO_EFFECT, ResponseModel
 
-CHECKED_METRICS = (("converted", "plain"), ("spend_visit", "plain"), ("spend_visit", "cuped"), ("margin_visit", "cuped"))
+CHECKED_METRICS = (
+    ("converted", "plain"),
+    ("spend_visit", "plain"),
+    ("spend_visit", "cuped"),
+    ("margin_visit", "cuped"),
+)
 FIRST_VARIANT = "ev"  # holdout decisions are made as the first variant: per-campaign rows compare like-for-like only for it
 
 
 @dataclass(frozen=True, slots=True)
 class StudyConfig:
-    chain: ChainConfig = ChainConfig(shoppers=800, weeks=6)
-    response: ResponseModel = ResponseModel()
+    chain: ChainConfig = field(default_factory=lambda: ChainConfig(shoppers=800, weeks=6))
+    response: ResponseModel = field(default_factory=ResponseModel)
 
 
 def true_uplift(run: ChainRun) -> dict[tuple[str, str], dict[str, float]]:
@@ -67,13 +74,19 @@ def true_uplift(run: ChainRun) -> dict[tuple[str, str], dict[str, float]]:
         """P(the anchor's product is picked in the visit) shown minus not shown, over every exposure
         of that product to the shopper in the window (the same decisions happen in both worlds)."""
         sh, start = int(shopper[row]), float(t[row])
-        same = [i for i in by_shopper.get(sh, []) if start <= e_t[i] < start + VISIT_S and e_product[i] == e_product_at[row]]
+        same = [
+            i
+            for i in by_shopper.get(sh, [])
+            if start <= e_t[i] < start + VISIT_S and e_product[i] == e_product_at[row]
+        ]
         if any(later[i] for i in same):
             return 0.0
         return float(np.prod([1 - p0[i] for i in same]) - np.prod([1 - p1[i] for i in same]))
 
     t0 = float(min(e_t.min(), t.min())) - 1.0
-    sums = WindowSums(e_shopper.astype(np.int64), e_t, [spend, margin], t0, float(e_t.max() - t0) + VISIT_S + 2.0)
+    sums = WindowSums(
+        e_shopper.astype(np.int64), e_t, [spend, margin], t0, float(e_t.max() - t0) + VISIT_S + 2.0
+    )
     out: dict[tuple[str, str], dict[str, float]] = {}
     for camp in [ALL_CAMPAIGNS, *sorted(set(campaign.tolist()))]:
         for var in sorted(set(variant.tolist())):
@@ -92,20 +105,20 @@ def true_uplift(run: ChainRun) -> dict[tuple[str, str], dict[str, float]]:
     return out
 
 
-def _report(run: ChainRun, work: Path) -> dict[str, object]:
+def _report(run: ChainRun, work: Path) -> dict[str, Any]:
     write_run(run, work)
     data = read_events(work)
     stats = cell_stats(data.exposures, data.picks, Windows(visit_s=VISIT_S, as_of=run.as_of))
     return build_report(stats, data.labels, ReportConfig(AnalysisConfig(), None))
 
 
-def coverage_seed(config: StudyConfig, seed: int) -> dict[str, object]:
+def coverage_seed(config: StudyConfig, seed: int) -> dict[str, Any]:
     run = run_chain(config.chain, sim_rules(), config.response, seed)
     with tempfile.TemporaryDirectory(prefix="uplift-study-") as tmp:
         report = _report(run, Path(tmp))
         truth = true_uplift(run)
         checks = []
-        for row in report["overall"]:  # type: ignore[union-attr]
+        for row in report["overall"]:
             key = (row["campaign"], row["variant"])
             if key not in truth or (row["campaign"] != ALL_LABEL and row["variant"] != FIRST_VARIANT):
                 continue
@@ -119,16 +132,18 @@ def coverage_seed(config: StudyConfig, seed: int) -> dict[str, object]:
     return {"seed": seed, "checks": checks, "policy": policy}
 
 
-def null_seed(config: StudyConfig, seed: int) -> dict[str, object]:
+def null_seed(config: StudyConfig, seed: int) -> dict[str, Any]:
     run = run_chain(config.chain, sim_rules(discount=False), NO_EFFECT, seed)
     with tempfile.TemporaryDirectory(prefix="uplift-null-") as tmp:
         report = _report(run, Path(tmp))
     looks: dict[str, list[float]] = {}
     final: dict[str, float] = {}
-    for row in report["weekly"]:  # type: ignore[union-attr]
+    for row in report["weekly"]:
         if row["campaign"] == ALL_LABEL:
-            looks.setdefault(row["variant"], []).append(row["metrics"]["spend_visit"]["sequential"]["p_value"])
-    for row in report["overall"]:  # type: ignore[union-attr]
+            looks.setdefault(row["variant"], []).append(
+                row["metrics"]["spend_visit"]["sequential"]["p_value"]
+            )
+    for row in report["overall"]:
         if row["campaign"] == ALL_LABEL:
             final[row["variant"]] = row["metrics"]["spend_visit"]["plain"]["p_value"]
     return {
@@ -139,13 +154,15 @@ def null_seed(config: StudyConfig, seed: int) -> dict[str, object]:
     }
 
 
-NEW_RULES = {"explore": 0.3, "novelty": 0.0, "version": "sim-2"}
+def new_rules() -> OfferRules:
+    """The changed rule set: three times the exploration, no novelty arm (within the log's support)."""
+    return sim_rules(explore=0.3, novelty=0.0, version="sim-2")
 
 
-def policy_seed(logged: ChainRun, config: StudyConfig, seed: int, root: Path) -> dict[str, object]:
-    new_rules = sim_rules(**NEW_RULES)  # type: ignore[arg-type]
-    new_run = run_chain(config.chain, new_rules, config.response, seed)
-    result = evaluate_rules(root, new_rules, logged.rules)
+def policy_seed(logged: ChainRun, config: StudyConfig, seed: int, root: Path) -> dict[str, Any]:
+    rules = new_rules()
+    new_run = run_chain(config.chain, rules, config.response, seed)
+    result = evaluate_rules(root, rules, logged.rules)
     contexts = [
         e for e, o in zip(logged.decisions.column("event_id").to_pylist(), logged.decisions.column("outcome").to_pylist(), strict=True)
         if o not in ("held-out", "no-consent", "no-shopper")
@@ -154,32 +171,41 @@ def policy_seed(logged: ChainRun, config: StudyConfig, seed: int, root: Path) ->
         "conversions": float(np.mean([new_run.true_value.get(e, (0.0, 0.0))[0] for e in contexts])),
         "margin": float(np.mean([new_run.true_value.get(e, (0.0, 0.0))[1] for e in contexts])),
     }
-    out: dict[str, object] = {"unsupported_share": result["unsupported_share"], "mismatched": result["mismatched"]}
-    for name, est in result["estimates"].items():  # type: ignore[union-attr]
+    out: dict[str, Any] = {
+        "unsupported_share": result["unsupported_share"],
+        "mismatched": result["mismatched"],
+    }
+    for name, est in result["estimates"].items():
         new = est["per_decision"]["new"]
         out[name] = {
             "true": true[name],
             "recommended": est["per_decision"]["recommended"],
-            **{k: {"value": v["value"], "covered": bool(v["ci_low"] <= true[name] <= v["ci_high"])} for k, v in new.items() if k != "dm"},
+            **{
+                k: {"value": v["value"], "covered": bool(v["ci_low"] <= true[name] <= v["ci_high"])}
+                for k, v in new.items()
+                if k != "dm"
+            },
         }
     return out
 
 
-def summarise(coverage: list[dict[str, object]], null: list[dict[str, object]]) -> dict[str, object]:
+def summarise(coverage: list[dict[str, Any]], null: list[dict[str, Any]]) -> dict[str, Any]:
     cells: dict[str, list[bool]] = {}
     for seed in coverage:
-        for c in seed["checks"]:  # type: ignore[union-attr]
-            cells.setdefault(f"{c['campaign']}|{c['variant']}|{c['metric']}|{c['kind']}", []).append(c["covered"])
+        for c in seed["checks"]:
+            cells.setdefault(f"{c['campaign']}|{c['variant']}|{c['metric']}|{c['kind']}", []).append(
+                c["covered"]
+            )
     pol: dict[str, list[bool]] = {}
     for seed in coverage:
         p = seed["policy"]
         for name in ("conversions", "margin"):
             for est in ("ips", "snips", "dr"):
-                pol.setdefault(f"{name}|{est}", []).append(p[name][est]["covered"])  # type: ignore[index]
-            rec = p[name]["recommended"]  # type: ignore[index]
-            pol.setdefault(f"{name}|recommended", []).append(p[name][rec]["covered"])  # type: ignore[index]
-    fp_seq = [p < 0.05 for s in null for p in s["sequential_min_p"].values()]  # type: ignore[union-attr]
-    fp_fixed = [p < 0.05 for s in null for p in s["fixed_final_p"].values()]  # type: ignore[union-attr]
+                pol.setdefault(f"{name}|{est}", []).append(p[name][est]["covered"])
+            rec = p[name]["recommended"]
+            pol.setdefault(f"{name}|recommended", []).append(p[name][rec]["covered"])
+    fp_seq = [p < 0.05 for s in null for p in s["sequential_min_p"].values()]
+    fp_fixed = [p < 0.05 for s in null for p in s["fixed_final_p"].values()]
     return {
         "seeds": len(coverage),
         "uplift_coverage": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(cells.items())},

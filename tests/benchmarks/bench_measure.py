@@ -18,7 +18,17 @@ import time
 import numpy as np
 import pandas as pd
 
-from models.experiments.aggregate import ALL_CAMPAIGNS, DAY, METRICS, MONDAY, WEEK, Exposures, Picks, Windows, cell_stats
+from models.experiments.aggregate import (
+    ALL_CAMPAIGNS,
+    DAY,
+    METRICS,
+    MONDAY,
+    WEEK,
+    Exposures,
+    Picks,
+    Windows,
+    cell_stats,
+)
 
 N_EXPOSURES = 1_200_000
 N_PICKS = 8_800_000

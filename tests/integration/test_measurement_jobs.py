@@ -33,9 +33,16 @@ def report(chain: tuple[ChainRun, Path], tmp_path_factory: pytest.TempPathFactor
 def test_uplift_report_json(report: Path) -> None:
     data = json.loads((report / "report.json").read_text())
     overall = {(r["campaign"], r["variant"]) for r in data["overall"]}
-    assert {("(all offers)", "ev"), ("(all offers)", "relevance"), ("light-up", "ev"), ("tea-time", "ev")} <= overall
+    assert {
+        ("(all offers)", "ev"),
+        ("(all offers)", "relevance"),
+        ("light-up", "ev"),
+        ("tea-time", "ev"),
+    } <= overall
     srm = {s["campaign"]: s for s in data["srm"]}
-    assert srm["(all offers)"]["expected_share"] == pytest.approx({"holdout": 0.2, "ev": 0.4, "relevance": 0.4})
+    assert srm["(all offers)"]["expected_share"] == pytest.approx(
+        {"holdout": 0.2, "ev": 0.4, "relevance": 0.4}
+    )
     assert srm["(all offers)"]["mismatch"] is False and set(srm) == {"(all offers)"}
     row = next(r for r in data["overall"] if r["campaign"] == "(all offers)" and r["variant"] == "ev")
     seq, plain = row["metrics"]["spend_visit"]["sequential"], row["metrics"]["spend_visit"]["plain"]
@@ -45,12 +52,16 @@ def test_uplift_report_json(report: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not webdriver.available(), reason="needs chromium + chromedriver (deploy/system-packages.sh)")
+@pytest.mark.skipif(
+    not webdriver.available(), reason="needs chromium + chromedriver (deploy/system-packages.sh)"
+)
 def test_uplift_report_page_in_chromium(report: Path, tmp_path: Path) -> None:
     with webdriver.Chromium() as browser:
         browser.get((report / "index.html").as_uri())
         assert browser.js("return document.querySelectorAll('#forest svg').length") == 1
-        assert browser.js("return document.querySelectorAll('.weeks svg').length") == 4  # all, 2 campaigns, organic
+        assert (
+            browser.js("return document.querySelectorAll('.weeks svg').length") == 4
+        )  # all, 2 campaigns, organic
         assert browser.js("return document.querySelectorAll('#overall tr').length") >= 6
         srm = browser.js("return document.querySelector('#srm').innerText")
         assert "ok (p =" in srm and "MISMATCH" not in srm
@@ -67,11 +78,15 @@ def test_uplift_refuses_bad_event_files(tmp_path: Path, capsys: pytest.CaptureFi
     assert "no such directory" in capsys.readouterr().err
     (tmp_path / "ev" / "exposures").mkdir(parents=True)
     (tmp_path / "ev" / "picks").mkdir(parents=True)
-    (tmp_path / "ev" / "exposures" / "a.csv").write_text("t,shopper,campaign,variant,group,product,store_id\n1,s,c,v,treatd,p,x\n")
+    (tmp_path / "ev" / "exposures" / "a.csv").write_text(
+        "t,shopper,campaign,variant,group,product,store_id\n1,s,c,v,treatd,p,x\n"
+    )
     (tmp_path / "ev" / "picks" / "a.csv").write_text("t,shopper,product,price,margin\n1,s,p,2,1\n")
     assert models_main(["uplift", "--events", str(tmp_path / "ev"), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "group must be one of treated, holdout, universal_holdout; found 'treatd'" in err[0]
+    assert (
+        len(err) == 1 and "group must be one of treated, holdout, universal_holdout; found 'treatd'" in err[0]
+    )
 
 
 def test_policy_value_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,15 +110,29 @@ def test_policy_value_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ("text", "message"),
     [
         ("reward,logging_propensity\n1,0.5\n", "missing column(s) target_probability"),
-        ("reward,logging_propensity,target_probability\n1,0,1\n", "logging_propensity must be in (0, 1], row 1 has 0.0"),
-        ("reward,logging_propensity,target_probability\n1,1.2,1\n", "logging_propensity must be in (0, 1], row 1 has 1.2"),
-        ("reward,logging_propensity,target_probability\n1,0.5,\n", "target_probability is empty or NaN in data row 1"),
+        (
+            "reward,logging_propensity,target_probability\n1,0,1\n",
+            "logging_propensity must be in (0, 1], row 1 has 0.0",
+        ),
+        (
+            "reward,logging_propensity,target_probability\n1,1.2,1\n",
+            "logging_propensity must be in (0, 1], row 1 has 1.2",
+        ),
+        (
+            "reward,logging_propensity,target_probability\n1,0.5,\n",
+            "target_probability is empty or NaN in data row 1",
+        ),
         ("reward,logging_propensity,target_probability\nnan,0.5,1\n", "reward is empty or NaN in data row 1"),
         ("reward,logging_propensity,target_probability\nyes,0.5,1\n", "reward must be numeric"),
-        ("reward,logging_propensity,target_probability,reward_model_logged\n1,0.5,1,1\n", "needs reward_model_target"),
+        (
+            "reward,logging_propensity,target_probability,reward_model_logged\n1,0.5,1,1\n",
+            "needs reward_model_target",
+        ),
     ],
 )
-def test_policy_value_refuses_bad_logs(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+def test_policy_value_refuses_bad_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     log = tmp_path / "log.csv"
     log.write_text(text)
     assert models_main(["policy-value", "--log", str(log), "--json"]) == 2
@@ -116,8 +145,10 @@ def test_policy_value_refuses_bad_logs(tmp_path: Path, capsys: pytest.CaptureFix
 def test_simulate_policy_with_the_running_rules_is_the_log_itself(
     chain: tuple[ChainRun, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run, root = chain
-    assert models_main(["simulate-policy", "--rules", str(root / "rules.json"), "--decisions", str(root)]) == 0
+    _, root = chain
+    assert (
+        models_main(["simulate-policy", "--rules", str(root / "rules.json"), "--decisions", str(root)]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["mismatched"] == 0  # the real engine replays every logged decision identically
     assert out["unsupported_share"] == 0
@@ -135,7 +166,9 @@ def test_simulate_policy_warns_where_the_log_has_no_support(
     _, root = chain
     rules = sim_rules(weight=4.0, explore=0.0, novelty=0.0, version="heavier-lights")
     (tmp_path / "new.json").write_text(rules.model_dump_json())
-    assert models_main(["simulate-policy", "--rules", str(tmp_path / "new.json"), "--decisions", str(root)]) == 0
+    assert (
+        models_main(["simulate-policy", "--rules", str(tmp_path / "new.json"), "--decisions", str(root)]) == 0
+    )
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     assert out["unsupported_share"] > 0

@@ -12,9 +12,9 @@ from models.experiments.frequentist import (
     TOO_FEW_UNITS,
     ZERO_CONTROL_MEAN,
     ZERO_VARIANCE,
+    AnalysisConfig,
     CupedTTest,
     SequentialTTest,
-    AnalysisConfig,
     TTest,
 )
 from models.experiments.ope import (
@@ -88,10 +88,13 @@ def test_sequential_interval_is_wider_and_its_p_value_inverts_it() -> None:
     rho2 = test._rho() ** 2
     n = c.n + t.n
     s2 = var * n
-    half = math.sqrt(s2) * math.sqrt(2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / res.p_value))
+    half = math.sqrt(s2) * math.sqrt(
+        2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / res.p_value)
+    )
     assert half == pytest.approx(abs(res.absolute), rel=1e-9)
     assert res.ci_high - res.absolute == pytest.approx(
-        math.sqrt(s2) * math.sqrt(2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / 0.05))
+        math.sqrt(s2)
+        * math.sqrt(2 * (n * rho2 + 1) / (n**2 * rho2) * math.log(math.sqrt(n * rho2 + 1) / 0.05))
     )
 
 
@@ -154,16 +157,24 @@ def test_identities() -> None:
     reward = rng.binomial(1, 0.3, 1000).astype(float)
     p = rng.uniform(0.1, 1.0, 1000)
     on_policy = BanditLog(reward, p, p.copy())  # target = logging: every weight is 1
-    assert SelfNormalizedInverseProbabilityWeighting().estimate(on_policy).value == pytest.approx(reward.mean())
+    assert SelfNormalizedInverseProbabilityWeighting().estimate(on_policy).value == pytest.approx(
+        reward.mean()
+    )
     assert InverseProbabilityWeighting().estimate(on_policy).value == pytest.approx(reward.mean())
     target = rng.uniform(0.0, 1.0, 1000)
     q_l, q_t = rng.uniform(0, 1, 1000), rng.uniform(0, 1, 1000)
     zero_model = BanditLog(reward, p, target, np.zeros(1000), np.zeros(1000))
-    assert DoublyRobust().estimate(zero_model).value == pytest.approx(InverseProbabilityWeighting().estimate(zero_model).value)
+    assert DoublyRobust().estimate(zero_model).value == pytest.approx(
+        InverseProbabilityWeighting().estimate(zero_model).value
+    )
     never = BanditLog(reward, p, np.zeros(1000), q_l, q_t)  # the target never takes a logged action
     assert DoublyRobust().estimate(never).value == pytest.approx(DirectMethod().estimate(never).value)
-    assert 0.0 <= SelfNormalizedInverseProbabilityWeighting().estimate(BanditLog(reward, p, target)).value <= 1.0
-    assert math.isnan(SelfNormalizedInverseProbabilityWeighting().estimate(BanditLog(reward, p, np.zeros(1000))).value)
+    assert (
+        0.0 <= SelfNormalizedInverseProbabilityWeighting().estimate(BanditLog(reward, p, target)).value <= 1.0
+    )
+    assert math.isnan(
+        SelfNormalizedInverseProbabilityWeighting().estimate(BanditLog(reward, p, np.zeros(1000))).value
+    )
 
 
 def test_recommendation_and_diagnostics() -> None:

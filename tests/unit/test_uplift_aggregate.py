@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.experiments.aggregate import ALL_CAMPAIGNS, DAY, MONDAY, WEEK, Exposures, Picks, Windows, cell_stats
+from models.experiments.aggregate import (
+    ALL_CAMPAIGNS,
+    DAY,
+    MONDAY,
+    WEEK,
+    Exposures,
+    Picks,
+    Windows,
+    cell_stats,
+)
 from models.experiments.report import Labels, ReportConfig, build_report
 
 T = MONDAY + 2957 * WEEK + 10 * 3600.0  # Monday 2026-09-07 10:00 UTC
@@ -92,7 +101,9 @@ def test_sums_over_stores_and_weeks_equal_one_big_cell() -> None:
 
 def test_report_rows_and_srm() -> None:
     stats = cell_stats(EXPOSURES, PICKS, Windows(visit_s=3600.0, as_of=T + 30 * DAY))
-    report = build_report(stats, Labels(["c"], ["ev", "holdout"], ["s1"]), ReportConfig(shares={"ev": 0.5, "holdout": 0.5}))
+    report = build_report(
+        stats, Labels(["c"], ["ev", "holdout"], ["s1"]), ReportConfig(shares={"ev": 0.5, "holdout": 0.5})
+    )
     overall = {(r["campaign"], r["variant"]): r for r in report["overall"]}  # type: ignore[union-attr]
     assert overall[("c", "ev")]["like_for_like"] is False  # no holdout_variant configured
     assert set(overall) == {("c", "ev"), ("(all offers)", "ev")}
