@@ -110,7 +110,9 @@ class WindowSums:
 
     def position(self, group: I, times: F) -> I:
         """Index of the first sorted row of ``group`` at or after ``times``."""
-        return np.searchsorted(self.key, group.astype(np.float64) * self.span + (times - self.t0), side="left")
+        return np.searchsorted(
+            self.key, group.astype(np.float64) * self.span + (times - self.t0), side="left"
+        )
 
     def sums(self, lo: I, hi: I) -> list[F]:
         return [c[hi] - c[lo] for c in self.cums]

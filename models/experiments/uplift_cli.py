@@ -82,3 +82,10 @@ def run(args: argparse.Namespace) -> int:
     (out / "index.html").write_text(render(report))
     print(f"uplift report: {out / 'index.html'} (JSON: {out / 'report.json'})")
     return 0
+
+
+def main_args(argv: list[str]) -> int:
+    """``run`` from an argument list (for callers in Python, such as the demo)."""
+    parser = argparse.ArgumentParser(prog="shelf-models uplift")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
