@@ -26,6 +26,8 @@ def read_bandit_log(path: str | Path) -> BanditLog:
         raise PolicyLogError(f"{path}: no such file") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise PolicyLogError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    if table.num_rows == 0:
+        raise PolicyLogError(f"{path}: the log has no rows")
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise PolicyLogError(

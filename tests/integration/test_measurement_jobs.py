@@ -110,6 +110,12 @@ def test_policy_value_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ("text", "message"),
     [
         ("reward,logging_propensity\n1,0.5\n", "missing column(s) target_probability"),
+        ("reward,logging_propensity,target_probability\n", "the log has no rows"),
+        ("", "not a readable CSV"),
+        (
+            "reward,logging_propensity,target_probability\n1,0.5,inf\n",
+            "target_probability is not a finite number in row 1",
+        ),
         (
             "reward,logging_propensity,target_probability\n1,0,1\n",
             "logging_propensity must be in (0, 1], row 1 has 0.0",

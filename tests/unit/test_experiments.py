@@ -209,3 +209,30 @@ def test_bad_logs_are_refused_with_one_clear_line(prop: float, target: float, me
         BanditLog(np.zeros(0), np.zeros(0), np.zeros(0))
     with pytest.raises(PolicyLogError, match="must come together"):
         BanditLog(np.ones(1), np.ones(1), np.ones(1), np.ones(1), None)
+
+
+def test_intervals_cover_a_known_policy_value_on_synthetic_bandit_logs() -> None:
+    """Open-Bandit-like logs: 10 actions, a softmax logging policy, a sharper target policy,
+    Bernoulli rewards with known means; the 95 % intervals of IPS, SNIPS and DR cover the true
+    value in about 95 % of 300 logs."""
+    rng = np.random.default_rng(21)
+    n, k, reps = 3000, 10, 300
+    covered = {"ips": 0, "snips": 0, "dr": 0}
+    for _ in range(reps):
+        x = rng.normal(size=(n, 1))
+        means = 0.05 + 0.1 / (1 + np.exp(-(x * np.linspace(-1, 1, k))))  # n x k reward means
+        logit = 0.5 * np.linspace(0, 1, k) * x
+        logging = np.exp(logit) / np.exp(logit).sum(axis=1, keepdims=True)
+        target = np.exp(3 * logit) / np.exp(3 * logit).sum(axis=1, keepdims=True)
+        truth = float((target * means).sum(axis=1).mean())
+        action = (logging.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+        rows = np.arange(n)
+        reward = (rng.uniform(size=n) < means[rows, action]).astype(float)
+        q = means + rng.normal(0, 0.02, size=(n, k))  # a decent reward model
+        log = BanditLog(
+            reward, logging[rows, action], target[rows, action], q[rows, action], (target * q).sum(axis=1)
+        )
+        for name, est in estimate_all(log).items():
+            if name in covered:
+                covered[name] += est.ci_low <= truth <= est.ci_high
+    assert all(c >= 0.9 * reps for c in covered.values()), covered
