@@ -393,7 +393,12 @@ class Demo:
             page = write_demo_report(
                 self.backend.store, STORE, self.catalogue_path, rules, self.run_dir / "uplift"
             )
-        except (EdgeError, EventsError, RuntimeError, OSError) as exc:  # the demo verdict does not depend on it
+        except (
+            EdgeError,
+            EventsError,
+            RuntimeError,
+            OSError,
+        ) as exc:  # the demo verdict does not depend on it
             self.console.print(f"[red]uplift report not written: {exc}[/]")
             return
         self.console.print(f"uplift report of this run (offers against holdout): {page}")

@@ -53,7 +53,9 @@ class ReportConfig:
     shares: Mapping[str, float] | None = None  # configured share per arm, for the SRM check
     # The variant the holdout's decisions are made as (the offer engine decides held-out shoppers
     # with the experiment's first variant). Per-campaign rows of other variants then compare
-    # shoppers selected by different rankings: flagged ``like_for_like: false``. None: unknown.
+    # shoppers selected by different rankings: flagged ``like_for_like: false``; for every row of
+    # another variant "took the offered product" compares different products:
+    # ``conversion_like_for_like: false``. None: unknown (every row flagged).
     holdout_variant: str | None = None
     cells: bool = True  # the per store and week rows (the validation study skips them)
 
@@ -123,10 +125,16 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
             if not treated.any():
                 continue
             control = in_camp & (cs.arm == holdout)
-            like = camp == ALL_CAMPAIGNS or (
-                config.holdout_variant is not None and arms[v] == config.holdout_variant
-            )
-            key = {"campaign": name, "variant": arms[v], "like_for_like": like}
+            same_policy = config.holdout_variant is not None and arms[v] == config.holdout_variant
+            like = camp == ALL_CAMPAIGNS or same_policy
+            # "took the offered product" compares the treated shopper's product with the one the
+            # holdout would have been offered: like-for-like only when both are chosen alike
+            key = {
+                "campaign": name,
+                "variant": arms[v],
+                "like_for_like": like,
+                "conversion_like_for_like": same_policy,
+            }
             overall.append({**key, **compare(cs, treated, control, test)})
             for week in sorted(set(cs.week[treated].tolist())):
                 upto = cs.week <= week
@@ -148,6 +156,7 @@ def build_report(cs: CellStats, labels: Labels, config: ReportConfig) -> dict[st
                 "campaign": ALL_LABEL,
                 "variant": "(all variants)",
                 "like_for_like": True,
+                "conversion_like_for_like": False,
                 **compare(cs, treated, control, test),
             }
         )

@@ -100,7 +100,7 @@ def _num(value: float | None, digits: int = 2, pct: bool = False) -> str:
     return f"{100 * value:.1f}\u00a0%" if pct else f"{value:,.{digits}f}"
 
 
-def _cell(result: Mapping[str, Any], pct: bool) -> str:
+def _cell(result: Mapping[str, Any], pct: bool, mark: str = "") -> str:
     if result["error"] == "too-few-units":
         return "<td>–<br><small>too few shoppers yet</small></td>"
     lo, hi = result["ci_low"], result["ci_high"]
@@ -108,7 +108,7 @@ def _cell(result: Mapping[str, Any], pct: bool) -> str:
     rel = result["relative"]
     rel_txt = f" ({'+' if rel and rel > 0 else ''}{_num(rel, pct=True)})" if rel is not None else ""
     return (
-        f'<td class="{cls}">{_num(result["absolute"], 3 if pct else 2, pct)}<br><small>{html.escape(rel_txt)}</small>'
+        f'<td class="{cls}">{_num(result["absolute"], 3 if pct else 2, pct)}{mark}<br><small>{html.escape(rel_txt)}</small>'
         f"<br><small>[{_num(lo, 3 if pct else 2, pct)}, {_num(hi, 3 if pct else 2, pct)}]</small></td>"
     )
 
@@ -128,7 +128,8 @@ def _table(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], table_id: str
         cells += f"<td>{n['treated']:,} / {n['holdout']:,}</td>"
         for m in TABLE_METRICS:
             kind = "plain" if m == "converted" else "cuped"
-            cells += _cell(r["metrics"][m][kind], pct=(m == "converted"))
+            conv_mark = " ‡" if m == "converted" and not r.get("conversion_like_for_like", True) else ""
+            cells += _cell(r["metrics"][m][kind], pct=(m == "converted"), mark=conv_mark)
         cells += f"<td>{_num(_headline(r, 'sequential')['p_value'], 4)}</td>"
         body.append(f"<tr>{cells}</tr>")
     return f'<table id="{table_id}"><tr>{head}</tr>{"".join(body)}</table>'
@@ -173,11 +174,13 @@ def render(report: Mapping[str, Any], title: str = "Offer uplift report") -> str
         parts.append(_table(overall, ("campaign", "variant"), "overall"))
     else:
         parts.append("<p id='forest'>No treated exposures with a holdout to compare.</p>")
-    if any(not r.get("like_for_like", True) for r in overall):
+    if any(not r.get("like_for_like", True) or not r.get("conversion_like_for_like", True) for r in overall):
         parts.append(
             "<p class='note'>† Held-out shoppers are decided as the first variant would decide: for other "
             "variants a single campaign's row compares shoppers picked by different rankings. Read "
-            "'(all offers)' for those variants.</p>"
+            "'(all offers)' for those variants. ‡ For the same reason, 'took the offered product' of those "
+            "variants compares their product with the one the holdout would have been offered: read "
+            "their spend and margin.</p>"
         )
     parts.append("<h2>Over the weeks (what you would have seen each week)</h2>")
     weekly = list(report["weekly"])

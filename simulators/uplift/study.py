@@ -191,11 +191,12 @@ def policy_seed(logged: ChainRun, config: StudyConfig, seed: int, root: Path) ->
 
 def summarise(coverage: list[dict[str, Any]], null: list[dict[str, Any]]) -> dict[str, Any]:
     cells: dict[str, list[bool]] = {}
+    unlike: dict[str, list[bool]] = {}  # flagged in the report as not like-for-like: expected to miss
     for seed in coverage:
         for c in seed["checks"]:
-            cells.setdefault(f"{c['campaign']}|{c['variant']}|{c['metric']}|{c['kind']}", []).append(
-                c["covered"]
-            )
+            key = f"{c['campaign']}|{c['variant']}|{c['metric']}|{c['kind']}"
+            target = unlike if c["metric"] == "converted" and c["variant"] != FIRST_VARIANT else cells
+            target.setdefault(key, []).append(c["covered"])
     pol: dict[str, list[bool]] = {}
     for seed in coverage:
         p = seed["policy"]
@@ -209,6 +210,8 @@ def summarise(coverage: list[dict[str, Any]], null: list[dict[str, Any]]) -> dic
     return {
         "seeds": len(coverage),
         "uplift_coverage": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(cells.items())},
+        "uplift_coverage_min": min((sum(v) / len(v) for v in cells.values()), default=0.0),
+        "flagged_not_like_for_like": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(unlike.items())},
         "policy_coverage": {k: f"{sum(v)}/{len(v)}" for k, v in sorted(pol.items())},
         "null_seeds": len(null),
         "sequential_false_positives": f"{sum(fp_seq)}/{len(fp_seq)} (any weekly look, p < 0.05)",

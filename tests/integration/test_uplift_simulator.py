@@ -30,8 +30,12 @@ def test_no_effect_means_a_true_uplift_of_zero() -> None:
 @pytest.mark.parametrize("seed", [6])  # a pinned seed: over 100 seeds about 5 % of intervals miss by design
 def test_report_intervals_and_policy_estimate_cover_the_truth(seed: int) -> None:
     result = coverage_seed(SMALL, seed)
-    overall = [c for c in result["checks"] if c["campaign"] == "(all offers)"]
-    assert len(overall) == 8  # 2 variants x 4 metric checks
+    overall = [
+        c
+        for c in result["checks"]
+        if c["campaign"] == "(all offers)" and (c["metric"] != "converted" or c["variant"] == "ev")
+    ]  # conversion of the other variant is flagged not like-for-like in the report (see its README)
+    assert len(overall) == 7
     assert all(c["covered"] for c in overall), [c for c in overall if not c["covered"]]
     assert all(c["true"] > 0 for c in overall)
     policy = result["policy"]

@@ -106,6 +106,8 @@ def test_report_rows_and_srm() -> None:
     )
     overall = {(r["campaign"], r["variant"]): r for r in report["overall"]}  # type: ignore[union-attr]
     assert overall[("c", "ev")]["like_for_like"] is False  # no holdout_variant configured
+    assert overall[("(all offers)", "ev")]["like_for_like"] is True
+    assert overall[("(all offers)", "ev")]["conversion_like_for_like"] is False
     assert set(overall) == {("c", "ev"), ("(all offers)", "ev")}
     row = overall[("c", "ev")]
     assert row["exposed_shoppers"] == {"treated": 2, "holdout": 2}
