@@ -57,7 +57,15 @@ def forest_plot(rows: Sequence[Mapping[str, Any]], alpha: float) -> str:
     for i, r in enumerate(rows):
         h = _headline(r)
         lo, hi = h["ci_low"], h["ci_high"]
-        if lo is None or hi is None:
+        if lo is None or hi is None:  # too few shoppers for an interval: the estimate alone, hollow
+            ax.plot([h["absolute"]], [i], "o", mfc="none", color="#999999")
+            ax.annotate(
+                "  too few shoppers for an interval",
+                (h["absolute"], i),
+                fontsize=8,
+                color="#777777",
+                va="center",
+            )
             continue
         colour = "#0a7a2f" if lo > 0 else "#b00020" if hi < 0 else "#555555"
         ax.plot([lo, hi], [i, i], color=colour, lw=2.5)
