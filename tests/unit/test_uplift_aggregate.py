@@ -119,3 +119,23 @@ def test_report_rows_and_srm() -> None:
     assert set(srm) == {"(all offers)"}  # per campaign, groups depend on the variants' rankings
     assert srm["(all offers)"]["observed"] == {"ev": 2, "holdout": 2}
     assert srm["(all offers)"]["p_value"] == pytest.approx(1.0)
+
+
+def test_universal_holdout_gives_the_long_term_row() -> None:
+    exp = Exposures(
+        t=f64(T, T + 10, T + 20, T + 30, T + 40, T + 50),
+        shopper=i64(0, 1, 2, 3, 4, 5),
+        product=i64(5, 5, 5, 5, 5, 5),
+        store=i64(0, 0, 0, 0, 0, 0),
+        campaign=i64(0, 0, 0, 0, 0, 0),
+        arm=i64(0, 0, 1, 1, 2, 2),  # ev, holdout, universal_holdout
+    )
+    picks = Picks(f64(T + 60, T + 70), i64(0, 4), i64(5, 5), f64(3.0, 5.0), f64(1.0, 2.0))
+    stats = cell_stats(exp, picks, Windows(as_of=T + 30 * DAY))
+    report = build_report(
+        stats, Labels(["c"], ["ev", "holdout", "universal_holdout"], ["s1"]), ReportConfig()
+    )
+    (row,) = report["long_term"]  # type: ignore[misc]
+    assert row["exposed_shoppers"] == {"treated": 2, "holdout": 2}
+    assert row["metrics"]["spend_visit"]["plain"]["absolute"] == pytest.approx(1.5 - 2.5)
+    assert {(r["campaign"], r["variant"]) for r in report["overall"]} == {("c", "ev"), ("(all offers)", "ev")}
