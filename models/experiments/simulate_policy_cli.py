@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         catalogues = Path(args.catalogues) if args.catalogues else None
         result = evaluate_rules(root, new_rules, running_rules, catalogues, args.reward_s, args.alpha)
     except (EventsError, EdgeError) as exc:
-        print(f"simulate-policy: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"simulate-policy: {' '.join(part.strip() for part in str(exc).splitlines())}", file=sys.stderr)
         return 2
     text = json.dumps(result, indent=1)
     if args.out:

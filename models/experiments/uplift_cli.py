@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         shares, first = shares_from_rules(rules) if args.rules or rules.exists() else (None, None)
         data = read_events(events)
     except (EventsError, EdgeError) as exc:
-        print(f"uplift: {str(exc).splitlines()[0] if isinstance(exc, EventsError) else exc}", file=sys.stderr)
+        print(f"uplift: {' '.join(part.strip() for part in str(exc).splitlines())}", file=sys.stderr)
         return 2
     windows = Windows(visit_s=args.visit_s, as_of=args.as_of)
     stats = cell_stats(data.exposures, data.picks, windows)

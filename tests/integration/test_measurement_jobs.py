@@ -181,3 +181,17 @@ def test_simulate_policy_warns_where_the_log_has_no_support(
     assert "no support in the log" in captured.err
     assert out["budget_use"]["light-up"]["new"] > out["budget_use"]["light-up"]["running"]
     assert math.isfinite(out["estimates"]["margin"]["per_decision"]["new"]["snips"]["value"])
+
+
+def test_bad_rules_are_one_line(
+    chain: tuple[ChainRun, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, root = chain
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rules": {"min_stock": 0}, "color": 1}')
+    assert models_main(["simulate-policy", "--rules", str(bad), "--decisions", str(root)]) == 2
+    assert (
+        models_main(["uplift", "--events", str(root), "--rules", str(bad), "--out", str(tmp_path / "r")]) == 2
+    )
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all("min_stock" in line and "color" in line for line in lines), lines
