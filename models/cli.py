@@ -39,6 +39,21 @@ COMMANDS: tuple[Command, ...] = (
         "publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."
     ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
+    Command(
+        "policy-value",
+        "models.experiments.policy_value_cli",
+        "Off-policy value of a target policy from a logged bandit CSV (IPS, SNIPS, DR with intervals).",
+    ),
+    Command(
+        "uplift",
+        "models.experiments.uplift_cli",
+        "Uplift report (HTML + JSON) per campaign, variant, store and week against holdout.",
+    ),
+    Command(
+        "simulate-policy",
+        "models.experiments.simulate_policy_cli",
+        "Replay the offer engine with new rules on logged decisions; estimate its value (IPS/SNIPS/DR).",
+    ),
 )
 
 

@@ -44,6 +44,16 @@ COMMANDS: tuple[Command, ...] = (
         "simulators.camera.serve",
         "Serve a simulated shelf camera as HTTP MJPEG (or write a video).",
     ),
+    Command(
+        "uplift-events",
+        "simulators.uplift.events_cli",
+        "Simulate a chain for weeks (real offer engine, known response) and write the central export.",
+    ),
+    Command(
+        "uplift-study",
+        "simulators.uplift.cli",
+        "Check the uplift report and simulate-policy against the simulator's truth over many seeds.",
+    ),
 )
 
 

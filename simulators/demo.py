@@ -161,6 +161,7 @@ class Demo:
         )
         run_dir = self.workdir / f"run-{int(started)}"
         run_dir.mkdir(parents=True)
+        self.run_dir, self.catalogue_path = run_dir, catalogue  # for the uplift report at the end
         files = DemoFiles(
             self.workdir,
             planogram,
@@ -399,6 +400,27 @@ class Demo:
             time.sleep(0.05)
         return False
 
+    def _uplift_report(self) -> None:
+        """The run's offers against holdout: the backend's events through ``shelf-models uplift``."""
+        from edge.errors import EdgeError
+        from models.experiments.events_io import EventsError
+        from simulators.uplift.demo_report import write_demo_report
+
+        rules = Path(__file__).resolve().parents[1] / "edge" / "offers" / "example_rules.json"
+        try:
+            page = write_demo_report(
+                self.backend.store, STORE, self.catalogue_path, rules, self.run_dir / "uplift"
+            )
+        except (
+            EdgeError,
+            EventsError,
+            RuntimeError,
+            OSError,
+        ) as exc:  # the demo verdict does not depend on it
+            self.console.print(f"[red]uplift report not written: {exc}[/]")
+            return
+        self.console.print(f"uplift report of this run (offers against holdout): {page}")
+
     def _summary(
         self,
         narrator: Narrator,
@@ -458,6 +480,7 @@ class Demo:
         self.backend_events = self.backend.store.event_count(STORE)
         bridge.stop()
         c.print(f"[dim]logs: {daemon.log_path} and {bridge.log_path}[/]")
+        self._uplift_report()
         ok = matched > 0 and len(shown) > 0 and strangers == 0
         c.print(
             "[bold green]demo complete[/]"

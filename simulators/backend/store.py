@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.admin import services as admin
@@ -45,6 +46,16 @@ class StoreView:
                 session=session, store_id=store, after=after, limit=limit, stream=stream
             )
         return rows
+
+    def add_events(self, store: str, events: list[dict[str, Any]]) -> int:
+        """Store events as a gateway's batch would (the service's own ingest); returns how many."""
+        with self.sessions() as session:
+            admin.ensure_store(session=session, store_id=store, actor=ACTOR)
+            session.commit()
+            result = gateway.receive_events(
+                session=session, store_id=store, body=orjson.dumps({"events": events}), max_events=len(events)
+            )
+        return len(result.accepted)
 
     def put_resource(self, store: str, name: str, body: bytes) -> str:
         with self.sessions() as session:

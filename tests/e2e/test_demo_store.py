@@ -32,6 +32,8 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert code == 0, text
     assert demo.broker_restarts == 1
     assert demo.daemon_alive_at_end, text
+    assert "uplift report of this run (offers against holdout)" in text, text
+    assert (demo.run_dir / "uplift" / "report" / "index.html").exists()
     seen = demo.narrator.seen
 
     # Every planned pick was detected, with the right product, credited to the right shopper; a pick

@@ -1,0 +1,79 @@
+"""The measurement export from a gateway's own event streams (adapter), for stores without the
+central service's Parquet export (the demo, a single store's backfill).
+
+Decisions (stream ``offer_decision``, :meth:`DecisionRecord.to_dict`) with outcome ``offered`` or
+``held-out`` become exposures (``treated`` / ``holdout``); basket events (stream ``basket``,
+``BasketEventMessage``) of kind ``pick`` with a shopper become picks, priced from the store's
+catalogue at full price (a gateway does not log the price paid; returns are not subtracted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from edge.offers.catalogue import Catalogue
+from edge.offers.rules import OfferRules
+from models.experiments.events_io import EXPOSURE_SCHEMA, PICK_SCHEMA, write_events
+
+SHOWN = {"offered": "treated", "held-out": "holdout"}
+
+
+def exposures_and_picks(
+    decisions: Iterable[Mapping[str, Any]],
+    baskets: Iterable[Mapping[str, Any]],
+    catalogue: Catalogue,
+    rules: OfferRules,
+) -> tuple[pa.Table, pa.Table]:
+    discount = {c.campaign_id: c.discount_pct / 100.0 for c in rules.campaigns}
+    exp: dict[str, list[Any]] = {f.name: [] for f in EXPOSURE_SCHEMA}
+    for d in decisions:
+        group = SHOWN.get(str(d.get("outcome")))
+        if group is None or not d.get("chosen"):
+            continue
+        campaign = d.get("campaign_id")
+        exp["decision_id"].append(str(d["decision_id"]))
+        exp["t"].append(float(d["t"]))
+        exp["shopper"].append(str(d["shopper"]))
+        exp["campaign"].append(campaign)
+        exp["variant"].append(str(d["variant"]) if group == "treated" else None)
+        exp["group"].append(group)
+        exp["product"].append(str(d["chosen"]))
+        exp["propensity"].append(float(d.get("propensity") or 0.0))
+        exp["discount"].append(discount.get(str(campaign), 0.0) if campaign else 0.0)
+    picks: dict[str, list[Any]] = {f.name: [] for f in PICK_SCHEMA}
+    for b in baskets:
+        product = catalogue.products.get(str(b.get("product_id")))
+        if b.get("kind") != "pick" or not b.get("shopper") or product is None:
+            continue
+        units = max(1, int(b.get("quantity") or 1))
+        picks["t"].append(float(b["t"]))
+        picks["shopper"].append(str(b["shopper"]))
+        picks["product"].append(product.product_id)
+        picks["price"].append(product.price * units)
+        picks["margin"].append(product.price * product.margin * units)
+    return pa.table(exp, schema=EXPOSURE_SCHEMA), pa.table(picks, schema=PICK_SCHEMA)
+
+
+def write_gateway_export(
+    directory: Path,
+    store_id: str,
+    decisions: Iterable[Mapping[str, Any]],
+    baskets: Iterable[Mapping[str, Any]],
+    catalogue: Catalogue,
+    rules: OfferRules,
+) -> Path:
+    exposures, picks = exposures_and_picks(decisions, baskets, catalogue, rules)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_events(
+        directory,
+        exposures,
+        pa.array([store_id] * exposures.num_rows, pa.string()),
+        picks,
+        pa.array([store_id] * picks.num_rows, pa.string()),
+    )
+    (directory / "rules.json").write_text(rules.model_dump_json(indent=1))
+    return directory

@@ -1,0 +1,41 @@
+"""The demo's uplift report: the run's events in the central service through the uplift job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from edge.offers.catalogue import Catalogue
+from edge.offers.sources import load_rules
+from edge.store.offer_log import STREAM as DECISIONS
+from models.experiments.gateway_export import write_gateway_export
+from models.experiments.uplift_cli import main_args
+from simulators.backend.store import StoreView
+
+
+def _stream(store: StoreView, store_id: str, stream: str) -> Iterator[dict[str, Any]]:
+    after = 0
+    while True:
+        rows = store.events(store_id, after=after, limit=1000, stream=stream)
+        if not rows:
+            return
+        for row in rows:
+            yield row["payload"]
+        after = rows[-1]["seq"]
+
+
+def write_demo_report(store: StoreView, store_id: str, catalogue: Path, rules: Path, out: Path) -> Path:
+    """Export the run's decisions and picks, build the uplift report; returns its index.html."""
+    events = write_gateway_export(
+        out / "events",
+        store_id,
+        list(_stream(store, store_id, DECISIONS)),
+        list(_stream(store, store_id, "basket")),
+        Catalogue.load(catalogue),
+        load_rules(rules),
+    )
+    code = main_args(["--events", str(events), "--out", str(out / "report")])
+    if code != 0:
+        raise RuntimeError(f"uplift report of the demo failed (exit {code})")
+    return out / "report" / "index.html"
