@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from backend.db.loyalty_models import Customer
 from backend.db.models import ApiToken
 from backend.settings import BackendSettings, SettingsError
 from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service
@@ -114,3 +115,16 @@ def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
     answers = [requests.post(url, json=guess, timeout=5).status_code for _ in range(11)]
     assert answers == [404] * 10 + [429]
     assert "too many wrong enrollment codes" in requests.post(url, json=guess, timeout=5).json()["detail"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the limit is per worker, not per database
+def test_enrolments_from_one_address_are_rate_limited(service: Service) -> None:
+    url = f"{service.url}/v1/loyalty/customers"
+    body = {"consent": {"recognition": True, "offers": True, "analytics": True}}
+    limit = service.settings.enrolments_per_minute
+    answers = [requests.post(url, json=body, timeout=5).status_code for _ in range(limit + 1)]
+    assert answers == [201] * limit + [429]
+    refused = requests.post(url, json=body, timeout=5)
+    assert refused.status_code == 429 and "enrolments a minute" in refused.json()["detail"]
+    with service.view.sessions() as session:  # the refused ones enrolled nobody
+        assert session.scalar(select(func.count()).select_from(Customer)) == limit
