@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
+from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from backend.app import ROUTERS
 from backend.db.loyalty_models import Customer
 from backend.db.models import ApiToken
 from backend.settings import BackendSettings, SettingsError
@@ -128,3 +132,34 @@ def test_enrolments_from_one_address_are_rate_limited(service: Service) -> None:
     assert refused.status_code == 429 and "enrolments a minute" in refused.json()["detail"]
     with service.view.sessions() as session:  # the refused ones enrolled nobody
         assert session.scalar(select(func.count()).select_from(Customer)) == limit
+
+
+def test_a_gateway_token_reaches_nothing_of_another_store(service: Service) -> None:
+    """Every route under /v1/stores/{store}/ answers store-1's gateway 403 for store-2, and nothing
+    it sent as store-2 was stored or published there."""
+    service.view.add_store("store-2")
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    keys = f"{service.url}/v1/stores/store-2/customer-keys/{day}"
+    assert service.admin.put(keys, data=b'{"format": "x"}', timeout=5).ok
+    fill = {"day": day, "resource": "catalogue", "gateway": "gw-1"}
+    body = orjson.dumps(
+        {"events": [{"idempotency_key": "k1", "stream": "basket", "kind": "pick", "t": 1.0, "payload": {}}]}
+    )
+    routes = [
+        r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute) and "{store}" in r.path
+    ]
+    assert len(routes) >= 12
+    for route in routes:
+        path = route.path.replace("{store}", "store-2").format(**fill)
+        for method in route.methods:
+            answer = service.gateway.request(method, f"{service.url}{path}", data=body, timeout=5)
+            assert answer.status_code == 403, (method, path, answer.status_code, answer.text)
+            assert answer.json()["detail"] in (
+                "token is for store 'store-1', not 'store-2'",
+                "this operation needs an admin token",
+            ), (method, path)
+    assert service.view.event_count("store-2") == 0
+    assert service.admin.get(keys, timeout=5).json() == {"format": "x"}  # unchanged, and admin may read it
+    # its own store still works with the same token
+    own = service.gateway.post(f"{service.url}/v1/stores/{STORE}/events", data=body, timeout=5)
+    assert own.json()["accepted"] == ["k1"] and service.view.event_count(STORE) == 1
