@@ -163,3 +163,40 @@ def test_a_gateway_token_reaches_nothing_of_another_store(service: Service) -> N
     # its own store still works with the same token
     own = service.gateway.post(f"{service.url}/v1/stores/{STORE}/events", data=body, timeout=5)
     assert own.json()["accepted"] == ["k1"] and service.view.event_count(STORE) == 1
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the limit is in the HTTP layer
+def test_release_upload_over_the_limit_is_cut_and_leaves_no_file(settings: BackendSettings) -> None:
+    from backend.app import create_app
+    from simulators.backend.server import ServiceThread
+    from simulators.backend.store import StoreView
+    from simulators.broker import free_port
+
+    small = settings.model_copy(update={"max_release_file_bytes": 4096, "max_json_body_bytes": 1024})
+    app = create_app(small)
+    StoreView(app.state.sessions, small).add_token(ADMIN, "admin")
+    thread = ServiceThread(app, "127.0.0.1", free_port())
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{thread.port}/v1/releases/offers/1/files/model.onnx"
+        headers = {"Authorization": f"Bearer {ADMIN}", "X-Sha256": "0" * 64}
+
+        def chunks():  # no Content-Length: the upload is streamed to disk and cut at the limit
+            for _ in range(10):
+                yield b"x" * 1000
+
+        cut = requests.put(url, data=chunks(), headers=headers, timeout=5)
+        assert cut.status_code == 413 and "4096" in cut.json()["detail"]
+        declared = requests.put(url, data=b"x" * 5000, headers=headers, timeout=5)
+        assert declared.status_code == 413
+        left = [p for p in small.data_dir.rglob("*") if p.is_file()] if small.data_dir.exists() else []
+        assert left == []  # neither the temporary file nor a release file
+        # a file under the release limit but over the JSON limit is accepted: the limits are apart
+        data = b"y" * 3000
+        ok = requests.put(
+            url, data=data, headers={**headers, "X-Sha256": hashlib.sha256(data).hexdigest()}, timeout=5
+        )
+        assert ok.json() == {"sha256": hashlib.sha256(data).hexdigest(), "size": 3000}
+    finally:
+        thread.stop()
+        app.state.engine.dispose()
