@@ -75,6 +75,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app.state.sessions = make_sessionmaker(engine)
     app.state.token_cache = {}
     app.state.provision_failures = FailureLimiter()
+    app.state.enrolments = FailureLimiter(max_failures=settings.enrolments_per_minute)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -108,7 +108,8 @@ async def _problem(send: Send, status: int, detail: str) -> None:
 
 
 class FailureLimiter:
-    """Refuses a client after ``max_failures`` failed attempts within ``window_s`` (guessing codes).
+    """Refuses a client after ``max_failures`` counted attempts within ``window_s`` (guessing codes;
+    enrolments, where every attempt counts).
 
     In memory, per worker process: a limit on guessing speed, not an account lock-out.
     """

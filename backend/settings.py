@@ -65,6 +65,13 @@ class BackendSettings(BaseSettings):
     event_retention_days: int | None = Field(
         None, ge=1, description="Raw events older than this are deleted by `shelf-backend purge`; none: kept."
     )
+    enrolments_per_minute: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Most loyalty enrolments per minute from one client address (429 beyond; behind the "
+        "proxy, the X-Forwarded-For address).",
+    )
     pool_size: int = Field(10, ge=1, le=200, description="Database connections per worker (PostgreSQL).")
 
     @field_validator("database_url")

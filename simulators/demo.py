@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import threading
@@ -34,7 +35,7 @@ from edge.config import DisplaySection, MqttSection
 from edge.events import ShelfId
 from edge.logging_setup import configure
 from edge.mqtt.topics import Topics
-from edge.sync.pull import keys_resource
+from edge.sync.pull import keys_resource, synced_path
 from simulators.backend.server import BackendServer
 from simulators.bluez import BlueZStandIn, PrivateSystemBus, write_spec
 from simulators.broker import MosquittoBroker, free_port
@@ -49,10 +50,13 @@ from simulators.demo_store import (
     write_config,
 )
 from simulators.displays import SimulatedDisplay
+from simulators.loyalty_app import AppInstall
 from simulators.processes import ManagedProcess
 from simulators.web_display.server import WebDisplayServer
 
 STORE = "store-demo"
+#: The gateway's pulls (keys, catalogue, ...) in the demo: a withdrawal reaches it within this.
+PULL_INTERVAL_S = 3.0
 #: Seconds from a planned pick to its weight event being decided (hand hold + settling), generously.
 SETTLE_S = 6.0
 
@@ -133,6 +137,11 @@ class Demo:
         self.child_env: dict[str, str] = {}
         self.web_display_url = ""
         self.daemon_alive_at_end = False
+        self.installs: list[AppInstall] = []
+        self.run_started = 0
+        self.withdrawn_at: float | None = None
+        #: Seconds from the withdrawal in the app until the gateway's pulled keys no longer held the customer.
+        self.withdrawal_reached_gateway_s: float | None = None
 
     def run(self) -> int:
         try:
@@ -148,8 +157,8 @@ class Demo:
                     self.console.print(f"[red]stopping {item!r} failed: {exc}[/]")
 
     def _run(self) -> int:
-        from edge.presence.keys import write_keys_file
-        from simulators.phones import PhoneWorld, aisle_store, days_covering, enrolled_keys
+        from simulators.loyalty_app import enrol, withdraw
+        from simulators.phones import PhoneWorld, Platform, aisle_store
         from simulators.phones_mqtt import ReceiverPublisher
         from simulators.shelves.firmware import SimulatedShelfFirmware
 
@@ -159,7 +168,8 @@ class Demo:
         planogram, catalogue, model_dir, products = prepare(
             self.workdir, say=lambda s: c.print(f"[dim]{s}[/]")
         )
-        run_dir = self.workdir / f"run-{int(started)}"
+        self.run_started = int(started)
+        run_dir = self.workdir / f"run-{self.run_started}"
         run_dir.mkdir(parents=True)
         self.run_dir, self.catalogue_path = run_dir, catalogue  # for the uplift report at the end
         files = DemoFiles(
@@ -220,16 +230,20 @@ class Demo:
         # against the BlueZ stand-in on a private D-Bus); the other shelves by remote receivers over MQTT.
         local_receiver = "rx-g1s1"
         zones = {("local-hci0" if r == local_receiver else r): z for r, z in layout.zones_text().items()}
+        # The shoppers enrol through the loyalty app (the service answers each one's secret); the
+        # day-keys job publishes their keys for the store, and the gateway pulls them like any store.
+        platforms: tuple[Platform, ...] = ("android", "ios", "android-service")
+        self.installs = [enrol(backend.url, platforms[i % len(platforms)]) for i in range(args.shoppers)]
+        backend.store.add_store(STORE, "demo store")
         t0 = time.time() + 8.0
-        scripts, picks = plan_shoppers(files, args.shoppers, t0, args.seed)
-        # The backend derives per-(customer, store, day) keys and serves them; the gateway pulls them.
-        write_keys_file(
-            files.keys,
-            STORE,
-            enrolled_keys([s.customer for s in scripts], STORE, days_covering(t0 - 3600, t0 + 3600)),
+        published = backend.store.run_day_keys(now=t0, days_ahead=1)
+        c.print(
+            f"{len(self.installs)} shoppers enrolled through the loyalty app (POST /v1/loyalty/customers); "
+            f"day-keys job: {published.documents} keys document(s), {published.customers} customer(s)"
         )
-        today = dt.datetime.fromtimestamp(t0, dt.UTC).date()
-        backend.store.put_resource(STORE, keys_resource(today), files.keys.read_bytes())
+        scripts, picks = plan_shoppers(
+            files, args.shoppers, t0, args.seed, [i.customer for i in self.installs]
+        )
         names = {
             s.customer.shopper: NAMES[i % len(NAMES)] for i, s in enumerate(scripts) if s.customer.enrolled
         }
@@ -249,6 +263,7 @@ class Demo:
             cameras=[camera_section(camera, CAMERA_SHELF)],
             dashboard_port=dashboard_port,
             backend_url=backend.url,
+            pull_interval_s=PULL_INTERVAL_S,
         )
 
         self.picks = picks
@@ -342,10 +357,21 @@ class Demo:
         done_at = last_leave + 20.0
         restart_at = t0 + args.restart_broker_at if args.restart_broker_at is not None else None
         doctor_at: float | None = t0 + 6.0
+        # The first shopper withdraws consent in the app once done shopping (or shortly before the end).
+        first = next(s for s in scripts if s.customer.enrolled)
+        withdraw_at: float | None = max(t0, min(first.visits[-1][2] + 1.0, end - 8.0))
         while time.time() < min(end, done_at):
             if doctor_at is not None and time.time() >= doctor_at:
                 doctor_at = None
                 threading.Thread(target=self._doctor, args=(files.config,), daemon=True).start()
+            if withdraw_at is not None and time.time() >= withdraw_at:
+                withdraw_at = None
+                withdraw(backend.url, self.installs[0])
+                self.withdrawn_at = time.time()
+                narrator.say(
+                    f"[yellow]{names[first.customer.shopper]} withdrew consent in the loyalty app "
+                    "(DELETE /v1/loyalty/me): erased centrally[/]"
+                )
             if restart_at is not None and time.time() >= restart_at:
                 restart_at = None
                 narrator.say("[red]mosquitto stopped (simulated broker restart)[/]")
@@ -391,6 +417,28 @@ class Demo:
         except requests.RequestException as exc:
             self.console.print(f"[red]dashboard did not answer: {exc}[/]")
             return ""
+
+    def _withdrawal_reached_gateway(self) -> float | None:
+        """Waits (until 15 s after the withdrawal) for the gateway's pulled keys to drop the customer."""
+        assert self.withdrawn_at is not None
+        shopper = self.installs[0].customer.shopper
+        data_dir = self.workdir / f"run-{self.run_started}" / "data"
+
+        def gone() -> bool:
+            day = dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
+            path = synced_path(data_dir, keys_resource(day))
+            try:
+                keys = json.loads(path.read_bytes())["keys"]
+            except (OSError, ValueError, KeyError):
+                return False
+            return all(k["shopper"] != shopper for k in keys)
+
+        if gone() or self._wait(gone, self.withdrawn_at + 15.0 - time.time()):  # long past: look once
+            # the file's time: when the gateway wrote the pull, not when this check noticed it
+            day = dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
+            written = synced_path(data_dir, keys_resource(day)).stat().st_mtime
+            self.withdrawal_reached_gateway_s = max(0.0, written - self.withdrawn_at)
+        return self.withdrawal_reached_gateway_s
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = time.time() + timeout
@@ -473,6 +521,12 @@ class Demo:
             str(self.backend.store.event_count(STORE)),
         )
         table.add_row("non-enrolled phone seen anywhere", str(strangers))
+        if self.withdrawn_at is not None:
+            reached = self._withdrawal_reached_gateway()
+            table.add_row(
+                "seconds from a withdrawal in the app to the gateway's keys without the customer",
+                "not within 15 s" if reached is None else f"{reached:.1f}",
+            )
         c.print(table)
         self.daemon_alive_at_end = daemon.running and bridge.running
         self.dashboard_json = self._dashboard_state()

@@ -6,6 +6,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from edge.mqtt.topics import Topics
 from simulators.demo_store import DemoFiles
 
 if TYPE_CHECKING:
-    from simulators.phones import ShopperScript
+    from simulators.phones import Customer, ShopperScript
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Femi", "Gus", "Hana"]
 
@@ -127,14 +128,17 @@ class Narrator:
 
 
 def plan_shoppers(
-    files: DemoFiles, n: int, t0: float, seed: int
+    files: DemoFiles, n: int, t0: float, seed: int, customers: Sequence[Customer] | None = None
 ) -> tuple[list[ShopperScript], list[PlannedPick]]:
-    """Scripts for ``n`` shoppers visiting two shelves each, picking one product at each visit."""
+    """Scripts for ``n`` shoppers visiting two shelves each, picking one product at each visit.
+
+    ``customers`` (the demo's: enrolled through the service's loyalty API) default to ``n`` made up.
+    """
     from simulators.phones import Customer, ShopperScript, make_customers
 
     rng = random.Random(seed)
     shelves = files.shelves()
-    customers = make_customers(n, seed=seed)
+    customers = list(customers) if customers is not None else make_customers(n, seed=seed)
     scripts: list[ShopperScript] = []
     picks: list[PlannedPick] = []
     for i, customer in enumerate(customers):

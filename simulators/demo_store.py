@@ -169,6 +169,7 @@ def write_config(
     cameras: Sequence[CameraSection] = (),
     dashboard_port: int = 0,
     dashboard_password: str = DASHBOARD_PASSWORD,
+    pull_interval_s: float | None = None,
 ) -> Path:
     """The gateway TOML for the demo (the same file format a store uses)."""
     lines = [
@@ -241,6 +242,8 @@ def write_config(
         lines += ["", text_cameras]
     if backend_url:
         lines += ["", "[backend]", f'url = "{backend_url}"']
+        if pull_interval_s is not None:
+            lines.append(f"pull_interval_s = {pull_interval_s}")
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # fail here, not in a child process, if the generator is wrong
     path.write_text(text)

@@ -50,7 +50,12 @@ class FleetGateway:
 
 
 def fleet(*, session: Session, now: float) -> list[FleetGateway]:
-    """One row per gateway that reported health, plus one per store heard from without a report."""
+    """One row per gateway that reported health, plus one per store heard from without a report.
+
+    A gateway's last contact is its newest health report or, when it is its store's only gateway, the
+    store's last gateway call if newer: calls are known per store (its tokens), so with two gateways
+    in a store each is judged by its own reports and a silent one shows as silent.
+    """
     contacts = {c.store_id: c for c in session.scalars(select(FleetContact))}
     rows: list[FleetGateway] = []
     reported: set[str] = set()
@@ -71,9 +76,11 @@ def fleet(*, session: Session, now: float) -> list[FleetGateway]:
     stores = set(session.scalars(select(Store.store_id))) | set(contacts)
     rows += [FleetGateway(s, None) for s in sorted(stores - reported)]
     latest, outcomes = _releases(session, now)
+    per_store = Counter(row.store_id for row in rows)
     for row in rows:
         contact = contacts.get(row.store_id)
-        heard = [t for t in (contact.last_contact if contact else None, row.last_report) if t is not None]
+        calls = contact.last_contact if contact and per_store[row.store_id] == 1 else None
+        heard = [t for t in (calls, row.last_report) if t is not None]
         row.last_contact = max(heard) if heard else None
         row.last_call = contact.last_call if contact else None
         row.releases = sorted(latest.get(row.store_id, {}).values(), key=lambda r: r.model)

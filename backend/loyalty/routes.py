@@ -17,9 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.db.loyalty_models import Customer
 from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
-from backend.errors import Forbidden, Unauthorized
+from backend.errors import Forbidden, TooManyAttempts, Unauthorized
 from backend.gateway.routes import RawBody
 from backend.gateway.services import get_document
+from backend.limits import FailureLimiter
 from backend.loyalty import services
 from backend.loyalty.schemas import (
     CheckInAccepted,
@@ -81,6 +82,14 @@ def enrol(body: EnrolRequest, request: Request, session: SessionDep, settings: S
         raise Forbidden(
             "enrolment hands out a secret: only over TLS (https, or the TLS proxy's X-Forwarded-Proto)"
         )
+    limiter: FailureLimiter = request.app.state.enrolments
+    client = request.client.host if request.client else "?"
+    now = time.monotonic()
+    if limiter.blocked(client, now):
+        raise TooManyAttempts(
+            f"more than {limiter.max_failures} enrolments a minute from this address; wait a minute"
+        )
+    limiter.failed(client, now)
     customer, secret, app_token = services.enrol(
         session=session, secret_key=settings.secret_key, consent=body.consent, now=time.time()
     )

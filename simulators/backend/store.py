@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.admin import services as admin
 from backend.gateway import services as gateway
+from backend.jobs.day_keys import run_day_keys
+from backend.loyalty.keys import Published
 from backend.releases import services as releases
 from backend.releases import storage
 from backend.security import Role
@@ -33,6 +35,20 @@ class StoreView:
                 admin.ensure_store(session=session, store_id=store, actor=ACTOR)
             admin.issue_token(session=session, role=r, store_id=store, label=label, actor=ACTOR, token=token)
             session.commit()
+
+    def add_store(self, store: str, name: str = "") -> None:
+        with self.sessions() as session:
+            admin.ensure_store(session=session, store_id=store, name=name, actor=ACTOR)
+            session.commit()
+
+    def run_day_keys(self, now: float, days_ahead: int = 1) -> Published:
+        """The day-keys job, as ``shelf-backend jobs day-keys`` runs it from its timer."""
+        with self.sessions() as session:
+            done = run_day_keys(
+                session=session, secret_key=self.settings.secret_key, now=now, days_ahead=days_ahead
+            )
+            session.commit()
+        return done
 
     def event_count(self, store: str | None = None) -> int:
         with self.sessions() as session:

@@ -10,6 +10,10 @@ import pytest
 import requests
 
 from backend.app import create_app
+from backend.db.models import HealthReport
+from backend.fleet.services import fleet
+from backend.provisioning.schemas import HealthReportIn
+from backend.provisioning.services import store_health
 from edge.config import parse_config
 from edge.ops.health_report import HealthReporter
 from edge.sync.client import BackendClient
@@ -99,3 +103,24 @@ def test_fleet_page_in_chromium(service: Service, tmp_path: Path) -> None:
     assert "offers v7: reverted - decision p99 62 ms > 50 ms" in releases
     assert outcomes == "activated 1, reverted 1"
     assert "events waiting to be sent" in problems
+
+
+def test_a_silent_gateway_is_silent_while_another_of_its_store_calls(
+    service: Service, tmp_path: Path
+) -> None:
+    report_like_a_gateway(service, tmp_path)  # gw-7 reports and calls now
+    with service.view.sessions() as session:
+        store_health(
+            session=session,
+            store_id=STORE,
+            gateway_id="gw-8",
+            report=HealthReportIn(
+                sent_at=time.time() - 20 * 60, gateway={}, shelves=[], counters={}, problems=[]
+            ),
+        )
+        session.get_one(HealthReport, (STORE, "gw-8")).received_at = time.time() - 20 * 60
+        session.commit()
+        rows = {row.gateway_id: row for row in fleet(session=session, now=time.time())}
+    assert set(rows) == {"gw-7", "gw-8"}
+    assert not rows["gw-7"].silent(time.time())
+    assert rows["gw-8"].silent(time.time())  # the store's recent calls were gw-7's

@@ -57,7 +57,7 @@ def day_keys(service: Service, days_ahead: int = 0) -> None:
 
 def gateway(tmp_path: Path, service: Service) -> Gateway:
     config = {
-        "gateway": {"store_id": STORE, "data_dir": str(tmp_path / "gw")},
+        "gateway": {"store_id": STORE, "gateway_id": "gw-1", "data_dir": str(tmp_path / "gw")},
         "presence": {"source": "none"},
         "web": {"enabled": False},
         "backend": {"url": service.url, "token": GATEWAY},

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
-from sqlalchemy import select
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
 
+from backend.app import ROUTERS
+from backend.db.loyalty_models import Customer
 from backend.db.models import ApiToken
 from backend.settings import BackendSettings, SettingsError
 from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service
@@ -114,3 +119,84 @@ def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
     answers = [requests.post(url, json=guess, timeout=5).status_code for _ in range(11)]
     assert answers == [404] * 10 + [429]
     assert "too many wrong enrollment codes" in requests.post(url, json=guess, timeout=5).json()["detail"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the limit is per worker, not per database
+def test_enrolments_from_one_address_are_rate_limited(service: Service) -> None:
+    url = f"{service.url}/v1/loyalty/customers"
+    body = {"consent": {"recognition": True, "offers": True, "analytics": True}}
+    limit = service.settings.enrolments_per_minute
+    answers = [requests.post(url, json=body, timeout=5).status_code for _ in range(limit + 1)]
+    assert answers == [201] * limit + [429]
+    refused = requests.post(url, json=body, timeout=5)
+    assert refused.status_code == 429 and "enrolments a minute" in refused.json()["detail"]
+    with service.view.sessions() as session:  # the refused ones enrolled nobody
+        assert session.scalar(select(func.count()).select_from(Customer)) == limit
+
+
+def test_a_gateway_token_reaches_nothing_of_another_store(service: Service) -> None:
+    """Every route under /v1/stores/{store}/ answers store-1's gateway 403 for store-2, and nothing
+    it sent as store-2 was stored or published there."""
+    service.view.add_store("store-2")
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    keys = f"{service.url}/v1/stores/store-2/customer-keys/{day}"
+    assert service.admin.put(keys, data=b'{"format": "x"}', timeout=5).ok
+    fill = {"day": day, "resource": "catalogue", "gateway": "gw-1"}
+    body = orjson.dumps(
+        {"events": [{"idempotency_key": "k1", "stream": "basket", "kind": "pick", "t": 1.0, "payload": {}}]}
+    )
+    routes = [
+        r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute) and "{store}" in r.path
+    ]
+    assert len(routes) >= 12
+    for route in routes:
+        path = route.path.replace("{store}", "store-2").format(**fill)
+        for method in route.methods:
+            answer = service.gateway.request(method, f"{service.url}{path}", data=body, timeout=5)
+            assert answer.status_code == 403, (method, path, answer.status_code, answer.text)
+            assert answer.json()["detail"] in (
+                "token is for store 'store-1', not 'store-2'",
+                "this operation needs an admin token",
+            ), (method, path)
+    assert service.view.event_count("store-2") == 0
+    assert service.admin.get(keys, timeout=5).json() == {"format": "x"}  # unchanged, and admin may read it
+    # its own store still works with the same token
+    own = service.gateway.post(f"{service.url}/v1/stores/{STORE}/events", data=body, timeout=5)
+    assert own.json()["accepted"] == ["k1"] and service.view.event_count(STORE) == 1
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the limit is in the HTTP layer
+def test_release_upload_over_the_limit_is_cut_and_leaves_no_file(settings: BackendSettings) -> None:
+    from backend.app import create_app
+    from simulators.backend.server import ServiceThread
+    from simulators.backend.store import StoreView
+    from simulators.broker import free_port
+
+    small = settings.model_copy(update={"max_release_file_bytes": 4096, "max_json_body_bytes": 1024})
+    app = create_app(small)
+    StoreView(app.state.sessions, small).add_token(ADMIN, "admin")
+    thread = ServiceThread(app, "127.0.0.1", free_port())
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{thread.port}/v1/releases/offers/1/files/model.onnx"
+        headers = {"Authorization": f"Bearer {ADMIN}", "X-Sha256": "0" * 64}
+
+        def chunks():  # no Content-Length: the upload is streamed to disk and cut at the limit
+            for _ in range(10):
+                yield b"x" * 1000
+
+        cut = requests.put(url, data=chunks(), headers=headers, timeout=5)
+        assert cut.status_code == 413 and "4096" in cut.json()["detail"]
+        declared = requests.put(url, data=b"x" * 5000, headers=headers, timeout=5)
+        assert declared.status_code == 413
+        left = [p for p in small.data_dir.rglob("*") if p.is_file()] if small.data_dir.exists() else []
+        assert left == []  # neither the temporary file nor a release file
+        # a file under the release limit but over the JSON limit is accepted: the limits are apart
+        data = b"y" * 3000
+        ok = requests.put(
+            url, data=data, headers={**headers, "X-Sha256": hashlib.sha256(data).hexdigest()}, timeout=5
+        )
+        assert ok.json() == {"sha256": hashlib.sha256(data).hexdigest(), "size": 3000}
+    finally:
+        thread.stop()
+        app.state.engine.dispose()

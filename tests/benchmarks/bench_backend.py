@@ -10,6 +10,11 @@ threads) with no HTTP, no JSON, no validation and no idempotency.
 
 The goal (issue 13: a 1,000-store chain at peak) is 20,000 events/s on 2 cores: this module lets
 itself and its servers use every core of the machine (the bench runner pins to one by default).
+
+On a shared, loaded machine the wall-clock rate says little about the service, so the CPU time the
+service's processes (uvicorn workers and PostgreSQL, read from /proc) spend per stored event is
+reported too (``backend.server_cpu_us_per_event``, baseline: PostgreSQL's CPU per event of the bare
+insert): 2 idle cores store about ``2e6 / value`` events/s.
 """
 
 from __future__ import annotations
@@ -81,12 +86,48 @@ def _serve(settings: BackendSettings, work: Path) -> tuple[subprocess.Popen[byte
     raise RuntimeError(f"shelf-backend serve did not start: {proc.stderr.read() if proc.stderr else b''!r}")
 
 
+def _descendants(roots: set[int]) -> set[int]:
+    """``roots`` and every process below them (Linux /proc)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    found = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def _cpu_s(pids: set[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (those still alive)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _postmaster(pg: PostgresServer) -> int:
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
+
+
 def _p99(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def _through_api(url: str, token: str, batches: list[list[dict[str, object]]]) -> tuple[float, float, int]:
+def _through_api(
+    url: str, token: str, batches: list[list[dict[str, object]]], servers: set[int]
+) -> tuple[float, float, int, float]:
     bodies = [orjson.dumps({"events": b}) for b in batches]
     resends = bodies[::10]
     local = threading.local()
@@ -109,13 +150,17 @@ def _through_api(url: str, token: str, batches: list[list[dict[str, object]]]) -
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(post, bodies[:4]))  # warm-up: connections, workers' pools
         stored[0], latencies[:] = 0, []
-        t0 = time.perf_counter()
+        pids = _descendants(servers)
+        cpu0, t0 = _cpu_s(pids), time.perf_counter()
         list(pool.map(post, bodies[4:] + resends))
         wall = time.perf_counter() - t0
-    return stored[0] / wall, _p99(latencies) * 1000, stored[0]
+        cpu = _cpu_s(pids) - cpu0
+    return stored[0] / wall, _p99(latencies) * 1000, stored[0], cpu
 
 
-def _bare_insert(dsn: str, batches: list[list[dict[str, object]]]) -> tuple[float, float]:
+def _bare_insert(
+    dsn: str, batches: list[list[dict[str, object]]], postmaster: int
+) -> tuple[float, float, float]:
     sql = (
         "INSERT INTO events (store_id, idempotency_key, stream, kind, t, payload, received_at, deliveries) "
         "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, 1)"
@@ -149,10 +194,15 @@ def _bare_insert(dsn: str, batches: list[list[dict[str, object]]]) -> tuple[floa
             latencies.append(time.perf_counter() - t0)
 
     with ThreadPoolExecutor(THREADS) as pool:
-        t0 = time.perf_counter()
-        list(pool.map(insert, rows))
+        list(pool.map(insert, rows[:THREADS]))  # warm-up: one connection per thread
+        latencies[:] = []
+        pids = _descendants({postmaster})
+        cpu0, t0 = _cpu_s(pids), time.perf_counter()
+        list(pool.map(insert, rows[THREADS:]))
         wall = time.perf_counter() - t0
-    return len(rows) * BATCH / wall, _p99(latencies) * 1000
+        cpu = _cpu_s(pids) - cpu0
+    n = (len(rows) - THREADS) * BATCH
+    return n / wall, _p99(latencies) * 1000, cpu * 1e6 / n
 
 
 def main() -> list[dict[str, object]]:
@@ -170,14 +220,16 @@ def main() -> list[dict[str, object]]:
         engine.dispose()
         proc, url = _serve(settings, work)
         try:
-            rate, p99, stored = _through_api(url, token, _events("api", BATCHES + 4))
+            rate, p99, stored, cpu = _through_api(
+                url, token, _events("api", BATCHES + 4), {proc.pid, _postmaster(pg)}
+            )
         finally:
             proc.terminate()
             proc.wait(10)
         if stored != BATCHES * BATCH:
             raise RuntimeError(f"stored {stored} of {BATCHES * BATCH} events")
-        base_rate, base_p99 = _bare_insert(
-            pg.url.replace("postgresql://", "postgresql://", 1), _events("bare", BATCHES)
+        base_rate, base_p99, base_cpu = _bare_insert(
+            pg.url, _events("bare", BATCHES + THREADS), _postmaster(pg)
         )
     return [
         {
@@ -191,5 +243,11 @@ def main() -> list[dict[str, object]]:
             "value": round(p99, 1),
             "unit": "ms",
             "baseline": round(base_p99, 1),
+        },
+        {
+            "bench": "backend.server_cpu_us_per_event",
+            "value": round(cpu * 1e6 / stored, 1),
+            "unit": "us CPU (uvicorn workers + PostgreSQL) per stored event",
+            "baseline": round(base_cpu, 1),
         },
     ]

@@ -78,11 +78,15 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert len([p for p in state["plates"] if p["series"]]) == 24
     assert any(e for e in state["events"])
     assert any(o["acknowledged"] for o in state["offers"])
-    assert "sh-00" not in demo.dashboard_json
+    assert not any(i.customer.shopper in demo.dashboard_json for i in demo.installs)
     # Events carry the catalogue's names; /metrics measured the daemon's latencies.
     assert any(e["name"] for e in state["events"])
     for histogram in ("sample_to_event", "decision", "offer_to_ack"):
         count = re.search(rf"^smartshelf_{histogram}_seconds_count (\S+)$", demo.dashboard_metrics, re.M)
         assert count and float(count.group(1)) > 0, histogram
+    # The shoppers enrolled through the service's loyalty API, their keys came from the day-keys job,
+    # and the first one's withdrawal in the app reached the gateway's keys at its next pull.
+    assert len(demo.installs) == 3 and demo.withdrawn_at is not None
+    assert demo.withdrawal_reached_gateway_s is not None, text
     # Every event went through the outbox to the reference backend.
     assert demo.backend_events >= len(demo.picks), text

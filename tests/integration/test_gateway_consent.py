@@ -44,7 +44,7 @@ def gateway(tmp_path: Path, model_dir: Path, now: float = T) -> Gateway:
         + "".join(f"{p},{p.title()},2.0,0.4,dairy,0,1/1=50\n" for p in ("milk", "bread", "eggs", "butter"))
     )
     config = {
-        "gateway": {"store_id": "s1", "data_dir": str(tmp_path / "data")},
+        "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
         "presence": {"source": "none", "receivers": {"rx": "1/1"}},
         "web": {"enabled": False},
         "offers": {"model_dir": str(model_dir), "catalogue": str(catalogue)},

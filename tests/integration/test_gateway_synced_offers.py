@@ -30,7 +30,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def config(tmp_path: Path, model_dir: Path) -> dict[str, object]:
     return {
-        "gateway": {"store_id": "s1", "data_dir": str(tmp_path / "data")},
+        "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
         "presence": {"source": "none"},
         "web": {"enabled": False},
         "offers": {"model_dir": str(model_dir)},  # no catalogue, rules or profiles configured
