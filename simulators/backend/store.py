@@ -6,6 +6,7 @@ implementation of the service.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -62,6 +63,18 @@ class StoreView:
                 session=session, store_id=store, after=after, limit=limit, stream=stream
             )
         return rows
+
+    def iter_events(self, store: str, stream: str, page: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every event of one stream of a store, in arrival order (paged by the service's cursor)."""
+        after = 0
+        while True:
+            with self.sessions() as session:
+                rows, after = gateway.read_events(
+                    session=session, store_id=store, after=after, limit=page, stream=stream
+                )
+            if not rows:
+                return
+            yield from rows
 
     def add_events(self, store: str, events: list[dict[str, Any]]) -> int:
         """Store events as a gateway's batch would (the service's own ingest); returns how many."""

@@ -15,14 +15,7 @@ from simulators.backend.store import StoreView
 
 
 def _stream(store: StoreView, store_id: str, stream: str) -> Iterator[dict[str, Any]]:
-    after = 0
-    while True:
-        rows = store.events(store_id, after=after, limit=1000, stream=stream)
-        if not rows:
-            return
-        for row in rows:
-            yield row["payload"]
-        after = rows[-1]["seq"]
+    return (row["payload"] for row in store.iter_events(store_id, stream))
 
 
 def write_demo_report(store: StoreView, store_id: str, catalogue: Path, rules: Path, out: Path) -> Path:

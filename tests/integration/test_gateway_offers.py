@@ -23,6 +23,7 @@ from edge.mqtt.topics import Topics
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, assign
 from edge.offers.rules import OPT_OUT_HINT, Experiment
+from edge.presence.keys import PURPOSES
 from models.offers.build import build_from_baskets
 from models.offers.transactions import Basket
 from tests.support.waiting import wait_until
@@ -62,7 +63,7 @@ def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gatewa
     return Gateway(
         parse_config(
             {
-                "gateway": {"store_id": "s1", "data_dir": str(tmp_path / "data")},
+                "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
                 "presence": {"source": "none"},
                 "web": {"enabled": False},
                 "displays": [{"display_id": "d1", "gondola": 1, "shelf": 1}],
@@ -76,6 +77,12 @@ def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gatewa
             }
         )
     )
+
+
+def enrolled(gw: Gateway, *shoppers: str) -> None:
+    """The shoppers as the synced keys would make them: enrolled with every consent purpose."""
+    for shopper in shoppers:
+        gw.presence.purposes[shopper] = frozenset(PURPOSES)
 
 
 def payloads(gw: Gateway, stream: str) -> list[dict]:
@@ -96,6 +103,7 @@ def test_a_held_out_decision_is_an_exposure_followed_to_its_conversion(
 ) -> None:
     gw = gateway(tmp_path, model_dir)
     held = shopper_in(HOLDOUT)
+    enrolled(gw, held)
     gw.on_basket(BasketEvent(1000.0, SHELF, "pick", "tea", 1, 0.9, held, event_id="be-1"))
     (decision,) = payloads(gw, "offer_decision")
     assert decision["kind"] == "held-out" and decision["variant"] == HOLDOUT and decision["chosen"]
@@ -120,6 +128,7 @@ def test_sold_out_shelf_gets_no_offer_and_a_restock_is_recognised(tmp_path: Path
     gw = gateway(tmp_path, model_dir)
     assert gw.offers is not None
     shopper = shopper_in("v")
+    enrolled(gw, shopper)
     for i in range(3):  # the shelf's three cups go (picks nobody at the shelf is credited with)
         gw.on_weight(weight(900.0 + 10 * i, "pick", "cup", 1))
     assert gw.offers.engine.catalogue.stock["cup"][SHELF] == 0
@@ -157,6 +166,7 @@ def test_a_shown_offer_reaches_its_display_with_its_reason_and_the_opt_out_hint(
         assert display.wait_connected(10)
         wait_until(gw.mqtt.connected.is_set, 10, what="gateway connected")
         shopper = shopper_in("v")
+        enrolled(gw, shopper)
         event = BasketEvent(time.time(), SHELF, "pick", "tea", 1, 0.9, shopper, event_id="be-shown")
         loop.call_soon_threadsafe(gw.on_basket, event)  # on the daemon's loop, as MQTT handlers run
         wait_until(lambda: received, 10, what="the offer on the display's topic")
