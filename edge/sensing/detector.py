@@ -439,21 +439,23 @@ class ShelfDetector:
         delta = after - self._before
         sigma = np.sqrt(self._var)
         involved = [c for c in cols if abs(delta[c]) > max(p.plate_min_g, p.plate_k * sigma[c])]
+        # neighbouring plates that changed, whatever their sign (load nudged across a boundary):
+        # identification says which of them carry which product
         clusters: list[list[int]] = []
         for c in involved:
-            if (
-                clusters
-                and c - clusters[-1][-1] <= 1
-                and np.sign(delta[c]) == np.sign(delta[clusters[-1][-1]])
-            ):
+            if clusters and c - clusters[-1][-1] <= 1:
                 clusters[-1].append(c)
             else:
                 clusters.append([c])
         events: list[WeightEvent] = []
+        taken = set(involved)
         for cluster in clusters:
-            total = float(delta[cluster].sum())
-            if abs(total) >= p.min_event_g:
-                events.extend(self._events_for(cluster, total, episode, t))
+            if max(abs(float(delta[cluster].sum())), float(np.abs(delta[cluster]).max())) < p.min_event_g:
+                continue
+            # the episode's quiet plates next to the cluster count too: load nudged onto them
+            edge = [c for c in (cluster[0] - 1, cluster[-1] + 1) if c in episode.plates and c not in taken]
+            deltas = {self.plates[c]: float(delta[c]) for c in sorted((*cluster, *edge))}
+            events.extend(self._events_for(deltas, episode, t))
         return events, False
 
     def _finish(
@@ -469,23 +471,21 @@ class ShelfDetector:
         elif not events:
             self.stats["quiet_episodes"] += 1
 
-    def _events_for(self, cluster: list[int], total: float, episode: _Episode, t: float) -> list[WeightEvent]:
-        plates = tuple(self.plates[c] for c in cluster)
-        kind: EventKind = "pick" if total < 0 else "return"
-        parts = identify(total, self.shelf, plates, self.planogram, self.params.identify)
+    def _events_for(self, deltas: dict[int, float], episode: _Episode, t: float) -> list[WeightEvent]:
+        parts = identify(deltas, self.shelf, self.planogram, self.params.identify)
         penalty = 0.5 if episode.forced else 1.0
         events = []
-        sign = -1.0 if total < 0 else 1.0
-        scale = abs(total) / sum(a.grams for a in parts) if len(parts) > 1 else 1.0
         for part in parts:
-            delta = total if len(parts) == 1 else sign * part.grams * scale
+            if abs(part.delta_g) < self.params.min_event_g:
+                continue  # a nudge or lean that no product explains
+            kind: EventKind = "pick" if part.delta_g < 0 else "return"
             events.append(
                 WeightEvent(
                     t_start=episode.t_start,
                     t_end=t,
                     shelf=self.shelf,
-                    plates=plates,
-                    delta_g=round(delta, 2),
+                    plates=part.plates,
+                    delta_g=round(part.delta_g, 2),
                     kind=kind,
                     product_id=part.product.product_id if part.product else None,
                     quantity=part.quantity,
