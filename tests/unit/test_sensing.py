@@ -246,3 +246,16 @@ def test_two_hands_on_neighbouring_facings_become_two_parts() -> None:
         ("near", 1, True),
         ("tea", 1, False),
     ]
+
+
+def test_sensing_section_sets_the_detector_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from edge.config import load_config
+    from edge.sensing.detector import DetectorParams
+    from edge.wiring import detector_params
+
+    path = tmp_path / "edge.toml"
+    path.write_text("[sensing]\nsettle_window_s = 1.2\nmin_event_g = 15\ndisturbance_g = 6.0\n")
+    params = detector_params(load_config(path).sensing)
+    assert (params.settle_window_s, params.min_event_g, params.identify.disturbance_g) == (1.2, 15.0, 6.0)
+    (tmp_path / "empty.toml").write_text("")
+    assert detector_params(load_config(tmp_path / "empty.toml").sensing) == DetectorParams()
