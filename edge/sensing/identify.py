@@ -139,6 +139,7 @@ def identify(
     mixed = min(deltas.values()) < -p.disturbance_g and max(deltas.values()) > p.disturbance_g
     disturb = {c: 1.0 / (1.0 + (deltas[c] / p.disturbance_g) ** 2) for c in plates}
     candidates = planogram.near(shelf, plates, reach=1)
+    facings = {a.product_id: planogram.plates_of(shelf, a.product_id) for a in candidates}
 
     def against(run: tuple[int, ...] | list[int], change: float) -> float:
         """One item's change is one-signed: plates of its run that moved the other way disturb it."""
@@ -156,9 +157,7 @@ def identify(
             return 0.0
         on = 0.0
         for c in run:
-            if any(
-                deltas[c] * sign > 0 and c in planogram.plates_of(shelf, a.product_id) for a, sign in parts
-            ):
+            if any(deltas[c] * sign > 0 and c in facings[a.product_id] for a, sign in parts):
                 on += abs(deltas[c])
         f = on / mass
         return math.exp(-0.5 * ((1.0 - f) / p.facing_share_sigma) ** 2)
@@ -173,7 +172,7 @@ def identify(
     # every product's possible runs: (run, prior, signed change on it, disturbance of the rest)
     options: dict[str, list[tuple[tuple[int, ...], float, float]]] = {}
     for product in candidates:
-        facing = planogram.plates_of(shelf, product.product_id)
+        facing = facings[product.product_id]
         runs = [
             (run, prior * facing_share(run, (product, sum(deltas[c] for c in run))))
             for run, prior in _runs(plates, facing, p)
@@ -185,6 +184,14 @@ def identify(
             change = sum(deltas[c] for c in run)
             options[product.product_id].append((run, prior * against(run, change), change))
 
+    # one product: the same explanation reached two ways (its run is all the plates) counts once
+    one: dict[tuple[str, int, tuple[int, ...]], tuple[float, tuple[_Part, ...]]] = {}
+
+    def keep(score: float, part: _Part) -> None:
+        key = (part[0].product_id, part[1], part[2])
+        if key not in one or one[key][0] < score:
+            one[key] = (score, (part,))
+
     hypotheses: list[tuple[float, tuple[_Part, ...]]] = []
     singles: dict[str, list[tuple[float, _Part]]] = {}
     for product in candidates:
@@ -193,18 +200,19 @@ def identify(
         for run, prior, change in options[product.product_id]:
             grams = abs(change)
             q_best = max(1, round(grams / w))
+            others = rest(set(run))
             for q in range(max(1, q_best - 1), min(p.max_quantity, q_best + 1) + 1):
                 like = prior * p.extra_unit_prior ** (q - 1) * _gauss(grams, q * w, p)
                 part: _Part = (product, q, run, change)
                 best.append((like, part))
-                hypotheses.append((like * rest(set(run)), (part,)))
+                keep(like * others, part)
         best.sort(key=lambda h: -h[0])
         singles[product.product_id] = best[:4]
         # the summed change (load nudged across a boundary cancels out), where it lies
         share, grams = facing_share(plates, (product, total)) * against(plates, total), abs(total)
         if share > 1e-6:
             # reported on the plates that carry it: its facing, and others that moved as much
-            facing = planogram.plates_of(shelf, product.product_id)
+            facing = facings[product.product_id]
             carrying = tuple(
                 c
                 for c in plates
@@ -213,31 +221,30 @@ def identify(
             q_best = max(1, round(grams / w))
             for q in range(max(1, q_best - 1), min(p.max_quantity, q_best + 1) + 1):
                 like = share * p.extra_unit_prior ** (q - 1) * _gauss(grams, q * w, p)
-                hypotheses.append((like, ((product, q, carrying, total),)))
+                keep(like, (product, q, carrying, total))
+    # pairs that could not come near the best single explanation are not scored (their share of
+    # the confidence would be under 1e-4 of it)
+    floor = 1e-4 * max((h[0] for h in one.values()), default=0.0)
     if len(plates) > 1 and len(candidates) > 1:
         for i, a in enumerate(candidates):
             for b in candidates[i + 1 :]:
                 # on separate plates: each product's change measured on its own run
                 for la, pa in singles[a.product_id]:
                     for lb, pb in singles[b.product_id]:
-                        if set(pa[2]) & set(pb[2]):
+                        if p.pair_prior * la * lb < floor or set(pa[2]) & set(pb[2]):
                             continue
                         score = p.pair_prior * la * lb * rest(set(pa[2]) | set(pb[2]))
                         hypotheses.append((score, (pa, pb) if pa[2] < pb[2] else (pb, pa)))
                 # on the same plates (or facings too close to tell): their sum
                 for score, parts in _pair_sums(a, b, total, mixed, tuple(plates), p):
+                    if score < floor:
+                        continue
                     share = facing_share(plates, *((x, change) for x, _, _, change in parts))
                     if share > 1e-6:
                         hypotheses.append((score * share, parts))
     sigma_unknown = math.sqrt(p.abs_sigma_g**2 + (p.rel_sigma * abs(total)) ** 2)
     unknown = math.exp(-0.5 * p.unknown_z**2) / sigma_unknown
-    # the same explanation reached two ways (its run is all the plates) counts once
-    unique: dict[tuple[tuple[str, int, tuple[int, ...]], ...], tuple[float, tuple[_Part, ...]]] = {}
-    for h in hypotheses:
-        key = tuple((a.product_id, q, run) for a, q, run, _ in h[1])
-        if key not in unique or unique[key][0] < h[0]:
-            unique[key] = h
-    hypotheses = list(unique.values())
+    hypotheses.extend(one.values())
     everything = unknown + sum(h[0] for h in hypotheses)
     if not hypotheses or max(h[0] for h in hypotheses) <= unknown:
         return [Assignment(None, 0, abs(total), round(1.0 - unknown / everything, 3), tuple(plates), total)]
