@@ -111,9 +111,11 @@ class CameraStage:
         """Gate, score and track one frame taken at ``t``; returns interactions that ended."""
         self.stats.frames += 1
         self.stats.lanes_seen += len(self.trackers)
-        moving = self.gate.update(frame)
+        busy = {i for i, tr in enumerate(self.trackers) if tr.active}
+        moving = self.gate.update(frame, busy)
         self.stats.lanes_gated_in += len(moving)
-        run = sorted(set(moving).union(i for i, tr in enumerate(self.trackers) if tr.active))
+        moved = set(moving)
+        run = sorted(moved | busy)
         if not run:
             return []
         self.stats.lanes_inferred += len(run)
@@ -129,8 +131,11 @@ class CameraStage:
                 p_holding=float(hand[2]),
                 product_id=self._product_ids[k] if k < len(self._product_ids) else None,
                 product_p=float(scores.product[row, k]) if scores.product.shape[1] else 0.0,
+                moving=lane in moved,
             )
-            done = self.trackers[lane].observe(obs)
+            tracker = self.trackers[lane]
+            ending = tracker.active and lane not in moved  # only then can this frame end a visit
+            done = tracker.observe_changed(obs, self.gate.lane_changed(lane) if ending else None)
             if done is not None:
                 out.append(done)
                 self.stats.interactions += 1
