@@ -162,6 +162,13 @@ def identify(
         f = on / mass
         return math.exp(-0.5 * ((1.0 - f) / p.facing_share_sigma) ** 2)
 
+    def carried(part: _Part) -> float:
+        """Likelihood of the part of this product's change missing from its facing's plates."""
+        product, _, _, change = part
+        on = sum(deltas[c] for c in facings[product.product_id] if c in deltas and deltas[c] * change > 0)
+        f = min(1.0, abs(on) / abs(change)) if change else 0.0
+        return math.exp(-0.5 * ((1.0 - f) / p.facing_share_sigma) ** 2)
+
     def rest(used: set[int]) -> float:
         f = 1.0
         for c in plates:
@@ -236,10 +243,13 @@ def identify(
                         score = p.pair_prior * la * lb * rest(set(pa[2]) | set(pb[2]))
                         hypotheses.append((score, (pa, pb) if pa[2] < pb[2] else (pb, pa)))
                 # on the same plates (or facings too close to tell): their sum
+                apart = not set(facings[a.product_id]) & set(facings[b.product_id])
                 for score, parts in _pair_sums(a, b, total, mixed, tuple(plates), p):
                     if score < floor:
                         continue
                     share = facing_share(plates, *((x, change) for x, _, _, change in parts))
+                    if apart:  # each facing must carry about its own product's change
+                        share *= carried(parts[0]) * carried(parts[1])
                     if share > 1e-6:
                         hypotheses.append((score * share, parts))
     sigma_unknown = math.sqrt(p.abs_sigma_g**2 + (p.rel_sigma * abs(total)) ** 2)
