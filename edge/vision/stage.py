@@ -39,6 +39,7 @@ class StageStats:
     lanes_gated_in: int = 0
     lanes_inferred: int = 0
     interactions: int = 0
+    wide_motion: int = 0  # frames whose motion covered half the lanes or more (ignored)
 
 
 def layout_of(section: CameraSection) -> LaneLayout:
@@ -113,6 +114,9 @@ class CameraStage:
         self.stats.lanes_seen += len(self.trackers)
         busy = {i for i, tr in enumerate(self.trackers) if tr.active}
         moving = self.gate.update(frame, busy)
+        if len(moving) >= max(3, (len(self.trackers) + 1) // 2):
+            moving = []  # half the lanes at once: a shopper passing in front, not a hand in a lane
+            self.stats.wide_motion += 1
         self.stats.lanes_gated_in += len(moving)
         moved = set(moving)
         run = sorted(moved | busy)
