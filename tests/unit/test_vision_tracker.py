@@ -71,7 +71,7 @@ def test_a_model_that_sees_hands_everywhere_cannot_hold_a_visit_open() -> None:
 
 def test_a_visit_is_capped_and_the_lane_rearms_only_when_the_model_lets_go() -> None:
     tr = tracker()
-    states = [(0.5, 0.45, True)] * (15 * 30) + [(0.0, 0.0, True)] * 5 + [EMPTY + (True,)] * 6
+    states = [(0.5, 0.45, True)] * (15 * 30) + [(0.0, 0.0, True)] * 5 + [(*EMPTY, True)] * 6
     found = [
         got
         for k, (e, h, moving) in enumerate(states)
