@@ -113,6 +113,45 @@ class SensingSection(Section):
         le=86400,
         description="A sample batch older than this by the gateway's clock is refused (logged, counted).",
     )
+    # Detector parameters (edge/sensing/README.md explains each; defaults from REFERENCE.md section 1)
+    active_floor_g: float = Field(
+        3.0,
+        gt=0,
+        description="A plate is active when its 3-sample mean leaves its baseline by more "
+        "than this many grams (or active_k x its noise, whichever is larger).",
+    )
+    active_k: float = Field(4.0, gt=0, description="Activity threshold in multiples of the plate's noise.")
+    settle_window_s: float = Field(
+        0.8, gt=0, description="Seconds every plate of an event must be still before the event is decided."
+    )
+    settle_floor_g: float = Field(
+        1.5, gt=0, description="A plate is still when its std over the settle window is under this (g)."
+    )
+    plate_min_g: float = Field(
+        4.0, gt=0, description="A plate whose settled change is under this (g) did not take part."
+    )
+    min_event_g: float = Field(10.0, gt=0, description="Smallest change (g) reported as a pick or return.")
+    confirm_unknown_s: float = Field(
+        3.0, ge=0, description="A change no product explains must hold this long before it is reported."
+    )
+    max_episode_s: float = Field(
+        300.0,
+        gt=0,
+        description="An event still moving after this long is decided anyway (confidence halved).",
+    )
+    rel_sigma: float = Field(
+        0.02, gt=0, description="Measured weight vs catalogue weight, relative standard deviation."
+    )
+    abs_sigma_g: float = Field(2.0, gt=0, description="Measured weight vs catalogue, absolute std (g).")
+    disturbance_g: float = Field(
+        10.0,
+        gt=0,
+        description="Scale (g) of a lasting change on a plate no product explains "
+        "(a hand leaning on it, load nudged across a boundary).",
+    )
+    overhang_prior: float = Field(
+        0.3, gt=0, le=1, description="Prior of an item's change reaching one plate beyond its facing."
+    )
 
 
 class PresenceSection(Section):

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, SensingSection
 from edge.displays.publisher import DisplayPublisher, Recorder
 from edge.events import BasketEvent, Offer, SampleBatch, ShelfId, WeightEvent
 from edge.mqtt.client import MqttClient
 from edge.mqtt.topics import Topics
-from edge.sensing.detector import ShelfDetector
+from edge.sensing.detector import DetectorParams, ShelfDetector
+from edge.sensing.identify import IdentifyParams
 from edge.sensing.planogram import Planogram
 
 if TYPE_CHECKING:
@@ -30,6 +31,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("edge.wiring")
 
 
+def detector_params(section: SensingSection) -> DetectorParams:
+    """The detector's and identification's parameters from ``[sensing]``."""
+    s = section
+    return DetectorParams(
+        active_floor_g=s.active_floor_g,
+        active_k=s.active_k,
+        settle_window_s=s.settle_window_s,
+        settle_floor_g=s.settle_floor_g,
+        plate_min_g=s.plate_min_g,
+        min_event_g=s.min_event_g,
+        confirm_unknown_s=s.confirm_unknown_s,
+        max_episode_s=s.max_episode_s,
+        identify=IdentifyParams(
+            rel_sigma=s.rel_sigma,
+            abs_sigma_g=s.abs_sigma_g,
+            disturbance_g=s.disturbance_g,
+            overhang_prior=s.overhang_prior,
+        ),
+    )
+
+
 class SensingStage:
     """One weight detector per shelf, created when the shelf's first batch arrives."""
 
@@ -37,6 +59,7 @@ class SensingStage:
         path = config.sensing.planogram
         self.planogram = Planogram.load_csv(path) if path else Planogram()
         self.detectors: dict[ShelfId, ShelfDetector] = {}
+        self.params = detector_params(config.sensing)
         if path:
             log.info(
                 "planogram %s: %d products on %d shelves",
@@ -48,7 +71,7 @@ class SensingStage:
     def feed(self, batch: SampleBatch) -> list[WeightEvent]:
         detector = self.detectors.get(batch.shelf)
         if detector is None:
-            detector = self.detectors[batch.shelf] = ShelfDetector(batch.shelf, self.planogram)
+            detector = self.detectors[batch.shelf] = ShelfDetector(batch.shelf, self.planogram, self.params)
             log.info("shelf %s: first samples (%d plates)", batch.shelf, len(batch.plates))
         steps = detector.stats["clock_steps"]
         events = detector.feed(batch)

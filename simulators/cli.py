@@ -40,6 +40,11 @@ COMMANDS: tuple[Command, ...] = (
         "Score BLE presence on store scenarios: shelf accuracy at picks, departure delay, privacy.",
     ),
     Command(
+        "render-crops",
+        "simulators.camera.crops",
+        "Render lane crops of the simulated camera as training files for shelf-models train-picks.",
+    ),
+    Command(
         "camera",
         "simulators.camera.serve",
         "Serve a simulated shelf camera as HTTP MJPEG (or write a video).",

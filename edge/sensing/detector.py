@@ -66,6 +66,9 @@ class DetectorParams:
     clock_step_s: float = 60.0
     clock_step_confirm_s: float = 1.0
     join_reach: int = 1
+    # in-order batches are gathered for this much sample time and processed at once: the numpy work
+    # costs about the same for 6 rows as for 15, so it is shared; events are decided up to this later
+    process_every_s: float = 0.3
     identify: IdentifyParams = field(default_factory=IdentifyParams)
 
 
@@ -116,16 +119,40 @@ class ShelfDetector:
         self._dt = 1.0 / 60.0
         self._warm_until: float | None = None
         self._behind: tuple[float, float] | None = None  # first and last time of samples far behind
+        self._moving_last: npt.NDArray[np.bool_] | None = None  # plates moving at the last row
+        self._pending_t: list[float] = []  # in-order batches not processed yet
+        self._pending_x: list[tuple[float, ...]] = []
 
     # ------------------------------------------------------------------ API
     def feed(self, batch: SampleBatch) -> list[WeightEvent]:
         if batch.plates != self.plates:
             self._reset_state(batch.plates)
-        if not batch.t:
+        t_in = batch.t
+        if not t_in:
             return []
-        p = self.params
-        t: F64 = np.asarray(batch.t, dtype=np.float64)
+        last = self._pending_t[-1] if self._pending_t else self._last_t
+        if last is not None and t_in[0] > last and (len(t_in) == 1 or t_in[-1] > t_in[0]):
+            # in order: gather batches for process_every_s of sample time, then process them at once
+            self._pending_t.extend(t_in)
+            self._pending_x.extend(batch.readings)
+            if t_in[-1] - self._pending_t[0] < self.params.process_every_s:
+                return []
+            return self._flush()
+        events = self._flush()
+        t: F64 = np.asarray(t_in, dtype=np.float64)
         x: F64 = np.asarray(batch.readings, dtype=np.float64).reshape(len(t), len(self.plates))
+        return events + self._process(t, x)
+
+    def _flush(self) -> list[WeightEvent]:
+        if not self._pending_t:
+            return []
+        t: F64 = np.array(self._pending_t, dtype=np.float64)
+        x: F64 = np.array(self._pending_x, dtype=np.float64).reshape(len(t), len(self.plates))
+        self._pending_t, self._pending_x = [], []
+        return self._process(t, x)
+
+    def _process(self, t: F64, x: F64) -> list[WeightEvent]:
+        p = self.params
         last = self._last_t
         if last is not None and float(t[-1]) <= last - p.clock_step_s:
             if not self._clock_stepped(float(t[0]), float(t[-1])):
@@ -178,8 +205,9 @@ class ShelfDetector:
         The daemon never calls this (its stream does not end); ``shelf-edge replay`` does, so an
         event in the last second of a log is not lost.
         """
+        flushed = self._flush()
         if not self._episodes or len(self._hist_t) == 0:
-            return []
+            return flushed
         n = min(len(self._hist_t), self._window_n())
         after = self._hist[-n:].mean(axis=0)
         t = float(self._hist_t[-1])
@@ -190,7 +218,7 @@ class ShelfDetector:
             found, step = self._evaluate(episode, cols, after, float(self._hist_t[-n]), t)
             self._finish(episode, cols, after, found, step)
             events.extend(found)
-        return events
+        return flushed + events
 
     # ------------------------------------------------------------------ internals
     def _clock_stepped(self, first: float, last: float) -> bool:
@@ -226,6 +254,12 @@ class ShelfDetector:
 
     def _short_means(self, buf: F64, h: int) -> F64:
         k = self.params.short_n
+        if h >= k - 1:  # every new row has k samples behind it
+            c = np.cumsum(buf[h - k + 1 :], axis=0)
+            out: F64 = c[k - 1 :].copy()
+            out[1:] -= c[:-k]
+            out *= 1.0 / k
+            return out
         start = max(0, h - k + 1)
         c = np.cumsum(np.concatenate([np.zeros((1, buf.shape[1])), buf[start:]]), axis=0)
         n = c.shape[0] - 1
@@ -238,9 +272,9 @@ class ShelfDetector:
         if self._warm_until is not None and self._hist_t.size == 0:
             return True
         band = self._band()
-        if bool((np.abs(x - self._base) <= band).all()):
+        if not np.count_nonzero(np.abs(x - self._base) > band):
             return True  # every sample inside the band: so are their short means
-        return bool((np.abs(self._short_means(buf, h) - self._base) <= band).all())
+        return not np.count_nonzero(np.abs(self._short_means(buf, h) - self._base) > band)
 
     def _update_quiet(self, x: F64, n: int) -> None:
         p = self.params
@@ -250,13 +284,13 @@ class ShelfDetector:
         if warm:
             a, b = max(a, 0.5), max(b, 0.3)
         dev = x - self._base
-        self._base = self._base + a * dev.mean(axis=0)
+        self._base = self._base + (a / n) * dev.sum(axis=0)
         band = self._band()
-        sq = np.minimum(dev * dev, band * band).mean(axis=0)
+        sq = np.minimum(dev * dev, band * band).sum(axis=0) * (1.0 / n)
         self._set_var(self._var + b * (sq - self._var))
 
     def _set_var(self, var: F64) -> None:
-        self._var = np.clip(var, 0.05, self.params.max_noise_g**2)
+        self._var = np.minimum(np.maximum(var, 0.05), self.params.max_noise_g**2)
         self._band_cache = None
 
     def _slow(self, buf_t: F64, buf: F64, h: int) -> list[WeightEvent]:
@@ -268,29 +302,56 @@ class ShelfDetector:
         prev_t = (
             float(buf_t[h - 1]) if h > 0 else (self._last_t if self._last_t is not None else float(t_new[0]))
         )
-        gap_rows = np.diff(t_new, prepend=prev_t) > p.max_gap_s
-        self.stats["gaps"] += int(gap_rows.sum())
+        has_gap = float(t_new[-1]) - prev_t > p.max_gap_s and bool(
+            (np.diff(t_new, prepend=prev_t) > p.max_gap_s).any()
+        )
+        gap_rows = np.diff(t_new, prepend=prev_t) > p.max_gap_s if has_gap else np.zeros(m, dtype=bool)
+        self.stats["gaps"] += int(gap_rows.sum()) if has_gap else 0
         short = self._short_means(buf, h)
-        if gap_rows.any():  # right after a gap the short mean must not reach back across it
+        if has_gap:  # right after a gap the short mean must not reach back across it
             recent = np.convolve(gap_rows, np.ones(p.short_n), "full")[:m] > 0
             short[recent] = buf[h:][recent]
         warm = self._warm_until is not None and float(t_new[0]) < self._warm_until
         exceed = np.abs(short - self._base) > self._band()
-        exceed[:, self._active] = False
-        if self._warm_until is not None:
+        exceed &= ~self._active
+        if self._warm_until is not None and float(t_new[0]) < self._warm_until:
             exceed[t_new < self._warm_until] = False
-        first = np.where(exceed.any(axis=0), exceed.argmax(axis=0), m)
         triggers: dict[int, list[int]] = {}
-        for plate_col in np.flatnonzero(first < m).tolist():
-            triggers.setdefault(int(first[plate_col]), []).append(plate_col)
+        if np.count_nonzero(exceed):
+            hit = exceed.any(axis=0)
+            first = exceed.argmax(axis=0)
+            for plate_col in np.flatnonzero(hit).tolist():
+                triggers.setdefault(int(first[plate_col]), []).append(plate_col)
         touched = np.zeros(len(self.plates), dtype=bool)
-        stats = self._window_stats(buf_t, buf, h)
         events: list[WeightEvent] = []
-        for r in range(m):
+        if not triggers and not has_gap and self._cannot_settle(buf_t, buf, h):
+            for episode in self._episodes:  # still moving: nothing to decide in this batch
+                episode.pending_until = None
+            from_row = m
+        else:
+            self._moving_last = None
+            from_row = 0
+        stats = self._window_stats(buf_t, buf, h) if from_row == 0 else None
+        if stats is not None:  # rows where some plates are still, to skip the others cheaply
+            limit = np.maximum(p.settle_floor_g, p.settle_k * np.sqrt(self._var))
+            still_rows: list[list[bool]] = (stats[1] <= limit).tolist()
+            usable: list[bool] = stats[2].tolist()
+            t_rows: list[float] = t_new.tolist()
+            young = min(p.relearn_after_s, p.max_episode_s)
+        for r in range(from_row, m):
+            assert stats is not None
             for col in triggers.pop(r, ()):
                 touched[col] = True
                 self._activate(col, self._onset_time(buf_t, h, r, gap_rows))
-            if self._episodes and stats[2][r]:
+            if self._episodes and usable[r]:
+                row = still_rows[r]
+                if all(
+                    t_rows[r] - e.t_start <= young and not all(row[c] for c in e.plates)
+                    for e in self._episodes
+                ):
+                    for e in self._episodes:  # none can settle at this row
+                        e.pending_until = None
+                    continue
                 closed = self._settle_row(buf_t, h, r, stats, events)
                 for done in closed:
                     touched[done] = True
@@ -302,28 +363,51 @@ class ShelfDetector:
             elif not self._episodes and not triggers:
                 break
         # quiet plates follow the batch (drift, creep); calm ones also refine their noise estimate
-        quiet = ~self._active & ~touched
-        if quiet.any():
-            x = buf[h:]
-            a = 1.0 - float(np.exp(-m * self._dt / p.base_tau_s))
+        busy = self._active | touched
+        if np.count_nonzero(busy) < len(busy):
+            dev = buf[h:] - self._base
+            a = 1.0 - math.exp(-m * self._dt / p.base_tau_s)
             if warm:
                 a = max(a, 0.5)
-            dev = x - self._base
-            self._base = np.where(quiet, self._base + a * dev.mean(axis=0), self._base)
-            # plates within join_reach of a moving one ("full" then sliced: also right with fewer
-            # plates than the kernel is wide, where "same" returns the kernel's length)
-            reach = p.join_reach
-            moving = np.convolve(self._active | touched, np.ones(2 * reach + 1), "full")
-            near = moving[reach : reach + len(self.plates)].astype(bool)
-            calm = quiet & ~near
-            if calm.any():
-                b = 1.0 - float(np.exp(-m * self._dt / p.noise_tau_s))
+            self._base = self._base + dev.sum(axis=0) * np.where(busy, 0.0, a / m)
+            near = busy.copy()
+            for d in range(1, p.join_reach + 1):
+                near[d:] |= busy[:-d]
+                near[:-d] |= busy[d:]
+            if np.count_nonzero(near) < len(near):
+                b = 1.0 - math.exp(-m * self._dt / p.noise_tau_s)
                 if warm:
                     b = max(b, 0.3)
                 band = self._band()
-                sq = np.minimum(dev * dev, band * band).mean(axis=0)
-                self._set_var(np.where(calm, self._var + b * (sq - self._var), self._var))
+                sq = np.minimum(dev * dev, band * band).sum(axis=0) * (1.0 / m)
+                self._set_var(self._var + (sq - self._var) * np.where(near, 0.0, b))
         return events
+
+    def _cannot_settle(self, buf_t: F64, buf: F64, h: int) -> bool:
+        """Whether no episode can settle at any new row: in the settle windows ending at the first
+        and at the last new row, every episode has a plate moving twice as much as "still" allows
+        (the windows overlap by all but a few rows, so none in between is still). Episodes that may
+        be forced or relearn their noise are always checked row by row."""
+        p = self.params
+        w = self._window_n()
+        m = len(buf_t) - h
+        if h + 1 < w or m > w // 2:
+            return False
+        t = float(buf_t[-1])
+        if any(t - e.t_start > min(p.max_episode_s, p.relearn_after_s) for e in self._episodes):
+            return False
+        limit2 = 4.0 * np.maximum(p.settle_floor_g**2, p.settle_k**2 * self._var)
+        # the window at the first new row is the last one of the batch before, one sample on
+        before = self._moving_last
+        moving = np.ones(len(self.plates), dtype=bool)
+        for end in (len(buf_t),) if before is not None else (h + 1, len(buf_t)):
+            d = buf[end - w : end] - buf[end - 1]
+            mean = d.sum(axis=0) * (1.0 / w)
+            moving &= (d * d).sum(axis=0) * (1.0 / w) - mean * mean > limit2
+        self._moving_last = moving
+        if before is not None:
+            moving = moving & before
+        return all(any(moving[c] for c in e.plates) for e in self._episodes)
 
     def _onset_time(self, buf_t: F64, h: int, r: int, gap_rows: npt.NDArray[np.bool_]) -> float:
         """When the change began: the first sample of the short mean, or the last one before a gap."""
@@ -342,8 +426,10 @@ class ShelfDetector:
         m = len(buf_t) - h
         ref = buf[0]
         d = buf - ref
-        c1 = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d, axis=0)])
-        c2 = np.vstack([np.zeros((1, d.shape[1])), np.cumsum(d * d, axis=0)])
+        c1 = np.zeros((len(d) + 1, d.shape[1]))
+        c2 = np.zeros((len(d) + 1, d.shape[1]))
+        np.cumsum(d, axis=0, out=c1[1:])
+        np.cumsum(d * d, axis=0, out=c2[1:])
         ends = np.arange(h, h + m) + 1
         starts = np.maximum(ends - w, 0)
         n = (ends - starts)[:, None]
@@ -351,9 +437,12 @@ class ShelfDetector:
         mean = s1 / n
         var = (c2[ends] - c2[starts]) / n - mean**2
         std = np.sqrt(np.maximum(var, 0.0))
-        gaps = np.concatenate([[0], np.cumsum(np.diff(buf_t) > p.max_gap_s)])
         span = buf_t[ends - 1] - buf_t[starts]
-        valid = ((ends - starts) == w) & (span <= 2.0 * p.settle_window_s) & (gaps[ends - 1] == gaps[starts])
+        valid = ((ends - starts) == w) & (span <= 2.0 * p.settle_window_s)
+        steps = np.diff(buf_t)
+        if steps.max() > p.max_gap_s:
+            gaps = np.concatenate([[0], np.cumsum(steps > p.max_gap_s)])
+            valid &= gaps[ends - 1] == gaps[starts]
         return mean + ref, std, valid
 
     def _settle_row(
@@ -443,21 +532,23 @@ class ShelfDetector:
         delta = after - self._before
         sigma = np.sqrt(self._var)
         involved = [c for c in cols if abs(delta[c]) > max(p.plate_min_g, p.plate_k * sigma[c])]
+        # neighbouring plates that changed, whatever their sign (load nudged across a boundary):
+        # identification says which of them carry which product
         clusters: list[list[int]] = []
         for c in involved:
-            if (
-                clusters
-                and c - clusters[-1][-1] <= 1
-                and np.sign(delta[c]) == np.sign(delta[clusters[-1][-1]])
-            ):
+            if clusters and c - clusters[-1][-1] <= 1:
                 clusters[-1].append(c)
             else:
                 clusters.append([c])
         events: list[WeightEvent] = []
+        taken = set(involved)
         for cluster in clusters:
-            total = float(delta[cluster].sum())
-            if abs(total) >= p.min_event_g:
-                events.extend(self._events_for(cluster, total, episode, t))
+            if max(abs(float(delta[cluster].sum())), float(np.abs(delta[cluster]).max())) < p.min_event_g:
+                continue
+            # the episode's quiet plates next to the cluster count too: load nudged onto them
+            edge = [c for c in (cluster[0] - 1, cluster[-1] + 1) if c in episode.plates and c not in taken]
+            deltas = {self.plates[c]: float(delta[c]) for c in sorted((*cluster, *edge))}
+            events.extend(self._events_for(deltas, episode, t))
         return events, False
 
     def _finish(
@@ -473,23 +564,21 @@ class ShelfDetector:
         elif not events:
             self.stats["quiet_episodes"] += 1
 
-    def _events_for(self, cluster: list[int], total: float, episode: _Episode, t: float) -> list[WeightEvent]:
-        plates = tuple(self.plates[c] for c in cluster)
-        kind: EventKind = "pick" if total < 0 else "return"
-        parts = identify(total, self.shelf, plates, self.planogram, self.params.identify)
+    def _events_for(self, deltas: dict[int, float], episode: _Episode, t: float) -> list[WeightEvent]:
+        parts = identify(deltas, self.shelf, self.planogram, self.params.identify)
         penalty = 0.5 if episode.forced else 1.0
         events = []
-        sign = -1.0 if total < 0 else 1.0
-        scale = abs(total) / sum(a.grams for a in parts) if len(parts) > 1 else 1.0
         for part in parts:
-            delta = total if len(parts) == 1 else sign * part.grams * scale
+            if abs(part.delta_g) < self.params.min_event_g:
+                continue  # a nudge or lean that no product explains
+            kind: EventKind = "pick" if part.delta_g < 0 else "return"
             events.append(
                 WeightEvent(
                     t_start=episode.t_start,
                     t_end=t,
                     shelf=self.shelf,
-                    plates=plates,
-                    delta_g=round(delta, 2),
+                    plates=part.plates,
+                    delta_g=round(part.delta_g, 2),
                     kind=kind,
                     product_id=part.product.product_id if part.product else None,
                     quantity=part.quantity,

@@ -39,6 +39,7 @@ class StageStats:
     lanes_gated_in: int = 0
     lanes_inferred: int = 0
     interactions: int = 0
+    wide_motion: int = 0  # frames whose motion covered half the lanes or more (ignored)
 
 
 def layout_of(section: CameraSection) -> LaneLayout:
@@ -111,9 +112,14 @@ class CameraStage:
         """Gate, score and track one frame taken at ``t``; returns interactions that ended."""
         self.stats.frames += 1
         self.stats.lanes_seen += len(self.trackers)
-        moving = self.gate.update(frame)
+        busy = {i for i, tr in enumerate(self.trackers) if tr.active}
+        moving = self.gate.update(frame, busy)
+        if len(moving) >= max(3, (len(self.trackers) + 1) // 2):
+            moving = []  # half the lanes at once: a shopper passing in front, not a hand in a lane
+            self.stats.wide_motion += 1
         self.stats.lanes_gated_in += len(moving)
-        run = sorted(set(moving).union(i for i, tr in enumerate(self.trackers) if tr.active))
+        moved = set(moving)
+        run = sorted(moved | busy)
         if not run:
             return []
         self.stats.lanes_inferred += len(run)
@@ -129,8 +135,11 @@ class CameraStage:
                 p_holding=float(hand[2]),
                 product_id=self._product_ids[k] if k < len(self._product_ids) else None,
                 product_p=float(scores.product[row, k]) if scores.product.shape[1] else 0.0,
+                moving=lane in moved,
             )
-            done = self.trackers[lane].observe(obs)
+            tracker = self.trackers[lane]
+            ending = tracker.active and lane not in moved  # only then can this frame end a visit
+            done = tracker.observe_changed(obs, self.gate.lane_changed(lane) if ending else None)
             if done is not None:
                 out.append(done)
                 self.stats.interactions += 1

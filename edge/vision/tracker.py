@@ -8,6 +8,17 @@ threshold, keeps a model that sees an empty hand over the product's own facings 
 from turning picks into touches. The product is the one the model saw most, weighted by how sure it was
 that the hand held something, in the half of the visit where the hand held it.
 
+Visits always close (issue 17: on real cameras a lane model that had only seen the simulator said
+"hand" on almost every crop, so a visit opened by motion never ended):
+
+- a visit is capped at ``max_visit_s``; after a capped visit the lane opens again only once the model
+  has let go of it (``exit_frames`` below ``exit_p``) or the lane has been still for ``still_s``;
+- a visit also ends when the lane has shown no motion for ``still_s``: a hand in a lane moves, a
+  model that sees one in a motionless lane is not believed;
+- at the end, "something changed in the lane" (the stage compares the lane with its learned picture
+  of the lane without a hand) is a signal of its own: a pick or return in a lane where nothing
+  changed is reported as a touch.
+
 No clock: time comes with each observation (the frame's capture time).
 """
 
@@ -27,6 +38,8 @@ class LaneObservation:
     p_holding: float
     product_id: str | None
     product_p: float
+    #: Whether the motion gate saw movement in the lane in this frame.
+    moving: bool = True
 
     @property
     def p_hand(self) -> float:
@@ -45,12 +58,17 @@ class TrackerParams:
     holding_p: float = 0.5
     #: Rise (pick) or fall (return) of mean P(holding) between the first and last third that counts.
     min_change: float = 0.25
+    #: Longest visit; a longer one is closed there (the model may be seeing hands everywhere).
+    max_visit_s: float = 20.0
+    #: A visit ends, and a capped lane re-arms, after this long without motion in the lane.
+    still_s: float = 3.0
 
 
 @dataclass(slots=True)
 class _Visit:
     frames: list[LaneObservation] = field(default_factory=list)
     gone: int = 0
+    last_motion: float = 0.0
 
 
 @dataclass(slots=True)
@@ -63,25 +81,49 @@ class LaneTracker:
     params: TrackerParams = field(default_factory=TrackerParams)
     _pending: list[LaneObservation] = field(default_factory=list)
     _visit: _Visit | None = None
+    _capped: bool = False  # the last visit hit the cap: wait for the model to let go or stillness
+    _last_motion: float = float("-inf")
+    #: Visits closed by the cap or by stillness (counted for the operator).
+    capped: int = 0
+    stilled: int = 0
 
     @property
     def active(self) -> bool:
         """A visit is open or starting: the stage must keep running the model on this lane."""
-        return self._visit is not None or bool(self._pending)
+        return self._visit is not None or bool(self._pending) or self._capped
 
     def observe(self, obs: LaneObservation) -> LaneInteraction | None:
         """Feed one observation; returns the interaction when a visit ends with this frame."""
+        return self.observe_changed(obs, None)
+
+    def observe_changed(self, obs: LaneObservation, changed: bool | None) -> LaneInteraction | None:
+        """:meth:`observe`, with whether the lane differs from its picture without a hand (None:
+        not known); it is only used when this frame ends a visit."""
         p = self.params
+        if obs.moving:
+            self._last_motion = obs.t
+        if self._capped:
+            if obs.p_hand < p.exit_p or obs.t - self._last_motion >= p.still_s:
+                self._capped = False
+            return None
         if self._visit is None:
-            if obs.p_hand >= p.enter_p:
+            if obs.p_hand >= p.enter_p and obs.t - self._last_motion < p.still_s:
                 self._pending.append(obs)
                 if len(self._pending) >= p.enter_frames:
-                    self._visit = _Visit(frames=list(self._pending))
+                    self._visit = _Visit(frames=list(self._pending), last_motion=self._last_motion)
                     self._pending.clear()
             else:
                 self._pending.clear()
             return None
         visit = self._visit
+        if obs.t - visit.frames[0].t >= p.max_visit_s:
+            self._visit, self._capped = None, True
+            self.capped += 1
+            return self._close(visit.frames, changed)
+        if obs.t - self._last_motion >= p.still_s:
+            self._visit = None
+            self.stilled += 1
+            return self._close(visit.frames, changed)
         if obs.p_hand >= p.exit_p:
             visit.frames.append(obs)
             visit.gone = 0
@@ -90,15 +132,15 @@ class LaneTracker:
         if visit.gone < p.exit_frames:
             return None
         self._visit = None
-        return self._close(visit.frames)
+        return self._close(visit.frames, changed)
 
     def flush(self) -> LaneInteraction | None:
         """Close an open visit (end of stream)."""
         visit, self._visit = self._visit, None
         self._pending.clear()
-        return self._close(visit.frames) if visit is not None else None
+        return self._close(visit.frames, None) if visit is not None else None
 
-    def _close(self, frames: list[LaneObservation]) -> LaneInteraction | None:
+    def _close(self, frames: list[LaneObservation], changed: bool | None) -> LaneInteraction | None:
         p = self.params
         if len(frames) < p.min_frames:
             return None
@@ -119,6 +161,8 @@ class LaneTracker:
             kind = "touch"
             evidence = []
             sure = 1.0 - abs(hold_out - hold_in)
+        if kind != "touch" and changed is False:  # the lane looks as it did: nothing left or came
+            kind, evidence, sure = "touch", [], 1.0 - abs(hold_out - hold_in)
         votes: dict[str, float] = {}
         for f in evidence:
             if f.product_id is not None:

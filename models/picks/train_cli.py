@@ -1,6 +1,8 @@
-"""``shelf-models train-picks``: render frames, train the picks model with numpy, export ONNX + manifest.
+"""``shelf-models train-picks TRAIN.npz VAL.npz``: train the picks model with numpy on crops files
+(models/picks/crops.py; the simulator renders them with ``shelf-sim render-crops``), export ONNX +
+manifest. Central training reads files and never imports the simulator.
 
-Reproducible: the same seed and options give the same ONNX bytes (the manifest records the sha256).
+Reproducible: the same crops, seed and options give the same ONNX bytes (the manifest records the sha256).
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.picks.dataset import render_crops
+from models.picks.crops import CropFileError, CropSet, load_crops
 from models.picks.mlp import CONTRACT, Mlp, pool_features
-from simulators.store_layout import find_online_retail, top_products
 
 DEFAULT_OUT = Path(__file__).parent
 MODEL_FILE = "picks.onnx"
@@ -23,33 +24,13 @@ MANIFEST_FILE = "manifest.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("train_crops", type=Path, help="Training crops file (shelf-sim render-crops).")
+    parser.add_argument("val_crops", type=Path, help="Validation crops file, same catalogue.")
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="Directory for picks.onnx and manifest.json."
     )
-    parser.add_argument("--seed", type=int, default=7, help="Seed of rendering, initialisation and batches.")
-    parser.add_argument("--products", type=int, default=48, help="Catalogue size: the most-bought products.")
-    parser.add_argument(
-        "--scenarios", type=int, default=80, help="Rendered training scenarios (16 reaches each)."
-    )
+    parser.add_argument("--seed", type=int, default=7, help="Seed of initialisation and batches.")
     parser.add_argument("--epochs", type=int, default=30, help="Training epochs.")
-    parser.add_argument(
-        "--retail-csv", type=Path, default=None, help="online_retail.csv.gz (default: ../shared/data)."
-    )
-    parser.add_argument(
-        "--catalogue",
-        type=Path,
-        default=None,
-        help="JSON list of product codes to use instead of reading the Online Retail data.",
-    )
-
-
-def catalogue_from(args: argparse.Namespace) -> list[str]:
-    if args.catalogue is not None:
-        codes = json.loads(args.catalogue.read_text())
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise SystemExit(f"{args.catalogue}: expected a JSON list of product codes")
-        return codes
-    return [code for code, _, _ in top_products(find_online_retail(args.retail_csv), args.products)]
 
 
 def evaluate(model: Mlp, x: np.ndarray, hand: np.ndarray, product: np.ndarray) -> dict[str, float]:
@@ -63,24 +44,24 @@ def evaluate(model: Mlp, x: np.ndarray, hand: np.ndarray, product: np.ndarray) -
 
 
 def train(
-    catalogue: list[str], out: Path, seed: int, scenarios: int, epochs: int, log: bool = True
+    train_set: CropSet,
+    val_set: CropSet,
+    catalogue: list[str],
+    out: Path,
+    seed: int,
+    epochs: int,
+    source: dict[str, object],
+    log: bool = True,
 ) -> dict[str, object]:
+    """Train on crops (``source`` says where they came from, for the manifest's recipe)."""
     t0 = time.monotonic()
-    train_set = render_crops(catalogue, scenarios, seed)
-    val_set = render_crops(catalogue, max(4, scenarios // 6), seed + 10_000)
-    if log:
-        print(
-            f"rendered {len(train_set.hand)} training and {len(val_set.hand)} validation crops "
-            f"in {time.monotonic() - t0:.1f} s",
-            flush=True,
-        )
     x, xv = pool_features(train_set.crops), pool_features(val_set.crops)
     model = Mlp(len(catalogue), seed)
     model.fit(x, train_set.hand, train_set.product, epochs=epochs, log=log)
     metrics = evaluate(model, xv, val_set.hand, val_set.product)
     recipe: dict[str, object] = {
+        **source,
         "seed": seed,
-        "scenarios": scenarios,
         "epochs": epochs,
         "products": len(catalogue),
         "trainer": "models.picks.mlp.Mlp (numpy, Adam, cosine lr 1e-3, batch 128)",
@@ -97,8 +78,8 @@ def train(
         "recipe": recipe,
         "products": catalogue,
         "validation": metrics,
-        "command": f"shelf-models train-picks --seed {seed} --scenarios {scenarios} --epochs {epochs} "
-        f"--products {len(catalogue)}",
+        "command": f"shelf-models train-picks {source.get('train', 'TRAIN.npz')} "
+        f"{source.get('val', 'VAL.npz')} --seed {seed} --epochs {epochs}",
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     if log:
@@ -111,5 +92,15 @@ def train(
 
 
 def run(args: argparse.Namespace) -> int:
-    train(catalogue_from(args), args.out, args.seed, args.scenarios, args.epochs)
+    try:
+        train_set, catalogue = load_crops(args.train_crops)
+        val_set, val_catalogue = load_crops(args.val_crops)
+    except CropFileError as exc:
+        print(f"error: {exc}")
+        return 2
+    if val_catalogue != catalogue:
+        print(f"error: {args.val_crops}: its catalogue differs from {args.train_crops}'s")
+        return 2
+    source = {"train": args.train_crops.name, "val": args.val_crops.name, "crops": len(train_set.hand)}
+    train(train_set, val_set, catalogue, args.out, args.seed, args.epochs, source)
     return 0

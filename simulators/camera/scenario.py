@@ -20,7 +20,7 @@ from simulators.camera.render import SKIN_TONES, Arm, Occluder, ShelfGeometry, S
 from simulators.store_layout import unit_weight
 
 ReachKind = Literal["pick", "return", "touch"]
-SCENARIOS = ("basic", "similar-weight", "two-shoppers", "busy")
+SCENARIOS = ("basic", "similar-weight", "two-shoppers", "busy", "unseen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,10 @@ class CameraScenario:
     plates: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     #: Units on each lane at the start (the camera shows up to 6 facings).
     facings: tuple[int, ...] = (6, 6, 6, 6, 6, 6)
+    #: Colour channels of the rendered frame in this order (another palette than the training
+    #: renders: the "unseen" scenario), and a left-right lighting gradient.
+    palette: tuple[int, int, int] = (0, 1, 2)
+    gradient: float = 0.0
 
 
 def _interp(a: float, b: float, u: float) -> float:
@@ -164,7 +168,12 @@ class ScenarioPlayer:
         """The frame at ``t`` (BGR uint8; the buffer is reused by the next call)."""
         self.renderer.facings = self.facings_at(t)
         arms = [a for a, _ in self.arms_at(t)]
-        return self.renderer.render(arms, self.occluders_at(t), gain=self.gain_at(t), noise=noise)
+        frame = self.renderer.render(
+            arms, self.occluders_at(t), gain=self.gain_at(t), gradient=self.scenario.gradient, noise=noise
+        )
+        if self.scenario.palette != (0, 1, 2):
+            frame[:] = frame[:, :, list(self.scenario.palette)]
+        return frame
 
     def lane_labels_at(self, t: float) -> list[tuple[int, str | None]]:
         """Per lane: 0 no hand, 1 empty hand, 2 hand holding an item (and which product)."""
@@ -259,7 +268,7 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
     passes: list[Pass] = []
     lighting: list[tuple[float, float]] = []
     noise = 3.0
-    if name == "busy":
+    if name in ("busy", "unseen"):
         for k in range(int(duration // 6)):
             passes.append(
                 Pass(
@@ -275,6 +284,11 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
         lighting = [(rng.uniform(2, duration - 2), rng.uniform(0.7, 1.25)) for _ in range(3)]
         lighting.sort()
         noise = 5.0
+    palette, gradient = (0, 1, 2), 0.0
+    if name == "unseen":  # what the lane model never saw: another palette, lighting, more noise
+        palette, gradient, noise = (2, 0, 1), 0.25, 9.0
+        lighting = [(rng.uniform(2, duration - 2), rng.uniform(0.6, 1.4)) for _ in range(4)]
+        lighting.sort()
     visits = tuple(Visit(s, 0.0, duration, score=1.0 - 0.1 * k) for k, s in enumerate(shoppers))
     return CameraScenario(
         name=name,
@@ -287,6 +301,8 @@ def build_scenario(name: str, catalogue: list[str], seed: int = 1, reaches: int 
         duration_s=round(duration, 3),
         lighting=tuple(lighting),
         noise_sigma=noise,
+        palette=palette,
+        gradient=gradient,
         plates=plates,
         facings=facings,
     )

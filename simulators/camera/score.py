@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from edge.config import CameraSection, LaneSection
@@ -56,6 +56,10 @@ class Score:
     product_accuracy: float
     #: Share of matched events credited to the shopper who made them (presence attribution).
     attribution_accuracy: float
+    #: Camera only: the longest visit (s), and interactions of any kind (touches too) that overlap
+    #: no reach of the scenario in their lane, per minute.
+    longest_visit_s: float = 0.0
+    false_per_min: float = 0.0
 
 
 def camera_section(scenario: CameraScenario, source: str, camera_id: str = "cam-1") -> CameraSection:
@@ -166,11 +170,21 @@ def score_scenario(scenario: CameraScenario, model: Path, workdir: Path) -> list
         if i.kind != "touch"
     ]
     weight = [attribute(scenario, w) for w in weights]
-    return [
-        score(scenario, "weight", weight),
-        score(scenario, "camera", camera),
-        score(scenario, "fused", fuse(scenario, weights, seen)),
+    longest = max((i.t_end - i.t_start for i in seen), default=0.0)
+    false = [
+        i
+        for i in seen
+        if not any(
+            scenario.plates[r.lane] == i.plate and i.t_end >= r.t0 - 1.0 and i.t_start <= r.t_end + 1.0
+            for r in scenario.reaches
+        )
     ]
+    cam = replace(
+        score(scenario, "camera", camera),
+        longest_visit_s=round(longest, 2),
+        false_per_min=round(len(false) / (scenario.duration_s / 60.0), 2),
+    )
+    return [score(scenario, "weight", weight), cam, score(scenario, "fused", fuse(scenario, weights, seen))]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -201,10 +215,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'scenario':<16}{'system':<8}{'truth':>6}{'reported':>9}{'F1':>7}{'product acc':>12}{'shopper acc':>12}"
+        f"{'longest':>9}{'false/min':>10}"
     )
     for s in rows:
+        extra = f"{s.longest_visit_s:>8.1f}s{s.false_per_min:>10.2f}" if s.system == "camera" else ""
         print(
             f"{s.scenario:<16}{s.system:<8}{s.truth:>6}{s.reported:>9}{s.f1:>7.3f}{s.product_accuracy:>12.3f}"
-            f"{s.attribution_accuracy:>12.3f}"
+            f"{s.attribution_accuracy:>12.3f}{extra}"
         )
     return 0

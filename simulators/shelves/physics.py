@@ -12,6 +12,18 @@
   plate boundary spreads its weight over two or three neighbouring plates.
 - Quantisation (0.241 g) is applied by the firmware's ADC model, not here.
 
+What the real AiFi recording of issue 17 showed beyond those figures (all off by default, so the
+older scenarios render the same samples; the ``real-shelf`` scenario turns them on):
+
+- Straddling: an item of a facing that spans a plate boundary rests on either plate or on both
+  (``shares`` given per unit); it may also overhang onto the plate next to its facing.
+- A neighbour plate moves: the hand leans on the plate next to the item while it takes it
+  (``lean_plate``, ``lean_g``: tens of grams, gone on release), and nudges an item lying there so
+  that a few grams of load pass across the boundary for good (``nudge_g``, the sum unchanged).
+- Long events over several plates: a hand rummaging for up to 19 s (the 538 g bottle of the
+  recording: plates 9-12, 19 s) presses on the plates it touches (``touches``).
+- Plates drift: the drift rate per plate is a parameter (``drift_g_per_h``, 2 g/h by default).
+
 Everything is deterministic for a given seed and the same sequence of :meth:`ShelfPhysics.render` calls.
 """
 
@@ -54,6 +66,11 @@ class Interaction:
     press_g: float = 10.0
     creep_g: float = 2.0
     phase: float = 0.0
+    # the real-shelf effects (issue 17), none by default
+    lean_plate: int = 0  # 1-based plate the hand leans on while holding (0: none)
+    lean_g: float = 0.0  # grams pressed on it while the hand is there
+    nudge_g: float = 0.0  # grams passed for good from lean_plate to the item's nearest plate
+    touches: tuple[int, ...] = ()  # further plates a rummaging hand presses on
 
     @property
     def release(self) -> float:
@@ -83,6 +100,7 @@ class ShelfPhysics:
     plates: int = 12
     seed: int = 1
     noise_scale: float = 1.0
+    drift_g_per_h: float = 2.0
     rng: np.random.Generator = field(init=False)
     interactions: list[Interaction] = field(default_factory=list)
     _base: npt.NDArray[np.float64] = field(init=False)
@@ -97,7 +115,7 @@ class ShelfPhysics:
         self.rng = np.random.default_rng(self.seed)
         n = self.plates
         self._base = self.rng.uniform(300.0, 3000.0, n)
-        self._drift = self.rng.normal(0.0, 2.0 / 3600.0, n)  # g/s
+        self._drift = self.rng.normal(0.0, self.drift_g_per_h / 3600.0, n)  # g/s
         sigma_ln = math.log(NOISE_P90_G / NOISE_MEDIAN_G) / 1.2816
         noise = np.exp(self.rng.normal(math.log(NOISE_MEDIAN_G), sigma_ln, n))
         noise = np.clip(noise, 0.2, NOISE_MAX_G) * self.noise_scale
@@ -118,13 +136,22 @@ class ShelfPhysics:
         hold_s: float = 1.5,
         product_id: str | None = None,
         quantity: int = 1,
+        shares: tuple[float, ...] | None = None,
+        lean: tuple[int, float, float] | None = None,
+        touches: tuple[int, ...] = (),
     ) -> Interaction:
-        if not plates or any(not 1 <= p <= self.plates for p in plates):
-            raise ValueError(f"plates {plates} outside 1..{self.plates}")
+        """Schedule a hand. ``shares`` of the weight per plate (drawn when None); ``lean`` is
+        (plate, grams pressed while holding, grams passed for good to the item's plates)."""
+        if not plates or any(not 1 <= p <= self.plates for p in (*plates, *touches)):
+            raise ValueError(f"plates {plates} or touches {touches} outside 1..{self.plates}")
+        if lean is not None and not 1 <= lean[0] <= self.plates:
+            raise ValueError(f"lean plate {lean[0]} outside 1..{self.plates}")
+        if shares is not None and (len(shares) != len(plates) or abs(sum(shares) - 1.0) > 1e-6):
+            raise ValueError(f"shares {shares} must be one per plate and sum to 1")
         r = self.rng
-        if len(plates) == 1:
-            shares: tuple[float, ...] = (1.0,)
-        else:
+        if shares is None and len(plates) == 1:
+            shares = (1.0,)
+        elif shares is None:
             raw = r.uniform(0.2, 1.0, len(plates))
             raw[r.integers(len(plates))] += 1.0
             shares = tuple(float(x) for x in raw / raw.sum())
@@ -145,6 +172,10 @@ class ShelfPhysics:
             press_g=float(r.uniform(0.0, 30.0)),
             creep_g=float(r.uniform(1.0, 3.0)),
             phase=float(r.uniform(0, 2 * math.pi)),
+            lean_plate=lean[0] if lean else 0,
+            lean_g=lean[1] if lean else 0.0,
+            nudge_g=lean[2] if lean else 0.0,
+            touches=tuple(touches),
         )
         self.interactions.append(interaction)
         return interaction
@@ -203,7 +234,13 @@ class ShelfPhysics:
         step = (t >= it.step_time).astype(float) * it.delta_g
         since = np.clip(t - it.release, 0.0, None)
         creep = -math.copysign(it.creep_g, it.delta_g) * (1 - np.exp(-since / CREEP_TAU_S))
-        return np.outer(step + creep * (t >= it.release), w)
+        out = np.outer(step + creep * (t >= it.release), w)
+        if it.nudge_g and it.lean_plate:  # load passed across the boundary for good (sum unchanged)
+            nearest = min(it.plates, key=lambda p: abs(p - it.lean_plate))
+            moved = it.nudge_g * (t >= it.release)
+            out[:, it.lean_plate - 1] -= moved
+            out[:, nearest - 1] += moved
+        return out
 
     def _interaction(self, it: Interaction, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         w = self._weights(it)
@@ -212,6 +249,8 @@ class ShelfPhysics:
             for nb in (plate - 2, plate):
                 if 0 <= nb < self.plates and spread[nb] == 0:
                     spread[nb] = 0.25
+        for plate in it.touches:  # a rummaging hand presses on the plates it reaches
+            spread[plate - 1] = max(spread[plate - 1], 0.6)
         dt = t - it.touch
         holding = (dt >= 0) & (t < it.release)
         rise = np.clip(dt / 0.15, 0, 1) * np.clip((it.release - t) / 0.15, 0, 1)
@@ -235,4 +274,9 @@ class ShelfPhysics:
             * np.exp(-np.clip(since, 0, None) / RING_TAU_S)
             * np.sin(2 * math.pi * it.ring_hz * np.clip(since, 0, None) + it.phase)
         )
-        return np.outer(swing + ring, spread) + self._static(it, t)
+        out = np.outer(swing + ring, spread) + self._static(it, t)
+        if it.lean_g and it.lean_plate:  # the hand leans on the neighbour plate while it holds
+            out[:, it.lean_plate - 1] += (
+                holding * rise * it.lean_g * (1 + 0.15 * np.sin(2 * math.pi * 0.6 * dt))
+            )
+        return out

@@ -80,16 +80,16 @@ def test_planogram_errors_name_the_line(text: str, line: int, reason: str) -> No
 
 # ------------------------------------------------------------------ identification
 def test_identify_quantity_and_measurement_error() -> None:
-    (one,) = identify(-101.5, SHELF, (1,), PLAN)  # REFERENCE.md: 101.5 g measured for 105.5 g
+    (one,) = identify({1: -101.5}, SHELF, PLAN)  # REFERENCE.md: 101.5 g measured for 105.5 g
     assert one.product is not None and one.product.product_id == "A" and one.quantity == 1
-    (three,) = identify(-745.0, SHELF, (2,), PLAN)
+    (three,) = identify({2: -745.0}, SHELF, PLAN)
     assert three.product is not None and three.product.product_id == "B" and three.quantity == 3
 
 
 def test_identify_two_products_at_once_and_unknown() -> None:
-    parts = identify(-(250 + 400), SHELF, (2, 3), PLAN)
+    parts = identify({2: -250.0, 3: -400.0}, SHELF, PLAN)
     assert sorted((p.product.product_id, p.quantity) for p in parts if p.product) == [("B", 1), ("W", 1)]
-    (unknown,) = identify(-150.0, SHELF, (6,), PLAN)  # 2.5 candles
+    (unknown,) = identify({6: -150.0}, SHELF, PLAN)  # 2.5 candles
     assert unknown.product is None and unknown.quantity == 0 and unknown.confidence < 0.1
 
 
@@ -216,3 +216,47 @@ def test_lower_sample_rates_of_hx711_and_nau7802(rate: float) -> None:
         ("return", "D", 1),
         ("pick", "W", 2),
     ]
+
+
+# ------------------------------------------------------------------ the real recording's failures (issue 17)
+REAL = Planogram.parse_csv(
+    """product_id,name,gondola,shelf,plate,unit_weight_g,price
+near,Tea 103.9,1,2,3,103.9,1
+tea,Tea 105.5,1,2,4,105.5,1
+tea,Tea 105.5,1,2,5,105.5,1
+bottle,Bottle,1,2,10,538,1
+big,Big bottle,1,2,11,621.7,1
+"""
+)
+
+
+def test_the_plates_that_carry_the_change_name_the_product_not_the_union_that_moved() -> None:
+    # 101.5 g from the 105.5 g facing on plates 4-5; plate 3 (103.9 g) only moved with the hand
+    (tea,) = identify({3: -1.8, 4: -47.0, 5: -54.5}, SHELF, REAL)
+    assert tea.product is not None and tea.product.product_id == "tea" and tea.plates == (4, 5)
+    # the 538 g bottle from plate 10 in an event over plates 9-12, plate 11 nudged by the hand
+    (bottle,) = identify({9: 2.5, 10: -531.0, 11: -24.0, 12: 1.0}, SHELF, REAL)
+    assert bottle.product is not None and bottle.product.product_id == "bottle" and bottle.quantity == 1
+    assert bottle.plates == (10, 11)  # the plates that carry the change, not the four that moved
+
+
+def test_two_hands_on_neighbouring_facings_become_two_parts() -> None:
+    parts = identify({3: -98.0, 4: 52.0, 5: 50.5}, SHELF, REAL)  # one takes 103.9, one puts 105.5 back
+    assert sorted((p.product.product_id, p.quantity, p.delta_g < 0) for p in parts if p.product) == [
+        ("near", 1, True),
+        ("tea", 1, False),
+    ]
+
+
+def test_sensing_section_sets_the_detector_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from edge.config import load_config
+    from edge.sensing.detector import DetectorParams
+    from edge.wiring import detector_params
+
+    gateway = f'[gateway]\nstore_id = "s1"\ngateway_id = "gw-1"\ndata_dir = "{tmp_path}"\n'
+    path = tmp_path / "edge.toml"
+    path.write_text(gateway + "[sensing]\nsettle_window_s = 1.2\nmin_event_g = 15\ndisturbance_g = 6.0\n")
+    params = detector_params(load_config(path).sensing)
+    assert (params.settle_window_s, params.min_event_g, params.identify.disturbance_g) == (1.2, 15.0, 6.0)
+    (tmp_path / "empty.toml").write_text(gateway)
+    assert detector_params(load_config(tmp_path / "empty.toml").sensing) == DetectorParams()

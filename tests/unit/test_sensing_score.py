@@ -41,3 +41,12 @@ def test_score_command_prints_both_detectors(capsys: pytest.CaptureFixture[str])
     assert set(rows) == {"ours", "aim3s"}
     assert rows["ours"]["truth"] > 10
     assert rows["ours"]["f1"] >= rows["aim3s"]["f1"]
+
+
+def test_real_shelf_scenario_straddles_and_look_alikes_are_named_right(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(argparse.Namespace(scenario=["real-shelf"], seed=2, duration=180.0, json=True)) == 0
+    rows = {r["detector"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["ours"]["truth"] > 15
+    assert rows["ours"]["product_accuracy"] >= 0.95 > rows["aim3s"]["product_accuracy"]

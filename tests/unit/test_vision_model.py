@@ -15,7 +15,9 @@ from edge.events import ShelfId
 from edge.vision.lanes import LaneLayout, grid_lanes
 from edge.vision.model import ModelContractError, PicksModel, YoloModel, decode_yolo, load_lane_model
 from edge.vision.stage import DEFAULT_MODEL
+from models.picks.crops import CropFileError, load_crops
 from models.picks.train_cli import train
+from simulators.camera.crops import render_files
 
 LAYOUT = LaneLayout(tuple(grid_lanes(ShelfId(1, 1), 320, 240, 6, 28, 174)), 320, 240)
 
@@ -129,8 +131,17 @@ def test_unreadable_and_missing_files_are_refused(tmp_path: Path) -> None:
 
 def test_training_is_reproducible_for_a_seed(tmp_path: Path) -> None:
     catalogue = ["85123A", "22423", "47566", "20725", "21212", "22469", "85099B", "22197"]
-    a = train(catalogue, tmp_path / "a", seed=3, scenarios=2, epochs=1, log=False)
-    b = train(catalogue, tmp_path / "b", seed=3, scenarios=2, epochs=1, log=False)
+    train_file, val_file = render_files(catalogue, tmp_path / "crops", seed=3, scenarios=2)
+    (train_set, products), (val_set, _) = load_crops(train_file), load_crops(val_file)
+    assert products == catalogue
+    a = train(train_set, val_set, products, tmp_path / "a", seed=3, epochs=1, source={}, log=False)
+    b = train(train_set, val_set, products, tmp_path / "b", seed=3, epochs=1, source={}, log=False)
     assert a["sha256"] == b["sha256"]
     model = load_lane_model(tmp_path / "a" / "picks.onnx")
     assert list(model.products) == catalogue
+
+
+def test_a_crops_file_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.npz").write_bytes(b"junk")
+    with pytest.raises(CropFileError, match=r"x\.npz"):
+        load_crops(tmp_path / "x.npz")

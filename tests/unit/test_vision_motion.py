@@ -13,7 +13,7 @@ from edge.events import LaneInteraction, ShelfId
 from edge.vision.lanes import CROP_SIZE, to_tensor
 from edge.vision.motion import MotionGate
 from edge.vision.privacy import SnapshotWriter, blur_outside_lanes
-from models.picks.dataset import scenario_layout
+from simulators.camera.crops import scenario_layout
 from simulators.camera.render import Arm, Occluder, ShelfRenderer
 from simulators.camera.scenario import build_scenario
 

@@ -55,3 +55,38 @@ def test_a_short_gap_does_not_split_a_visit_and_flush_closes_an_open_one() -> No
     closed = t.flush()
     assert closed is not None and closed.kind == "pick"
     assert not t.active and t.flush() is None
+
+
+# ------------------------------------------------------------------ visits always close (issue 17)
+def test_a_model_that_sees_hands_everywhere_cannot_hold_a_visit_open() -> None:
+    tr = tracker()
+    found = []
+    for k in range(15 * 120):  # two minutes of "hand" on every frame, motion only in the first second
+        obs = LaneObservation(k / 15, 0.5, 0.45, "A", 0.9, moving=k < 15)
+        if (got := tr.observe(obs)) is not None:
+            found.append(got)
+    assert len(found) == 1 and tr.stilled == 1  # closed 3 s after the lane stopped moving
+    assert found[0].t_end - found[0].t_start < tr.params.still_s + 1.0
+
+
+def test_a_visit_is_capped_and_the_lane_rearms_only_when_the_model_lets_go() -> None:
+    tr = tracker()
+    states = [(0.5, 0.45, True)] * (15 * 30) + [(0.0, 0.0, True)] * 5 + [(*EMPTY, True)] * 6
+    found = [
+        got
+        for k, (e, h, moving) in enumerate(states)
+        if (got := tr.observe(LaneObservation(k / 15, e, h, "A", 0.9, moving=moving))) is not None
+    ]
+    assert tr.capped == 1
+    assert found[0].t_end - found[0].t_start <= tr.params.max_visit_s
+    assert len(found) == 1 and tr.active  # after letting go, a new visit has opened
+
+
+def test_a_pick_in_a_lane_that_looks_unchanged_is_a_touch() -> None:
+    tr = tracker()
+    states = [EMPTY] * 6 + [HOLD] * 6 + [NONE] * 3
+    out = [
+        tr.observe_changed(LaneObservation(k / 15, e, h, "A", 0.9), changed=False)
+        for k, (e, h) in enumerate(states)
+    ]
+    assert [(i.kind, i.product_id) for i in out if i is not None] == [("touch", None)]

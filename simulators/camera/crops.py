@@ -1,4 +1,5 @@
-"""Training data for the picks model: lane crops of frames rendered by the simulator's camera.
+"""``shelf-sim render-crops``: training crops for the picks model from frames the simulator's camera
+renders, written as a crops file (models/picks/crops.py) that ``shelf-models train-picks`` reads.
 
 Each sample is one lane crop (the same crop the gateway makes, edge.vision.lanes) with two labels:
 the hand state (0 no hand, 1 empty hand, 2 hand holding an item) and, when holding, which product.
@@ -7,22 +8,19 @@ Frames go through a JPEG round trip at a random quality, as they do on an MJPEG 
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
-from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.events import ShelfId
 from edge.vision.lanes import CROP_SIZE, LaneLayout, grid_lanes
+from models.picks.crops import CropSet, save_crops
 from simulators.camera.scenario import CameraScenario, ScenarioPlayer, build_scenario
-
-
-@dataclass(frozen=True, slots=True)
-class CropSet:
-    crops: np.ndarray  # [N, CROP_SIZE, CROP_SIZE, 3] uint8 BGR
-    hand: np.ndarray  # [N] int64: 0 none, 1 empty, 2 holding
-    product: np.ndarray  # [N] int64: product index, -1 when not holding
+from simulators.store_layout import find_online_retail, top_products
 
 
 def scenario_layout(scenario: CameraScenario) -> LaneLayout:
@@ -73,3 +71,39 @@ def render_crops(
                 hands.append(state)
                 products.append(index.get(product, -1) if product is not None else -1)
     return CropSet(np.stack(crops), np.array(hands, np.int64), np.array(products, np.int64))
+
+
+def catalogue_from(args: argparse.Namespace) -> list[str]:
+    if args.catalogue is not None:
+        codes = json.loads(args.catalogue.read_text())
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise SystemExit(f"{args.catalogue}: expected a JSON list of product codes")
+        return codes
+    return [code for code, _, _ in top_products(find_online_retail(args.retail_csv), args.products)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", type=Path, help="Directory for train.npz and val.npz.")
+    parser.add_argument("--seed", type=int, default=7, help="Seed of rendering (validation: seed + 10000).")
+    parser.add_argument("--products", type=int, default=48, help="Catalogue size: the most-bought products.")
+    parser.add_argument("--scenarios", type=int, default=80, help="Training scenarios (16 reaches each).")
+    parser.add_argument(
+        "--retail-csv", type=Path, default=None, help="online_retail.csv.gz (default: ../shared/data)."
+    )
+    parser.add_argument(
+        "--catalogue", type=Path, default=None, help="JSON list of product codes instead of Online Retail."
+    )
+
+
+def render_files(catalogue: list[str], out: Path, seed: int, scenarios: int) -> tuple[Path, Path]:
+    """Render training and validation crops (validation from other scenarios) into ``out``."""
+    train, val = out / "train.npz", out / "val.npz"
+    save_crops(train, render_crops(catalogue, scenarios, seed), catalogue)
+    save_crops(val, render_crops(catalogue, max(4, scenarios // 6), seed + 10_000), catalogue)
+    return train, val
+
+
+def run(args: argparse.Namespace) -> int:
+    train, val = render_files(catalogue_from(args), args.out, args.seed, args.scenarios)
+    print(f"wrote {train} and {val}; train with: shelf-models train-picks {train} {val}")
+    return 0
