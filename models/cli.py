@@ -38,6 +38,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."
     ),
+    Command(
+        "synth-transactions",
+        "models.jobs.synth_cli",
+        "Write a synthetic chain's transactions (partitioned Parquet) fitted to ../shared/data.",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 

@@ -75,7 +75,10 @@ def summary(lines: DataFrame, products_in_model: int, source: str) -> dict[str, 
 
 
 def build_spark(
-    transactions: str | Path, out: str | Path, params: Params | None = None, settings: SparkSettings | None = None
+    transactions: str | Path,
+    out: str | Path,
+    params: Params | None = None,
+    settings: SparkSettings | None = None,
 ) -> BuildResult:
     """Transactions (CSV or Parquet, file or folder) -> the offer model in ``out``."""
     params = params or Params()

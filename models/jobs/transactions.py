@@ -37,7 +37,9 @@ def read_raw(spark: SparkSession, path: str | Path) -> DataFrame:
     else:
         df = spark.read.option("header", True).option("mode", "FAILFAST").csv(str(path))
         if tuple(c.strip() for c in df.columns) != TX_HEADER:
-            raise TransactionsError(str(path), 1, f"header must be {','.join(TX_HEADER)} (got {df.columns!r})")
+            raise TransactionsError(
+                str(path), 1, f"header must be {','.join(TX_HEADER)} (got {df.columns!r})"
+            )
     missing = [c for c in TX_HEADER if c not in df.columns]
     if missing:
         raise TransactionsError(str(path), 0, f"missing columns {missing} (have {df.columns})")
@@ -62,7 +64,9 @@ def typed_lines(raw: DataFrame) -> DataFrame:
         F.trim(F.col("product_id").cast("string")).alias("product_id"),
         _seconds(F.col("timestamp")).alias("t"),
         F.trim(F.col("quantity").cast("string")).try_cast("double").alias("quantity"),
-        F.when(F.coalesce(price, F.lit("")) == "", F.lit(0.0)).otherwise(price.try_cast("double")).alias("price"),
+        F.when(F.coalesce(price, F.lit("")) == "", F.lit(0.0))
+        .otherwise(price.try_cast("double"))
+        .alias("price"),
         F.col("timestamp").cast("string").alias("_timestamp_text"),
         *extra,
     )

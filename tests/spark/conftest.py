@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import SparkSession
 
-from models.jobs.session import SparkSettings, start_spark  # noqa: E402
-from models.offers.transactions import convert_online_retail  # noqa: E402
+from models.jobs.session import SparkSettings, start_spark
+from models.offers.transactions import convert_online_retail
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 ONLINE_RETAIL = DATA / "online_retail.csv.gz"

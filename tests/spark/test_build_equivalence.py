@@ -44,7 +44,9 @@ def test_statistics_equal_method_fit_with_capped_baskets_and_ties(
     assert_same_statistics(local, spark_statistics(spark, retail_slice, params, tmp_path / "s"))
 
 
-def test_build_writes_the_same_model_and_rankings(spark: SparkSession, retail_slice: Path, tmp_path: Path) -> None:
+def test_build_writes_the_same_model_and_rankings(
+    spark: SparkSession, retail_slice: Path, tmp_path: Path
+) -> None:
     build(retail_slice, tmp_path / "local", tune=False)
     build_spark(retail_slice, tmp_path / "spark")
     local = json.loads((tmp_path / "local" / "manifest.json").read_text())
