@@ -43,6 +43,11 @@ COMMANDS: tuple[Command, ...] = (
         "models.jobs.synth_cli",
         "Write a synthetic chain's transactions (partitioned Parquet) fitted to ../shared/data.",
     ),
+    Command(
+        "chain-profiles",
+        "models.jobs.profiles_job",
+        "Shopper profiles for every customer on Spark, written per store (offline + online history).",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
