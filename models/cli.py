@@ -48,6 +48,11 @@ COMMANDS: tuple[Command, ...] = (
         "models.jobs.profiles_job",
         "Shopper profiles for every customer on Spark, written per store (offline + online history).",
     ),
+    Command(
+        "repurchase",
+        "models.jobs.repurchase_job",
+        "Per customer and product: P(buy again within 7 days) and the expected date (Spark), scored.",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
