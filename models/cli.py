@@ -53,6 +53,11 @@ COMMANDS: tuple[Command, ...] = (
         "models.jobs.repurchase_job",
         "Per customer and product: P(buy again within 7 days) and the expected date (Spark), scored.",
     ),
+    Command(
+        "customer-value",
+        "models.jobs.value_job",
+        "Expected spend per customer over 6 and 12 months (BG/NBD x Gamma-Gamma on Spark), scored.",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
