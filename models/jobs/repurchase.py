@@ -100,16 +100,19 @@ def labelled(days: DataFrame, cutoff_day: float, horizon: float = HORIZON_DAYS) 
 def calibration(train: DataFrame) -> LogisticRegressionModel:
     """Logistic recalibration of the Gamma-Poisson probability with recency (pair and customer) and
     purchase count, fitted on predictions one horizon earlier (labelled ``y``); Spark ML, no rows out."""
-    data = train.select(array_to_vector("features").alias("x"), F.col("y").alias("label"))
-    return LogisticRegression(featuresCol="x", labelCol="label", maxIter=50, regParam=1e-4).fit(data)
+    data = train.select(array_to_vector(F.col("features")).alias("x"), F.col("y").alias("label"))
+    model: LogisticRegressionModel = LogisticRegression(
+        featuresCol="x", labelCol="label", maxIter=50, regParam=1e-4
+    ).fit(data)
+    return model
 
 
 def calibrated(model: LogisticRegressionModel) -> Transform:
     """predictions -> predictions with ``p`` replaced by the recalibrated probability."""
 
     def transform(predictions: DataFrame) -> DataFrame:
-        scored = model.transform(predictions.withColumn("x", array_to_vector("features")))
-        return scored.withColumn("p", vector_to_array("probability")[1]).drop(
+        scored = model.transform(predictions.withColumn("x", array_to_vector(F.col("features"))))
+        return scored.withColumn("p", vector_to_array(F.col("probability"))[1]).drop(
             "x", "rawPrediction", "probability", "prediction"
         )
 

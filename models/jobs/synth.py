@@ -147,7 +147,7 @@ def _customers(fit: ChainFit, rng: np.random.Generator, ids: np.ndarray, home: n
     columns: dict[str, object] = {"customer_id": ids, "home_store": home.astype(np.int32)}
     for j, name in enumerate(fit.demographic_columns):
         values = np.array([r[j] for r in fit.demographics], dtype=object)[rows]
-        columns[name] = pa.array(np.where(has, values, None), pa.string())
+        columns[name] = pa.array([v if h else None for v, h in zip(values, has, strict=True)], pa.string())
     return pa.table(columns)
 
 

@@ -173,7 +173,7 @@ def fit_real(data: Path) -> tuple[ChainFit, Figures]:
     per_customer = per_customer[per_customer > 0]
     rm = per_customer.mean() / days
     shape = per_customer.mean() ** 2 / max(per_customer.var() - per_customer.mean(), 1e-9)
-    weekdays, quantity, discount_share, q_mean = _complete_journey(
+    weekdays, _quantity, discount_share, q_mean = _complete_journey(
         data / "completejourney_transactions_sample.csv.gz"
     )
     weekday_weights = np.bincount(weekdays, minlength=7) / len(weekdays)

@@ -24,8 +24,8 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 from models.jobs.synth_fit import DAY
 
-# L2 penalty on the parameters (per customer), as the lifetimes package does: without it a (b) may
-# run off to infinity on data with few repeat buyers.
+# L2 penalty on BG/NBD's a and b and Gamma-Gamma's p and q (per customer, as the lifetimes package
+# penalises): without it b may run off to infinity on data with few repeat buyers.
 PENALIZER = 1e-3
 
 
@@ -99,7 +99,7 @@ class BgNbd:
         def nll(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
             value = -(weights * cls.log_likelihood(params, x, t_x, T)).sum() / total
-            value += PENALIZER * float((params**2).sum())
+            value += PENALIZER * float((params[2:] ** 2).sum())  # a and b only
             return float(value) if np.isfinite(value) else 1e300
 
         start = np.log([1.0, max(float(np.average(T, weights=weights)), 1.0) / 4, 1.0, 3.0])

@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_spark(args: argparse.Namespace) -> int:
     if args.transactions is None or args.max_baskets is not None:
-        print("shelf-models build: --engine spark takes --transactions (no --online-retail, no --max-baskets)")
+        print(
+            "shelf-models build: --engine spark takes --transactions (no --online-retail, no --max-baskets)"
+        )
         return 2
     from models.jobs.build_job import build_spark, params_from
 

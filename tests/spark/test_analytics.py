@@ -1,0 +1,72 @@
+"""Repurchase timing and customer value: Spark transformations on tiny frames, model identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyspark.sql import Row, SparkSession
+
+from models.jobs.repurchase import labelled, predict
+from models.jobs.synth_fit import DAY
+from models.jobs.value import BgNbd, rfm
+
+
+def test_repurchase_probability_is_the_negative_binomial_predictive(spark: SparkSession) -> None:
+    days = spark.createDataFrame(
+        [Row(customer_id="c1", product_id="p", day=d) for d in (0, 10, 20, 31)]
+        + [Row(customer_id="c2", product_id="q", day=5)]
+    )
+    got = {
+        r["customer_id"]: r for r in days.transform(predict(30.0)).transform(labelled(days, 30.0)).collect()
+    }
+    # c1 bought p on 3 days before the cut-off (first on day 0): a = 3 - 1 + 1, b = 30 + 1 / (2 / 30).
+    assert got["c1"]["p"] == pytest.approx(1 - (45 / 52) ** 3)
+    assert got["c1"]["expected_day"] == pytest.approx(30 + 45 * (2 ** (1 / 3) - 1))
+    assert got["c1"]["y"] == 1.0 and got["c1"]["n"] == 3
+    # q was never bought twice: the floor rate 1e-4 per day, one purchase.
+    assert got["c2"]["p"] == pytest.approx(1 - ((25 + 1e4) / (25 + 1e4 + 7)) ** 1)
+    assert got["c2"]["y"] == 0.0
+
+
+def test_rfm_sufficient_statistics(spark: SparkSession) -> None:
+    lines = spark.createDataFrame(
+        [
+            Row(customer_id="c1", t=0.5 * DAY, quantity=1.0, price=10.0),
+            Row(customer_id="c1", t=0.7 * DAY, quantity=2.0, price=5.0),  # same day: one occasion of 20
+            Row(customer_id="c1", t=4.2 * DAY, quantity=1.0, price=30.0),
+            Row(customer_id="c1", t=9.0 * DAY, quantity=1.0, price=50.0),
+            Row(customer_id="c1", t=12.0 * DAY, quantity=1.0, price=99.0),  # after the cut-off
+            Row(customer_id="c2", t=8.0 * DAY, quantity=3.0, price=1.0),
+        ]
+    )
+    rows = sorted(lines.transform(rfm(10.0)).collect(), key=lambda r: r["customer_id"])  # type: ignore[arg-type]
+    assert [r.asDict() for r in rows] == [
+        {"customer_id": "c1", "x": 2, "t_x": 9.0, "T": 10.0, "m": 40.0, "total": 100.0},
+        {"customer_id": "c2", "x": 0, "t_x": 0.0, "T": 2.0, "m": None, "total": 3.0},
+    ]
+
+
+def test_bgnbd_identities_and_recovery() -> None:
+    model = BgNbd(r=0.5, alpha=10.0, a=0.8, b=2.5)
+    params = np.array([model.r, model.alpha, model.a, model.b])
+    # No repeat purchase: the likelihood is (alpha / (alpha + T)) ** r.
+    ll = BgNbd.log_likelihood(params, np.array([0.0]), np.array([0.0]), np.array([30.0]))
+    assert ll[0] == pytest.approx(0.5 * np.log(10 / 40))
+    assert model.expected(0.0, np.array([3.0]), np.array([20.0]), np.array([30.0]))[0] == pytest.approx(0.0)
+    # Simulated BG/NBD customers: the fit finds the parameters again.
+    rng = np.random.default_rng(3)
+    n, horizon = 20_000, 90.0
+    lam = rng.gamma(model.r, 1 / model.alpha, n)
+    p = rng.beta(model.a, model.b, n)
+    x, t_x = np.zeros(n), np.zeros(n)
+    t, alive = np.zeros(n), np.ones(n, dtype=bool)
+    for _ in range(200):
+        t = t + rng.exponential(1 / lam)
+        buy = alive & (t < horizon)
+        x[buy] += 1
+        t_x[buy] = t[buy]
+        alive = buy & (rng.random(n) >= p)
+    fitted = BgNbd.fit(x, t_x, np.full(n, horizon), np.ones(n))
+    assert fitted.r == pytest.approx(model.r, rel=0.15)
+    assert fitted.alpha == pytest.approx(model.alpha, rel=0.2)
+    assert fitted.a / (fitted.a + fitted.b) == pytest.approx(model.a / (model.a + model.b), rel=0.2)
