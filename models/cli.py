@@ -58,6 +58,11 @@ COMMANDS: tuple[Command, ...] = (
         "models.jobs.value_job",
         "Expected spend per customer over 6 and 12 months (BG/NBD x Gamma-Gamma on Spark), scored.",
     ),
+    Command(
+        "layout",
+        "models.jobs.layout_job",
+        "Product pairs with high lift and the strong pairs a planogram places far apart (Spark report).",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
 )
 
