@@ -71,6 +71,10 @@ def measure(command: list[str], limit: float, log: Path) -> Run:
     return Run(time.perf_counter() - started, peak / 1024, proc.returncode)
 
 
+def _state(run: Run) -> str:
+    return "stopped at the limit" if run.returncode is None else f"exit {run.returncode}"
+
+
 def emit(name: str, value: float, unit: str) -> None:
     print(json.dumps({"bench": f"scale.{name}", "value": round(value, 3), "unit": unit}), flush=True)
 
@@ -108,7 +112,7 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
         args.limit,
         folder / "spark-build.log",
     )
-    emit(f"{customers}.spark_build_seconds", spark_build.seconds, "s")
+    emit(f"{customers}.spark_build_seconds", spark_build.seconds, f"s ({_state(spark_build)})")
     emit(f"{customers}.spark_build_peak_rss", spark_build.peak_rss_mb, "MB")
     emit(f"{customers}.spark_build_rows_per_s", lines / spark_build.seconds, "lines/s")
     profiles = measure(
@@ -125,7 +129,7 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
         args.limit,
         folder / "spark-profiles.log",
     )
-    emit(f"{customers}.spark_profiles_seconds", profiles.seconds, "s")
+    emit(f"{customers}.spark_profiles_seconds", profiles.seconds, f"s ({_state(profiles)})")
     emit(f"{customers}.spark_profiles_peak_rss", profiles.peak_rss_mb, "MB")
     emit(f"{customers}.spark_profiles_rows_per_s", lines / profiles.seconds, "lines/s")
     if args.local_limit <= 0:
@@ -150,8 +154,7 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
         args.local_limit,
         folder / "local-build.log",
     )
-    state = "stopped at the limit" if local.returncode is None else f"exit {local.returncode}"
-    emit(f"{customers}.local_build_seconds", local.seconds, f"s ({state})")
+    emit(f"{customers}.local_build_seconds", local.seconds, f"s ({_state(local)})")
     emit(f"{customers}.local_build_peak_rss", local.peak_rss_mb, "MB")
 
 

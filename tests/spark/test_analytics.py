@@ -70,3 +70,43 @@ def test_bgnbd_identities_and_recovery() -> None:
     assert fitted.r == pytest.approx(model.r, rel=0.15)
     assert fitted.alpha == pytest.approx(model.alpha, rel=0.2)
     assert fitted.a / (fitted.a + fitted.b) == pytest.approx(model.a / (model.a + model.b), rel=0.2)
+
+
+def test_pair_lift_and_placement(spark: SparkSession) -> None:
+    from models.jobs.layout import pair_lift, placed
+
+    baskets = {"b1": "xy", "b2": "xy", "b3": "xz", "b4": "z", "b5": "y"}
+    lines = spark.createDataFrame(
+        [Row(basket_id=b, product_id=p) for b, products in baskets.items() for p in products]
+    )
+    planogram = spark.createDataFrame(
+        [
+            Row(product_id="x", name="Pasta", gondola="1", shelf="2", plate="1"),
+            Row(product_id="y", name="Sauce", gondola="3", shelf="1", plate="4"),
+            Row(product_id="z", name="Cheese", gondola="1", shelf="2", plate="4"),
+        ]
+    )
+    pairs = lines.transform(pair_lift(1)).transform(placed(planogram)).orderBy("a", "b").collect()
+    # 5 baskets; x in 3, y in 3, z in 2: lift(x, y) = 2 * 5 / 9, lift(x, z) = 1 * 5 / 6.
+    assert [r.asDict() for r in pairs] == [
+        {
+            "a": "x",
+            "a_name": "Pasta",
+            "b": "y",
+            "b_name": "Sauce",
+            "together": 2,
+            "lift": pytest.approx(10 / 9),
+            "gondolas_apart": 2,
+            "placement": "2 gondolas apart",
+        },
+        {
+            "a": "x",
+            "a_name": "Pasta",
+            "b": "z",
+            "b_name": "Cheese",
+            "together": 1,
+            "lift": pytest.approx(5 / 6),
+            "gondolas_apart": 0,
+            "placement": "3 plates apart",
+        },
+    ]
