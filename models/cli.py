@@ -59,6 +59,11 @@ COMMANDS: tuple[Command, ...] = (
         "Expected spend per customer over 6 and 12 months (BG/NBD x Gamma-Gamma on Spark), scored.",
     ),
     Command(
+        "segments",
+        "models.jobs.segments_job",
+        "Customer segments (RFM, discount sensitivity, demographics; stable ids, in words) on Spark, scored.",
+    ),
+    Command(
         "layout",
         "models.jobs.layout_job",
         "Product pairs with high lift and the strong pairs a planogram places far apart (Spark report).",
