@@ -110,3 +110,25 @@ def test_pair_lift_and_placement(spark: SparkSession) -> None:
             "placement": "3 plates apart",
         },
     ]
+
+
+def test_segments_follow_the_documented_rules(spark: SparkSession) -> None:
+    from models.jobs.segments import features, segmented
+
+    def line(customer: str, day: float, price: float, discount: float = 0.0) -> Row:
+        return Row(customer_id=customer, t=day * DAY, quantity=1.0, price=price, discount=discount)
+
+    lines = spark.createDataFrame(
+        [line("champ", d, 50.0) for d in (10, 40, 80, 95)]
+        + [line("deal", 90, 5.0, 0.2), line("deal", 91, 5.0, 0.2), line("deal", 92, 5.0)]
+        + [line("gone", 2, 20.0)]
+        + [line("fresh", 99, 8.0)]
+    )
+    feats = lines.transform(features(100.0))
+    rows = feats.transform(segmented((1.0, 2.0), (20.0, 60.0))).orderBy("customer_id").collect()
+    assert [(r["customer_id"], r["recency"], r["frequency"], r["segment"]) for r in rows] == [
+        ("champ", 5.0, 4, "champions"),
+        ("deal", 8.0, 3, "deal-seekers"),  # 2 of 3 lines on discount
+        ("fresh", 1.0, 1, "new"),
+        ("gone", 98.0, 1, "lapsed"),
+    ]
