@@ -114,7 +114,8 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
     )
     emit(f"{customers}.spark_build_seconds", spark_build.seconds, f"s ({_state(spark_build)})")
     emit(f"{customers}.spark_build_peak_rss", spark_build.peak_rss_mb, "MB")
-    emit(f"{customers}.spark_build_rows_per_s", lines / spark_build.seconds, "lines/s")
+    if spark_build.returncode == 0:
+        emit(f"{customers}.spark_build_rows_per_s", lines / spark_build.seconds, "lines/s")
     profiles = measure(
         [
             *cli,
@@ -131,7 +132,8 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
     )
     emit(f"{customers}.spark_profiles_seconds", profiles.seconds, f"s ({_state(profiles)})")
     emit(f"{customers}.spark_profiles_peak_rss", profiles.peak_rss_mb, "MB")
-    emit(f"{customers}.spark_profiles_rows_per_s", lines / profiles.seconds, "lines/s")
+    if profiles.returncode == 0:
+        emit(f"{customers}.spark_profiles_rows_per_s", lines / profiles.seconds, "lines/s")
     if args.local_limit <= 0:
         return
     csv_path = folder / "tx.csv"
