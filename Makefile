@@ -12,7 +12,7 @@ ARGS   ?=
 STAMP  := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
 
-.PHONY: env system-packages demo test lint typecheck unit bench clean
+.PHONY: env system-packages demo test lint typecheck unit bench bench-scale clean
 
 env: $(STAMP) $(SYSSTAMP)
 
@@ -45,6 +45,11 @@ test: env lint typecheck
 
 bench: env
 	$(PY) -m tests.benchmarks $(ARGS)
+
+# Chain scale (not in CI; tens of minutes to hours): build + profiles on synthetic chains of 0.1, 0.3
+# and 1 million customers, Spark local mode vs the local engine (see models/README.md).
+bench-scale: env
+	$(PY) -m models.jobs.bench_scale $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -38,6 +38,36 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "publish", "models.release", "Validate, sign (Ed25519) and upload a model release to the backend."
     ),
+    Command(
+        "synth-transactions",
+        "models.jobs.synth_cli",
+        "Write a synthetic chain's transactions (partitioned Parquet) fitted to ../shared/data.",
+    ),
+    Command(
+        "chain-profiles",
+        "models.jobs.profiles_job",
+        "Shopper profiles for every customer on Spark, written per store (offline + online history).",
+    ),
+    Command(
+        "repurchase",
+        "models.jobs.repurchase_job",
+        "Per customer and product: P(buy again within 7 days) and the expected date (Spark), scored.",
+    ),
+    Command(
+        "customer-value",
+        "models.jobs.value_job",
+        "Expected spend per customer over 6 and 12 months (BG/NBD x Gamma-Gamma on Spark), scored.",
+    ),
+    Command(
+        "segments",
+        "models.jobs.segments_job",
+        "Customer segments (RFM, discount sensitivity, demographics; stable ids, in words) on Spark, scored.",
+    ),
+    Command(
+        "layout",
+        "models.jobs.layout_job",
+        "Product pairs with high lift and the strong pairs a planogram places far apart (Spark report).",
+    ),
     Command("keygen", "models.release_keygen", "Create the Ed25519 key pair that signs model releases."),
     Command(
         "policy-value",

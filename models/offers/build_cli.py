@@ -31,9 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Keep the default mixing constants (skip the validation search).",
     )
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: one Python process; spark: Spark (local mode, or the cluster under spark-submit); "
+        "--transactions may then be CSV or Parquet, a file or a partitioned folder.",
+    )
+    parser.add_argument(
+        "--params-from",
+        type=Path,
+        default=None,
+        help="With --engine spark: take the mixing constants from this earlier (tuned) model directory.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        return _run_spark(args)
     try:
         if args.online_retail is not None:
             baskets = online_retail_baskets(args.online_retail, max_baskets=args.max_baskets)
@@ -58,6 +73,28 @@ def run(args: argparse.Namespace) -> int:
     m = result.manifest
     print(
         f"offer model {m['model_version']} written to {result.directory}: {len(m['items'])} products, "
+        f"{m['training']['baskets']} baskets, {m['files']['offer_model.onnx']['bytes']} bytes"
+    )
+    print("params: " + json.dumps(m["params"]))
+    return 0
+
+
+def _run_spark(args: argparse.Namespace) -> int:
+    if args.transactions is None or args.max_baskets is not None:
+        print(
+            "shelf-models build: --engine spark takes --transactions (no --online-retail, no --max-baskets)"
+        )
+        return 2
+    from models.jobs.build_job import build_spark, params_from
+
+    try:
+        result = build_spark(args.transactions, args.out, params_from(args.params_from))
+    except (OSError, TransactionsError, ValueError, KeyError) as exc:
+        print(f"shelf-models build: {exc}")
+        return 1
+    m = result.manifest
+    print(
+        f"offer model {m['model_version']} written to {result.directory} (spark): {len(m['items'])} products, "
         f"{m['training']['baskets']} baskets, {m['files']['offer_model.onnx']['bytes']} bytes"
     )
     print("params: " + json.dumps(m["params"]))

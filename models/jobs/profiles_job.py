@@ -1,0 +1,79 @@
+"""``shelf-models chain-profiles``: shopper profiles for every customer, written per store (Spark).
+
+Extract: TX lines (CSV or Parquet; optionally the in-store export and the enrolment table, joined
+into one history by ``customers.purchase_history``); transform: ``customers.profiles`` with the
+model's ``decay``, laid out per store; load: JSON lines under ``out/store=S/`` (one object per
+shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from edge.offers.model import MANIFEST_FILE
+from models.jobs.customers import profiles, purchase_history, store_profiles
+from models.jobs.session import SparkSettings, start_spark
+from models.jobs.transactions import check_lines, read_raw, typed_lines
+from models.offers.transactions import TransactionsError
+
+
+def read_table(spark: SparkSession, path: Path) -> DataFrame:
+    """A CSV (with header) or Parquet file or folder, as it is."""
+    if path.is_dir() or path.suffix == ".parquet":
+        return spark.read.parquet(str(path))
+    return spark.read.option("header", True).csv(str(path))
+
+
+def history_lines(
+    spark: SparkSession, transactions: Path, instore: Path | None = None, enrolment: Path | None = None
+) -> DataFrame:
+    """Typed lines (quantity > 0) of the whole purchase history."""
+    raw = read_raw(spark, transactions)
+    if instore is not None and enrolment is not None:
+        joined = raw.drop("line").transform(
+            purchase_history(read_table(spark, instore), read_table(spark, enrolment))
+        )
+        raw = joined.withColumn("line", F.monotonically_increasing_id())
+    lines = typed_lines(raw)
+    check_lines(lines, str(transactions))
+    return lines.filter(F.col("quantity") > 0).drop("_timestamp_text")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", required=True, type=Path, help="Offer model directory (its decay is used)."
+    )
+    parser.add_argument(
+        "--transactions", required=True, type=Path, help="TX lines: CSV or Parquet, file or folder."
+    )
+    parser.add_argument(
+        "--instore", type=Path, default=None, help="The central service's in-store basket export."
+    )
+    parser.add_argument(
+        "--enrolment", type=Path, default=None, help="Enrolment table: pseudonym,customer_id."
+    )
+    parser.add_argument("--out", required=True, type=Path, help="Folder for store=S/ JSON lines.")
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.instore is None) != (args.enrolment is None):
+        print("shelf-models chain-profiles: --instore and --enrolment go together")
+        return 2
+    try:
+        decay = float(json.loads((args.model / MANIFEST_FILE).read_text(encoding="utf-8"))["params"]["decay"])
+        spark = start_spark(SparkSettings.from_env("shelf-models chain-profiles"))
+        lines = history_lines(spark, args.transactions, args.instore, args.enrolment).cache()
+        enrolment = read_table(spark, args.enrolment) if args.enrolment is not None else None
+        per_store = lines.transform(profiles(decay)).transform(store_profiles(lines, enrolment))
+        per_store.write.mode("overwrite").partitionBy("store").json(str(args.out))
+    except (OSError, KeyError, ValueError, TransactionsError) as exc:
+        print(f"shelf-models chain-profiles: {exc}")
+        return 1
+    written = spark.read.json(str(args.out)).groupBy().count().first()
+    print(f"wrote {written[0] if written else 0} store profiles to {args.out} (decay {decay})")
+    return 0
