@@ -24,7 +24,9 @@ from models.offers.evaluation import (
     score,
     split_by_time,
 )
-from models.offers.transactions import read_transactions
+from models.offers.nbr_baselines import repeat_explore_baseline, tifu_knn_baseline
+from models.offers.profiles import profiler_for
+from models.offers.transactions import Basket, read_transactions
 
 TASKS = ("basket completion", "next basket")
 
@@ -60,15 +62,18 @@ class Evaluation:
         }
 
 
-def model_ranker(model: OfferModel) -> Ranker:
+def model_ranker(model: OfferModel, train: Sequence[Basket]) -> Ranker:
+    """The gateway's model with the profiles the central job would ship for these customers."""
+    profiler = profiler_for(model, train)
+
     def rank(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
-        return model.rank(basket=list(basket), profile=model.profile(history) if history else None, k=k)
+        return model.rank(basket=list(basket), profile=profiler(history) if history else None, k=k)
 
     return rank
 
 
 def evaluate(
-    transactions: str | Path,
+    transactions: str | Path | Sequence[Basket],
     test_share: float = 0.1,
     k: int = 10,
     max_queries: int | None = None,
@@ -76,19 +81,22 @@ def evaluate(
     model_dir: Path | None = None,
     show_progress: bool = False,
 ) -> Evaluation:
-    baskets = read_transactions(transactions)
+    if isinstance(transactions, str | Path):
+        baskets, source = read_transactions(transactions), Path(transactions).name
+    else:
+        baskets, source = list(transactions), "baskets"
     train, test = split_by_time(baskets, test_share)
     out = model_dir or Path(tempfile.mkdtemp(prefix="offer-eval-"))
-    result = build_from_baskets(
-        train, out, tune=tune, show_progress=show_progress, source=Path(transactions).name
-    )
+    result = build_from_baskets(train, out, tune=tune, show_progress=show_progress, source=source)
     model = OfferModel.load(out)
     base = Baselines(train)
     rankers: dict[str, Ranker] = {
-        "model": model_ranker(model),
+        "model": model_ranker(model, train),
         "popularity": base.popularity,
         "personal top frequency": base.personal_top,
         "co-occurrence": base.cooccurrence,
+        "TIFU-KNN": tifu_knn_baseline(train),
+        "repeat-explore": repeat_explore_baseline(train),
     }
     queries: dict[str, list[Query]] = {
         "basket completion": completion_queries(train, test, max_queries),

@@ -1,9 +1,11 @@
 """Choosing the mixing constants on the given data itself (a method, not a fit to one data set).
 
 The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
-rest; a small grid is searched task by task: ``decay`` and ``profile_shrink`` on next-basket queries
-(they alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
-completion queries. The objective is Recall@10. With too few validation queries the defaults stay.
+rest. First the shopper profiles' neighbour constants (TIFU-KNN's, see
+``models.offers.neighbours``), then a small grid task by task: ``profile_shrink`` and
+``history_weight`` on next-basket queries (they alone matter with an empty basket), then
+``basket_weight`` and ``basket_shrink`` on basket completion queries. The objective is Recall@10.
+With too few validation queries the defaults stay.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from models.offers.evaluation import (
     split_by_time,
 )
 from models.offers.method import Params, Scorer, fit
+from models.offers.nbr_baselines import tune_tifu
+from models.offers.neighbours import TifuKnn, TifuParams
 from models.offers.transactions import Basket
 
 VALIDATION_SHARE = 0.15
 MIN_QUERIES = 50
 MAX_QUERIES = 1500
-DECAYS = (0.5, 0.7, 0.85, 0.95, 1.0)
 PROFILE_SHRINKS = (0.25, 1.0, 4.0)
 BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
 BASKET_SHRINKS = (0.5, 2.0, 8.0)
 HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
+REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0)
 
 
 def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
@@ -42,7 +46,10 @@ def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
     return score(ranker, queries).recall
 
 
-def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tuple[Params, dict[str, Any]]:
+def tune_params(
+    baskets: Sequence[Basket], params: Params, bar: Progress
+) -> tuple[Params, TifuParams, dict[str, Any]]:
+    """The mixing constants and the profiles' neighbour constants, chosen on validation queries."""
     train, valid = split_by_time(baskets, VALIDATION_SHARE)
     nb = next_basket_queries(train, valid, MAX_QUERIES)
     bc = completion_queries(train, valid, MAX_QUERIES)
@@ -54,24 +61,31 @@ def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tup
     }
     if len(train) < 2 or (len(nb) < MIN_QUERIES and len(bc) < MIN_QUERIES):
         report["reason"] = "too few validation queries; defaults kept"
-        return params, report
+        return params, TifuParams(), report
     task = bar.add_task("tuning: statistics", total=len(train))
     stats = fit(train, params, lambda n: bar.advance(task, n))
+    task = bar.add_task("tuning: profile neighbours", total=1)
+    tifu = tune_tifu(baskets)  # the same split of the same baskets
+    knn = TifuKnn(train, tifu)
     best = params
     if len(nb) >= MIN_QUERIES:
-        grid = list(itertools.product(DECAYS, PROFILE_SHRINKS))
+        trials = []
+        for power in REPEAT_POWERS:
+            candidate_tifu = replace(tifu, repeat_power=power)
+            trials.append(
+                (_recall(Scorer(stats, best, knn.with_params(candidate_tifu).profile), nb), candidate_tifu)
+            )
+        tifu = max(trials, key=lambda t: t[0])[1]
+    profiler = knn.with_params(tifu).profile
+    bar.advance(task)
+    report["profiles"] = tifu.as_dict()
+    if len(nb) >= MIN_QUERIES:
+        grid = list(itertools.product(PROFILE_SHRINKS, HISTORY_WEIGHTS))
         task = bar.add_task("tuning: next basket", total=len(grid))
         results = []
-        for decay, shrink in grid:
-            candidate = replace(best, decay=decay, profile_shrink=shrink)
-            results.append((_recall(Scorer(stats, candidate), nb), candidate))
-            bar.advance(task)
-        best_recall, best = max(results, key=lambda r: r[0])
-        task = bar.add_task("tuning: history co-purchase", total=len(HISTORY_WEIGHTS))
-        results = []
-        for weight in HISTORY_WEIGHTS:
-            candidate = replace(best, history_weight=weight)
-            results.append((_recall(Scorer(stats, candidate), nb), candidate))
+        for shrink, weight in grid:
+            candidate = replace(best, profile_shrink=shrink, history_weight=weight)
+            results.append((_recall(Scorer(stats, candidate, profiler), nb), candidate))
             bar.advance(task)
         best_recall, best = max(results, key=lambda r: (r[0], -r[1].history_weight))
         report["next_basket_recall@10"] = round(best_recall, 4)
@@ -81,9 +95,9 @@ def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tup
         results = []
         for weight, shrink in grid2:
             candidate = replace(best, basket_weight=weight, basket_shrink=shrink)
-            results.append((_recall(Scorer(stats, candidate), bc), candidate))
+            results.append((_recall(Scorer(stats, candidate, profiler), bc), candidate))
             bar.advance(task)
         best_recall, best = max(results, key=lambda r: r[0])
         report["completion_recall@10"] = round(best_recall, 4)
     report["tuned"] = True
-    return best, report
+    return best, tifu, report
