@@ -122,6 +122,7 @@ class TifuKnn:
         else:
             matrix = sparse.csr_matrix(shape)
         self.users = matrix
+        self.users_t = matrix.T.tocsr()
         self.norms2 = np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()
 
     def with_params(self, params: TifuParams) -> TifuKnn:
@@ -136,7 +137,7 @@ class TifuKnn:
             self.params.group_decay,
         )
         if same:
-            clone.users, clone.norms2 = self.users, self.norms2
+            clone.users, clone.users_t, clone.norms2 = self.users, self.users_t, self.norms2
         else:
             clone._build_matrix()
         return clone
@@ -156,13 +157,15 @@ class TifuKnn:
         u = self.vector(history)
         if not u.any():
             return u
-        dist2 = self.norms2 + float(u @ u) - 2.0 * (self.users @ u)
+        dist2 = self.norms2 + float(np.square(u).sum()) - 2.0 * (self.users @ u)  # no BLAS for one dot
         dist2[dist2 <= 1e-12] = np.inf
         k = min(p.neighbours, int(np.isfinite(dist2).sum()))
         pred: np.ndarray = p.alpha * u
         if k > 0:
             near = np.argpartition(dist2, k - 1)[:k]
-            pred = pred + (1.0 - p.alpha) * np.asarray(self.users[near].mean(axis=0)).ravel()
+            share = np.zeros(len(dist2))
+            share[near] = (1.0 - p.alpha) / k
+            pred = pred + self.users_t @ share  # the neighbours' mean, in one sparse product
         return pred
 
     def profile(self, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS) -> Profile:

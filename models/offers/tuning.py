@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from edge.offers.profile import Profile
 from models.offers.evaluation import (
     Query,
     completion_queries,
@@ -24,7 +25,7 @@ from models.offers.evaluation import (
     score,
     split_by_time,
 )
-from models.offers.method import Params, Scorer, fit
+from models.offers.method import Params, Profiler, Scorer, fit
 from models.offers.nbr_baselines import tune_tifu
 from models.offers.neighbours import TifuKnn, TifuParams
 from models.offers.transactions import Basket
@@ -44,6 +45,19 @@ def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
         return scorer.rank(basket, scorer.profile(history) if history else None, k)
 
     return score(ranker, queries).recall
+
+
+def _cached(profiler: Profiler) -> Profiler:
+    """The same queries go through every grid point: build each history's profile once."""
+    memo: dict[int, tuple[Sequence[Sequence[str]], Profile]] = {}
+
+    def profile(history: Sequence[Sequence[str]]) -> Profile:
+        hit = memo.get(id(history))
+        if hit is None or hit[0] is not history:
+            hit = memo[id(history)] = (history, profiler(history))
+        return hit[1]
+
+    return profile
 
 
 def tune_params(
@@ -76,7 +90,7 @@ def tune_params(
                 (_recall(Scorer(stats, best, knn.with_params(candidate_tifu).profile), nb), candidate_tifu)
             )
         tifu = max(trials, key=lambda t: t[0])[1]
-    profiler = knn.with_params(tifu).profile
+    profiler = _cached(knn.with_params(tifu).profile)
     bar.advance(task)
     report["profiles"] = tifu.as_dict()
     if len(nb) >= MIN_QUERIES:
