@@ -37,7 +37,7 @@ class Evaluation:
     train_baskets: int
     test_baskets: int
     model_dir: Path
-    params: dict[str, Any]
+    params: dict[str, Any]  # the constants chosen on the validation split: model, profiles, baselines
 
     def model_ahead(self, metric: str = "recall") -> dict[str, bool]:
         ahead = {}
@@ -58,7 +58,8 @@ class Evaluation:
                 }
                 for task, by_ranker in self.results.items()
             },
-            "model_ahead_on_recall@10": self.model_ahead(),
+            "model_ahead_on_recall@10": self.model_ahead("recall"),
+            "model_ahead_on_ndcg@10": self.model_ahead("ndcg"),
         }
 
 
@@ -90,13 +91,15 @@ def evaluate(
     result = build_from_baskets(train, out, tune=tune, show_progress=show_progress, source=source)
     model = OfferModel.load(out)
     base = Baselines(train)
+    tifu_rank, tifu_params = tifu_knn_baseline(train)
+    rex_rank, rex_params = repeat_explore_baseline(train)
     rankers: dict[str, Ranker] = {
         "model": model_ranker(model, train),
         "popularity": base.popularity,
         "personal top frequency": base.personal_top,
         "co-occurrence": base.cooccurrence,
-        "TIFU-KNN": tifu_knn_baseline(train),
-        "repeat-explore": repeat_explore_baseline(train),
+        "TIFU-KNN": tifu_rank,
+        "repeat-explore": rex_rank,
     }
     queries: dict[str, list[Query]] = {
         "basket completion": completion_queries(train, test, max_queries),
@@ -109,4 +112,11 @@ def evaluate(
             for name, ranker in rankers.items():
                 progress = bar.add_task(f"{task}: {name}", total=len(queries[task]))
                 results[task][name] = score(ranker, queries[task], k, partial(bar.advance, progress))
-    return Evaluation(results, len(train), len(test), out, result.manifest["params"])
+    params = {
+        "model": result.manifest["params"],
+        "profiles": result.manifest["profiles"],
+        "tuning": result.manifest["tuning"],
+        "TIFU-KNN": tifu_params.as_dict(),
+        "repeat-explore": rex_params.as_dict(),
+    }
+    return Evaluation(results, len(train), len(test), out, params)

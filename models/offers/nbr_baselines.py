@@ -17,7 +17,7 @@ Both choose their constants on the latest part of the training period, as the mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -55,34 +55,49 @@ class TifuKnnRanker:
         return _top(scores, k, vocab.items)
 
 
+TIFU_GRIDS: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("alpha", (0.5, 0.7, 0.9)),
+    ("neighbours", (50, 300, 900)),
+    ("group_decay", (0.5, 0.7, 0.9)),
+    ("within_decay", (0.8, 0.9, 1.0)),
+    ("group_size", (3, 7, 14)),
+)
+
+
+def coordinate_search(
+    start: TifuParams,
+    grids: Sequence[tuple[str, Sequence[float]]],
+    objective: Callable[[TifuParams], float],
+) -> TifuParams:
+    """One pass over ``grids``, keeping for each constant the value with the best ``objective``
+    (ties: the earlier value)."""
+    best = start
+    for name, values in grids:
+        trials: list[tuple[float, int, TifuParams]] = []
+        for value in values:
+            candidate = replace(best, **{name: type(getattr(best, name))(value)})
+            trials.append((objective(candidate), -len(trials), candidate))
+        best = max(trials, key=lambda t: t[:2])[2]
+    return best
+
+
 def tune_tifu(train: Sequence[Basket]) -> TifuParams:
     """TIFU-KNN's constants chosen on the latest part of ``train``: coordinate search from the
     authors' defaults, Recall@10 on next-basket queries (the defaults with too few queries)."""
     fit_part, valid = split_by_time(train, VALIDATION_SHARE)
     queries = next_basket_queries(fit_part, valid, TUNING_QUERIES)
-    best = TifuParams()
     if len(queries) < MIN_QUERIES:
-        return best
-    knn = TifuKnn(fit_part, best)
-    grids: tuple[tuple[str, tuple[float, ...]], ...] = (
-        ("alpha", (0.5, 0.7, 0.9)),
-        ("neighbours", (50, 300, 900)),
-        ("group_decay", (0.5, 0.7, 0.9)),
-        ("within_decay", (0.8, 0.9, 1.0)),
-        ("group_size", (3, 7, 14)),
+        return TifuParams()
+    knn = TifuKnn(fit_part, TifuParams())
+    return coordinate_search(
+        TifuParams(), TIFU_GRIDS, lambda p: _recall(TifuKnnRanker(knn.with_params(p)).rank, queries)
     )
-    for name, values in grids:
-        trials = []
-        for value in values:
-            candidate = replace(best, **{name: type(getattr(best, name))(value)})
-            trials.append((_recall(TifuKnnRanker(knn.with_params(candidate)).rank, queries), candidate))
-        best = max(trials, key=lambda t: t[0])[1]
-    return best
 
 
-def tifu_knn_baseline(train: Sequence[Basket]) -> Ranker:
+def tifu_knn_baseline(train: Sequence[Basket]) -> tuple[Ranker, TifuParams]:
     """The TIFU-KNN baseline: constants tuned on ``train``'s latest part, fitted on all of it."""
-    return TifuKnnRanker(TifuKnn(train, tune_tifu(train))).rank
+    params = tune_tifu(train)
+    return TifuKnnRanker(TifuKnn(train, params)).rank, params
 
 
 def _recall(rank: Ranker, queries: Sequence[Query]) -> float:
@@ -100,6 +115,9 @@ TARGETS_PER_CUSTOMER = 3
 class RepeatExploreParams:
     threshold: float = 0.1  # repeat items with at least this probability come before explore items
     item_prior: float = 5.0  # pseudo-customers shrinking a product's repeat rate to the mean
+
+    def as_dict(self) -> dict[str, float]:
+        return {"threshold": self.threshold, "item_prior": self.item_prior}
 
 
 class RepeatExplore:
@@ -194,6 +212,7 @@ def tune_repeat_explore(train: Sequence[Basket]) -> RepeatExploreParams:
     return max(trials, key=lambda t: t[0])[1]
 
 
-def repeat_explore_baseline(train: Sequence[Basket]) -> Ranker:
+def repeat_explore_baseline(train: Sequence[Basket]) -> tuple[Ranker, RepeatExploreParams]:
     """The repeat-explore baseline: threshold tuned on ``train``'s latest part, fitted on all of it."""
-    return RepeatExplore(train, tune_repeat_explore(train)).rank
+    params = tune_repeat_explore(train)
+    return RepeatExplore(train, params).rank, params

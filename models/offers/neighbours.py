@@ -66,9 +66,11 @@ class TifuParams:
     group_decay: float = 0.7
     neighbours: int = 300
     alpha: float = 0.7
-    # Not TIFU-KNN's: the offer model's profiles weigh each product by its repeatability to this
-    # power (0 = plain TIFU-KNN; the baseline always uses 0).
+    # Not TIFU-KNN's, for the offer model's profiles only (0 = plain TIFU-KNN, as the baseline):
+    # each product weighed by its repeatability to this power, and the customer's own share
+    # ``alpha * n / (n + alpha_shrink)`` after n baskets (few baskets: lean on the neighbours).
     repeat_power: float = 0.0
+    alpha_shrink: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -143,28 +145,33 @@ class TifuKnn:
         return clone
 
     def vector(self, history: Sequence[Sequence[str]]) -> np.ndarray:
+        return self._own(history)[0]
+
+    def _own(self, history: Sequence[Sequence[str]]) -> tuple[np.ndarray, int]:
+        """The customer's own vector and the number of baskets with a known product behind it."""
         baskets = self._encode_history(history)
         u = np.zeros(len(self.vocab.items))
         for basket, weight in zip(baskets, tifu_weights(len(baskets), self.params), strict=True):
             u[basket] += weight
-        return u
+        return u, len(baskets)
 
     def predict(self, history: Sequence[Sequence[str]]) -> np.ndarray:
         """``alpha * own + (1 - alpha) * mean of the nearest customers`` (zeros without history).
 
         The customer's own training vector (distance 0) is not counted as a neighbour."""
         p = self.params
-        u = self.vector(history)
+        u, n = self._own(history)
         if not u.any():
             return u
+        alpha = p.alpha * n / (n + p.alpha_shrink)
         dist2 = self.norms2 + float(np.square(u).sum()) - 2.0 * (self.users @ u)  # no BLAS for one dot
         dist2[dist2 <= 1e-12] = np.inf
         k = min(p.neighbours, int(np.isfinite(dist2).sum()))
-        pred: np.ndarray = p.alpha * u
+        pred: np.ndarray = alpha * u
         if k > 0:
             near = np.argpartition(dist2, k - 1)[:k]
             share = np.zeros(len(dist2))
-            share[near] = (1.0 - p.alpha) / k
+            share[near] = (1.0 - alpha) / k
             pred = pred + self.users_t @ share  # the neighbours' mean, in one sparse product
         return pred
 
