@@ -58,7 +58,7 @@ class TifuKnnRanker:
 TIFU_GRIDS: tuple[tuple[str, tuple[float, ...]], ...] = (
     ("alpha", (0.5, 0.7, 0.9)),
     ("neighbours", (50, 300, 900)),
-    ("group_decay", (0.5, 0.7, 0.9)),
+    ("group_decay", (0.5, 0.7, 0.9, 1.0)),
     ("within_decay", (0.8, 0.9, 1.0)),
     ("group_size", (3, 7, 14)),
 )

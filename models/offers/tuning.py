@@ -39,7 +39,7 @@ PROFILE_SHRINKS = (0.25, 1.0, 4.0)
 BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
 BASKET_SHRINKS = (0.5, 2.0, 8.0)
 HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
-REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0)
+REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
 ALPHA_SHRINKS = (0.0, 1.0, 4.0)
 PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
 
