@@ -56,7 +56,7 @@ class TifuKnnRanker:
 
 
 TIFU_GRIDS: tuple[tuple[str, tuple[float, ...]], ...] = (
-    ("alpha", (0.5, 0.7, 0.9)),
+    ("alpha", (0.5, 0.7, 0.9, 1.0)),
     ("neighbours", (50, 300, 900)),
     ("group_decay", (0.5, 0.7, 0.9, 1.0)),
     ("within_decay", (0.8, 0.9, 1.0)),
@@ -68,11 +68,12 @@ def coordinate_search(
     start: TifuParams,
     grids: Sequence[tuple[str, Sequence[float]]],
     objective: Callable[[TifuParams], float],
+    passes: int = 1,
 ) -> TifuParams:
-    """One pass over ``grids``, keeping for each constant the value with the best ``objective``
-    (ties: the earlier value)."""
+    """``passes`` passes over ``grids``, keeping for each constant the value with the best
+    ``objective`` (ties: the earlier value)."""
     best = start
-    for name, values in grids:
+    for name, values in list(grids) * passes:
         trials: list[tuple[float, int, TifuParams]] = []
         for value in values:
             candidate = replace(best, **{name: type(getattr(best, name))(value)})
