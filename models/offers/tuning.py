@@ -1,13 +1,12 @@
 """Choosing the mixing constants on the given data itself (a method, not a fit to one data set).
 
 The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
-rest. First the shopper profiles' constants (TIFU-KNN's, see ``models.offers.neighbours``, plus
-repeatability and the customer's own share), by two coordinate passes on the model's own next-basket
-Recall@10 + NDCG@10 (not the TIFU-KNN baseline's), then a small grid task by task: ``profile_shrink`` and
-``history_weight`` on next-basket queries (they alone matter with an empty basket), then
-``basket_weight`` and ``basket_shrink`` on basket completion queries. The objective is
-Recall@10 + NDCG@10.
-With too few validation queries the defaults stay.
+rest. The objective is always the model's own Recall@10 + NDCG@10. First the shopper profiles'
+constants (TIFU-KNN's, see ``models.offers.neighbours``, plus repeatability and the customer's own
+share), by two coordinate passes on next-basket queries (not the TIFU-KNN baseline's choice), then
+a small grid task by task: ``profile_shrink`` and ``history_weight`` on next-basket queries (they
+alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
+completion queries. With too few validation queries the defaults stay.
 """
 
 from __future__ import annotations
