@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures as JSON.")
 
 
-def _baskets(args: argparse.Namespace) -> list[Basket]:
+def baskets_from_args(args: argparse.Namespace) -> list[Basket]:
     if args.synthetic:
         baskets = synthetic_baskets(args.synthetic)
     elif args.online_retail:
@@ -65,7 +65,7 @@ def _baskets(args: argparse.Namespace) -> list[Basket]:
 def run(args: argparse.Namespace) -> int:
     try:
         ev = evaluate(
-            _baskets(args),
+            baskets_from_args(args),
             test_share=args.test_share,
             max_queries=args.max_queries,
             tune=not args.no_tune,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 
 from models.offers.evaluate import evaluate
+from models.offers.evaluate_cli import add_arguments, baskets_from_args
 from models.offers.evaluation import histories
 from models.offers.nbr_baselines import RepeatExplore, RepeatExploreParams, TifuKnnRanker
 from models.offers.neighbours import TifuKnn, TifuParams, tifu_weights
@@ -100,3 +103,15 @@ def test_evaluate_reports_every_ranker_and_the_chosen_constants(tmp_path: object
     assert {"basket_weight", "profile_shrink"} <= set(ev.params["model"])
     figures = ev.as_dict()
     assert set(figures["model_ahead_on_ndcg@10"]) == {"basket completion", "next basket"}
+
+
+def test_evaluate_command_takes_one_data_source() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args([])  # no data
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--synthetic", "repeat", "--transactions", "tx.csv"])
+    args = parser.parse_args(["--synthetic", "explore", "--max-baskets", "500"])
+    baskets = baskets_from_args(args)
+    assert len(baskets) == 500 and baskets == sorted(baskets, key=lambda b: (b.t, b.basket_id))
