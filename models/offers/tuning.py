@@ -3,7 +3,8 @@
 The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
 rest. The objective is always the model's own Recall@10 + NDCG@10. First the shopper profiles'
 constants (TIFU-KNN's, see ``models.offers.neighbours``, plus repeatability and the customer's own
-share), by two coordinate passes on next-basket queries (not the TIFU-KNN baseline's choice), then
+share): a coordinate pass on next-basket queries, starting from TIFU-KNN's own choice (so the
+profile is at least as good as the baseline's on validation), then
 a small grid task by task: ``profile_shrink`` and ``history_weight`` on next-basket queries (they
 alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
 completion queries. With too few validation queries the defaults stay.
@@ -27,7 +28,7 @@ from models.offers.evaluation import (
     split_by_time,
 )
 from models.offers.method import Params, Profiler, Scorer, fit
-from models.offers.nbr_baselines import TIFU_GRIDS, coordinate_search
+from models.offers.nbr_baselines import TIFU_GRIDS, coordinate_search, tune_tifu
 from models.offers.neighbours import TifuKnn, TifuParams
 from models.offers.transactions import Basket
 
@@ -40,7 +41,7 @@ BASKET_SHRINKS = (0.5, 2.0, 8.0)
 HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
 ALPHA_SHRINKS = (0.0, 1.0, 4.0)
-PROFILE_PASSES = 2  # the decays interact (a second pass finds e.g. plain frequency)
+PROFILE_PASSES = 1
 PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
 
 
@@ -89,6 +90,9 @@ def tune_params(
     tifu = TifuParams()
     knn = TifuKnn(train, tifu)
     if len(nb) >= MIN_QUERIES:
+        task = bar.add_task("tuning: TIFU-KNN's own choice", total=1)
+        tifu = tune_tifu(baskets)  # the same split; the model's search starts from it
+        bar.advance(task)
         grids = (*TIFU_GRIDS, ("repeat_power", REPEAT_POWERS), ("alpha_shrink", ALPHA_SHRINKS))
         task = bar.add_task("tuning: profiles", total=PROFILE_PASSES * sum(len(v) for _, v in grids))
         profile_queries = nb[:PROFILE_QUERIES]
