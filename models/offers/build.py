@@ -16,9 +16,20 @@ from edge.atomic_file import write_atomic
 from edge.offers.model import FORMAT, MANIFEST_FILE, MODEL_FILE, sha256_file
 from models.offers.graph import OPSET, build_graph
 from models.offers.method import Params, Statistics, fit
+from models.offers.neighbours import TifuParams
 from models.offers.transactions import Basket, online_retail_baskets, read_transactions
 
 DEFAULT_MAX_BASKETS_DEMO = 3000
+PROFILE_METHOD = "tifu-knn"  # how the central profiles job builds shopper profiles for this model
+
+
+def profile_params(manifest: dict[str, Any]) -> TifuParams | None:
+    """The neighbour constants the model's profiles are built with (None: a model from before them,
+    whose profiles are the decayed repurchase shares of ``OfferModel.profile``)."""
+    spec = manifest.get("profiles")
+    if not isinstance(spec, dict) or spec.get("method") != PROFILE_METHOD:
+        return None
+    return TifuParams(**{k: v for k, v in spec.items() if k != "method"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +101,16 @@ def build_from_baskets(
     if not baskets:
         raise ValueError("no baskets to build from")
     params = params or Params()
+    tifu = TifuParams()
     tuning: dict[str, Any] = {"tuned": False}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not show_progress, transient=False) as bar:
         if tune:
-            params, tuning = tune_params(baskets, params, bar)
+            params, tifu, tuning = tune_params(baskets, params, bar)
         task = bar.add_task("co-purchase statistics", total=len(baskets))
         stats = fit(baskets, params, lambda n: bar.advance(task, n))
-    manifest = write_model(Path(out), stats, params, _summary(baskets, stats, source), {"tuning": tuning})
+    extra = {"tuning": tuning, "profiles": {"method": PROFILE_METHOD, **tifu.as_dict()}}
+    manifest = write_model(Path(out), stats, params, _summary(baskets, stats, source), extra)
     onnx.checker.check_model(str(Path(out) / MODEL_FILE))
     return BuildResult(Path(out), manifest)
 

@@ -24,7 +24,9 @@ from models.offers.evaluation import (
     score,
     split_by_time,
 )
-from models.offers.transactions import read_transactions
+from models.offers.nbr_baselines import repeat_explore_baseline, tifu_knn_baseline
+from models.offers.profiles import profiler_for
+from models.offers.transactions import Basket, read_transactions
 
 TASKS = ("basket completion", "next basket")
 
@@ -35,7 +37,7 @@ class Evaluation:
     train_baskets: int
     test_baskets: int
     model_dir: Path
-    params: dict[str, Any]
+    params: dict[str, Any]  # the constants chosen on the validation split: model, profiles, baselines
 
     def model_ahead(self, metric: str = "recall") -> dict[str, bool]:
         ahead = {}
@@ -56,19 +58,23 @@ class Evaluation:
                 }
                 for task, by_ranker in self.results.items()
             },
-            "model_ahead_on_recall@10": self.model_ahead(),
+            "model_ahead_on_recall@10": self.model_ahead("recall"),
+            "model_ahead_on_ndcg@10": self.model_ahead("ndcg"),
         }
 
 
-def model_ranker(model: OfferModel) -> Ranker:
+def model_ranker(model: OfferModel, train: Sequence[Basket]) -> Ranker:
+    """The gateway's model with the profiles the central job would ship for these customers."""
+    profiler = profiler_for(model, train)
+
     def rank(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
-        return model.rank(basket=list(basket), profile=model.profile(history) if history else None, k=k)
+        return model.rank(basket=list(basket), profile=profiler(history) if history else None, k=k)
 
     return rank
 
 
 def evaluate(
-    transactions: str | Path,
+    transactions: str | Path | Sequence[Basket],
     test_share: float = 0.1,
     k: int = 10,
     max_queries: int | None = None,
@@ -76,19 +82,24 @@ def evaluate(
     model_dir: Path | None = None,
     show_progress: bool = False,
 ) -> Evaluation:
-    baskets = read_transactions(transactions)
+    if isinstance(transactions, str | Path):
+        baskets, source = read_transactions(transactions), Path(transactions).name
+    else:
+        baskets, source = list(transactions), "baskets"
     train, test = split_by_time(baskets, test_share)
     out = model_dir or Path(tempfile.mkdtemp(prefix="offer-eval-"))
-    result = build_from_baskets(
-        train, out, tune=tune, show_progress=show_progress, source=Path(transactions).name
-    )
+    result = build_from_baskets(train, out, tune=tune, show_progress=show_progress, source=source)
     model = OfferModel.load(out)
     base = Baselines(train)
+    tifu_rank, tifu_params = tifu_knn_baseline(train)
+    rex_rank, rex_params = repeat_explore_baseline(train)
     rankers: dict[str, Ranker] = {
-        "model": model_ranker(model),
+        "model": model_ranker(model, train),
         "popularity": base.popularity,
         "personal top frequency": base.personal_top,
         "co-occurrence": base.cooccurrence,
+        "TIFU-KNN": tifu_rank,
+        "repeat-explore": rex_rank,
     }
     queries: dict[str, list[Query]] = {
         "basket completion": completion_queries(train, test, max_queries),
@@ -101,4 +112,11 @@ def evaluate(
             for name, ranker in rankers.items():
                 progress = bar.add_task(f"{task}: {name}", total=len(queries[task]))
                 results[task][name] = score(ranker, queries[task], k, partial(bar.advance, progress))
-    return Evaluation(results, len(train), len(test), out, result.manifest["params"])
+    params = {
+        "model": result.manifest["params"],
+        "profiles": result.manifest["profiles"],
+        "tuning": result.manifest["tuning"],
+        "TIFU-KNN": tifu_params.as_dict(),
+        "repeat-explore": rex_params.as_dict(),
+    }
+    return Evaluation(results, len(train), len(test), out, params)

@@ -165,12 +165,19 @@ def fit(baskets: Sequence[Basket], params: Params, progress: Progress = _noop) -
     return Statistics(items, item_baskets, popularity, nbr_idx, nbr_count, len(baskets))
 
 
-class Scorer:
-    """The model's scoring in numpy (used to tune at build time; the ONNX graph computes the same)."""
+Profiler = Callable[[Sequence[Sequence[str]]], Profile]
 
-    def __init__(self, stats: Statistics, params: Params) -> None:
+
+class Scorer:
+    """The model's scoring in numpy (used to tune at build time; the ONNX graph computes the same).
+
+    ``profiler`` builds a shopper's profile from their history as the central profiles job does
+    (``models.offers.neighbours.TifuKnn.profile``); without it, the decayed repurchase profile."""
+
+    def __init__(self, stats: Statistics, params: Params, profiler: Profiler | None = None) -> None:
         self.stats = stats
         self.params = params
+        self.profiler = profiler
         n = stats.size
         denom = stats.item_baskets.astype(np.float64)[:, None] + params.damping
         self.nbr_w = (stats.nbr_count / denom).astype(np.float32)
@@ -179,6 +186,8 @@ class Scorer:
         self.n = n
 
     def profile(self, history: Sequence[Sequence[str]]) -> Profile:
+        if self.profiler is not None:
+            return self.profiler(history)
         return compute_profile(history, self.params.decay)
 
     def scores(self, basket: Sequence[str], profile: Profile | None) -> np.ndarray:

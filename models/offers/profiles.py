@@ -8,8 +8,20 @@ from pathlib import Path
 
 from edge.offers.model import OfferModel
 from edge.offers.profile import Profile
+from models.offers.build import profile_params
 from models.offers.evaluation import histories
+from models.offers.method import Profiler
+from models.offers.neighbours import TifuKnn
 from models.offers.transactions import Basket
+
+
+def profiler_for(model: OfferModel, baskets: Sequence[Basket]) -> Profiler:
+    """How profiles are built for ``model`` over these customers' baskets: its neighbour constants
+    (every customer is a potential neighbour), or the decayed repurchase share for older models."""
+    params = profile_params(model.manifest)
+    if params is None:
+        return model.profile
+    return TifuKnn(baskets, params).profile
 
 
 def build_profiles(
@@ -27,7 +39,8 @@ def build_profiles(
     if shoppers is None:
         ranked = sorted(hist, key=lambda c: (-len(hist[c]), c))
         shoppers = {c: c for c in ranked[:limit]}
-    return {shopper: model.profile(hist.get(customer, [])) for shopper, customer in shoppers.items()}
+    profiler = profiler_for(model, baskets)
+    return {shopper: profiler(hist.get(customer, [])) for shopper, customer in shoppers.items()}
 
 
 def write_profiles(profiles: Mapping[str, Profile], path: str | Path) -> None:

@@ -177,6 +177,32 @@ def convert_online_retail(source: str | Path, out: str | Path) -> int:
     return count
 
 
+def complete_journey_rows(path: str | Path) -> Iterator[tuple[str, str, str, str, str, str]]:
+    """The Complete Journey's transactions as TX rows (household = customer; unit price =
+    sales_value / quantity; lines with quantity or sales value <= 0 dropped)."""
+    with _open_text(Path(path)) as fh:
+        for row in csv.DictReader(fh):
+            try:
+                quantity, value = float(row["quantity"]), float(row["sales_value"])
+            except ValueError:
+                continue
+            if quantity <= 0 or value <= 0:
+                continue
+            yield (
+                row["basket_id"].strip(),
+                row["household_id"].strip(),
+                row["product_id"].strip(),
+                row["transaction_timestamp"].strip(),
+                row["quantity"],
+                f"{value / quantity:.4f}",
+            )
+
+
+def complete_journey_baskets(source: str | Path) -> list[Basket]:
+    """Baskets straight from completejourney_transactions(_sample).csv.gz."""
+    return baskets_from_rows(enumerate(complete_journey_rows(source), start=2), str(source))
+
+
 def online_retail_products(source: str | Path) -> dict[str, tuple[str, float]]:
     """Stock code -> (description, median unit price) over the kept lines (for catalogues)."""
     names: dict[str, str] = {}

@@ -1,9 +1,13 @@
 """Choosing the mixing constants on the given data itself (a method, not a fit to one data set).
 
 The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
-rest; a small grid is searched task by task: ``decay`` and ``profile_shrink`` on next-basket queries
-(they alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
-completion queries. The objective is Recall@10. With too few validation queries the defaults stay.
+rest. The objective is always the model's own Recall@10 + NDCG@10. First the shopper profiles'
+constants (TIFU-KNN's, see ``models.offers.neighbours``, plus repeatability and the customer's own
+share): a coordinate pass on next-basket queries, starting from TIFU-KNN's own choice (so the
+profile is at least as good as the baseline's on validation), then
+a small grid task by task: ``profile_shrink`` and ``history_weight`` on next-basket queries (they
+alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
+completion queries. With too few validation queries the defaults stay.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from edge.offers.profile import Profile
 from models.offers.evaluation import (
     Query,
     completion_queries,
@@ -22,27 +27,51 @@ from models.offers.evaluation import (
     score,
     split_by_time,
 )
-from models.offers.method import Params, Scorer, fit
+from models.offers.method import Params, Profiler, Scorer, fit
+from models.offers.nbr_baselines import TIFU_GRIDS, coordinate_search, tune_tifu
+from models.offers.neighbours import TifuKnn, TifuParams
 from models.offers.transactions import Basket
 
 VALIDATION_SHARE = 0.15
 MIN_QUERIES = 50
 MAX_QUERIES = 1500
-DECAYS = (0.5, 0.7, 0.85, 0.95, 1.0)
-PROFILE_SHRINKS = (0.25, 1.0, 4.0)
+PROFILE_SHRINKS = (0.05, 0.25, 1.0, 4.0)  # > 0: the graph divides by n + shrink
 BASKET_WEIGHTS = (0.3, 0.5, 0.7, 0.85, 0.95)
 BASKET_SHRINKS = (0.5, 2.0, 8.0)
 HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
+REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
+ALPHA_SHRINKS = (0.0, 1.0, 4.0)
+PROFILE_PASSES = 1
+PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
 
 
 def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
+    """The objective: Recall@10 + NDCG@10 (which products, and in what order)."""
+
     def ranker(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
         return scorer.rank(basket, scorer.profile(history) if history else None, k)
 
-    return score(ranker, queries).recall
+    result = score(ranker, queries)
+    return result.recall + result.ndcg
 
 
-def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tuple[Params, dict[str, Any]]:
+def _cached(profiler: Profiler) -> Profiler:
+    """The same queries go through every grid point: build each history's profile once."""
+    memo: dict[int, tuple[Sequence[Sequence[str]], Profile]] = {}
+
+    def profile(history: Sequence[Sequence[str]]) -> Profile:
+        hit = memo.get(id(history))
+        if hit is None or hit[0] is not history:
+            hit = memo[id(history)] = (history, profiler(history))
+        return hit[1]
+
+    return profile
+
+
+def tune_params(
+    baskets: Sequence[Basket], params: Params, bar: Progress
+) -> tuple[Params, TifuParams, dict[str, Any]]:
+    """The mixing constants and the profiles' neighbour constants, chosen on validation queries."""
     train, valid = split_by_time(baskets, VALIDATION_SHARE)
     nb = next_basket_queries(train, valid, MAX_QUERIES)
     bc = completion_queries(train, valid, MAX_QUERIES)
@@ -54,36 +83,46 @@ def tune_params(baskets: Sequence[Basket], params: Params, bar: Progress) -> tup
     }
     if len(train) < 2 or (len(nb) < MIN_QUERIES and len(bc) < MIN_QUERIES):
         report["reason"] = "too few validation queries; defaults kept"
-        return params, report
+        return params, TifuParams(), report
     task = bar.add_task("tuning: statistics", total=len(train))
     stats = fit(train, params, lambda n: bar.advance(task, n))
     best = params
+    tifu = TifuParams()
+    knn = TifuKnn(train, tifu)
     if len(nb) >= MIN_QUERIES:
-        grid = list(itertools.product(DECAYS, PROFILE_SHRINKS))
+        task = bar.add_task("tuning: TIFU-KNN's own choice", total=1)
+        tifu = tune_tifu(baskets)  # the same split; the model's search starts from it
+        bar.advance(task)
+        grids = (*TIFU_GRIDS, ("repeat_power", REPEAT_POWERS), ("alpha_shrink", ALPHA_SHRINKS))
+        task = bar.add_task("tuning: profiles", total=PROFILE_PASSES * sum(len(v) for _, v in grids))
+        profile_queries = nb[:PROFILE_QUERIES]
+
+        def objective(candidate: TifuParams) -> float:
+            bar.advance(task)
+            return _recall(Scorer(stats, best, knn.with_params(candidate).profile), profile_queries)
+
+        tifu = coordinate_search(tifu, grids, objective, PROFILE_PASSES)
+    profiler = _cached(knn.with_params(tifu).profile)
+    report["profiles"] = tifu.as_dict()
+    if len(nb) >= MIN_QUERIES:
+        grid = list(itertools.product(PROFILE_SHRINKS, HISTORY_WEIGHTS))
         task = bar.add_task("tuning: next basket", total=len(grid))
         results = []
-        for decay, shrink in grid:
-            candidate = replace(best, decay=decay, profile_shrink=shrink)
-            results.append((_recall(Scorer(stats, candidate), nb), candidate))
-            bar.advance(task)
-        best_recall, best = max(results, key=lambda r: r[0])
-        task = bar.add_task("tuning: history co-purchase", total=len(HISTORY_WEIGHTS))
-        results = []
-        for weight in HISTORY_WEIGHTS:
-            candidate = replace(best, history_weight=weight)
-            results.append((_recall(Scorer(stats, candidate), nb), candidate))
+        for shrink, weight in grid:
+            candidate = replace(best, profile_shrink=shrink, history_weight=weight)
+            results.append((_recall(Scorer(stats, candidate, profiler), nb), candidate))
             bar.advance(task)
         best_recall, best = max(results, key=lambda r: (r[0], -r[1].history_weight))
-        report["next_basket_recall@10"] = round(best_recall, 4)
+        report["next_basket_recall+ndcg@10"] = round(best_recall, 4)
     if len(bc) >= MIN_QUERIES:
         grid2 = list(itertools.product(BASKET_WEIGHTS, BASKET_SHRINKS))
         task = bar.add_task("tuning: basket completion", total=len(grid2))
         results = []
         for weight, shrink in grid2:
             candidate = replace(best, basket_weight=weight, basket_shrink=shrink)
-            results.append((_recall(Scorer(stats, candidate), bc), candidate))
+            results.append((_recall(Scorer(stats, candidate, profiler), bc), candidate))
             bar.advance(task)
         best_recall, best = max(results, key=lambda r: r[0])
-        report["completion_recall@10"] = round(best_recall, 4)
+        report["completion_recall+ndcg@10"] = round(best_recall, 4)
     report["tuned"] = True
-    return best, report
+    return best, tifu, report

@@ -74,7 +74,14 @@ def test_convert_build_load_evaluate(source: Path, tmp_path: Path) -> None:
     figures = json.loads(report.read_text())
     for task in ("basket completion", "next basket"):
         by_ranker = figures["results"][task]
-        assert set(by_ranker) == {"model", "popularity", "personal top frequency", "co-occurrence"}
+        assert set(by_ranker) == {
+            "model",
+            "popularity",
+            "personal top frequency",
+            "co-occurrence",
+            "TIFU-KNN",
+            "repeat-explore",
+        }
         assert all(0.0 <= s["recall@10"] <= 1.0 and s["queries"] > 0 for s in by_ranker.values())
 
 
