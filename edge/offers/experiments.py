@@ -63,10 +63,14 @@ def assign(experiment: Experiment, shopper: str, universal: UniversalHoldout | N
         and universal.share > 0
         and unit_hash(f"universal:{universal.salt}:{universal.epoch}:{shopper}") < universal.share
     ):
-        return Assignment(experiment.experiment_id, UNIVERSAL_HOLDOUT, 0.0, None, shadow_variant(experiment, shopper))
+        return Assignment(
+            experiment.experiment_id, UNIVERSAL_HOLDOUT, 0.0, None, shadow_variant(experiment, shopper)
+        )
     bucket = unit_hash(f"{experiment.experiment_id}:{experiment.salt}:{shopper}")
     if bucket < experiment.holdout_share:
-        return Assignment(experiment.experiment_id, HOLDOUT, bucket, None, shadow_variant(experiment, shopper))
+        return Assignment(
+            experiment.experiment_id, HOLDOUT, bucket, None, shadow_variant(experiment, shopper)
+        )
     variant = by_shares(experiment, (bucket - experiment.holdout_share) / (1.0 - experiment.holdout_share))
     return Assignment(experiment.experiment_id, variant.name, bucket, variant)
 
