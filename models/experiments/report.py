@@ -3,7 +3,10 @@
 Every comparison is a treated arm against the holdout of the same campaign and the same cells:
 per (campaign, variant, store, week), per (campaign, variant) over everything, cumulatively per
 week (what a manager looking each Monday saw: always-valid intervals), and, where there is a
-universal holdout, all offers against it. Each metric gets the plain Welch test, the sequential
+universal holdout, all offers against it. Variant v's control is the held-out shoppers whose
+shadow variant is v (arm ``holdout:v``: decided as v, offer held back); "(all offers) / (all
+variants)" is every treated shopper against the whole holdout. Exports without shadow variants
+(arm ``holdout`` only) compare every variant with the whole holdout, flagged as before. Each metric gets the plain Welch test, the sequential
 (always-valid) one and, for money metrics, CUPED with pre-period spend.
 """
 
