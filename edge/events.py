@@ -141,3 +141,4 @@ class Offer(NamedTuple):
     variant: str = "default"
     propensity: float = 1.0
     opt_out: str | None = None  # how to switch personal offers off in the app, shown with the offer
+    shadow_variant: str | None = None  # held out: the variant the offer held back was decided as

@@ -365,6 +365,7 @@ def _offer_payload(offer: Offer, shown: bool) -> dict[str, object]:
         "price": offer.price,
         "campaign_id": offer.campaign_id,
         "variant": offer.variant,
+        "shadow_variant": offer.shadow_variant,
         "propensity": offer.propensity,
         "reason": offer.reason,
         "shown": shown,

@@ -8,8 +8,8 @@ The daemon, on each basket event of a known shopper::
     log decision.record.to_dict(); publish decision.offer when it is not None
 
 Steps: group (universal holdout, experiment holdout or variant; held-out shoppers are still
-decided for, for the counterfactual, and their offer is an exposure that is recorded and followed
-but not shown) -> consent and per-shopper caps -> hard filters per candidate (catalogue, already
+decided for, for the counterfactual, under their shadow variant's mixture, and their offer is an
+exposure that is recorded and followed but not shown) -> consent and per-shopper caps -> hard filters per candidate (catalogue, already
 held, excluded or sensitive, live stock on this or a nearby gondola, same-offer gap, per-product
 cap, campaign budgets in offers and money) -> ranking by expected value (acceptance x money margin
 after discount x campaign weight) or relevance -> a mixture policy (:mod:`edge.offers.policy`):
@@ -146,7 +146,7 @@ class OfferEngine(IndexedPath):
         capped = self._state.shopper_capped(shopper, t, self._rules.rules)
         if capped:
             return Decision(None, self._record(decision_id, event, shopper, context, group, capped))
-        variant = group.variant or self._variants[self._rules.experiment.variants[0].name]
+        variant = group.decided_as  # a held-out shopper's shadow variant decides the offer held back
         extra = set(context.held)  # held beyond the basket: other products in hand, this event's
         if event.product_id:
             extra.add(event.product_id)
@@ -437,10 +437,13 @@ class OfferEngine(IndexedPath):
             if len(self._groups) >= GROUP_CACHE:
                 self._groups.clear()
             group = assign(self._rules.experiment, shopper, self._rules.universal_holdout)
-            if group.variant is not None:
-                group = Assignment(
-                    group.experiment_id, group.group, group.bucket, self._variants[group.group]
-                )
+            group = Assignment(
+                group.experiment_id,
+                group.group,
+                group.bucket,
+                None if group.variant is None else self._variants[group.variant.name],
+                None if group.shadow is None else self._variants[group.shadow.name],
+            )
             self._groups[shopper] = group
         return group
 
@@ -498,4 +501,5 @@ class OfferEngine(IndexedPath):
             upsell,
             event.product_id,
             discount,
+            group.shadow.name if group is not None and group.shadow is not None else None,
         )

@@ -9,6 +9,12 @@ Before any experiment, the *universal holdout*: sha256("universal:{salt}:{epoch}
 ``universal_holdout.share`` puts the shopper in group ``universal-holdout`` for every campaign and
 experiment until the salt or epoch changes (months), so the long-term effect of offers as a whole
 can be measured. Its decisions are logged and followed like any holdout's.
+
+A held-out shopper (either holdout) also gets a *shadow variant*: the variant they would have
+been in, drawn by the variants' shares from an independent hash,
+sha256("shadow:{experiment_id}:{salt}:{shopper}"), so holdout membership and shadow variant are
+independent. The engine decides for them under that variant's mixture (the offer held back), so
+variant v's treated shoppers compare like-for-like with the held-out shoppers whose shadow is v.
 """
 
 from __future__ import annotations
@@ -27,12 +33,21 @@ ID_RANGE = 2.0**ID_BITS
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """Where a shopper landed: ``variant`` is None for the holdout group."""
+    """Where a shopper landed: ``variant`` is None for a holdout group, whose ``shadow`` is the
+    variant its decisions are made as (None for a treated shopper)."""
 
     experiment_id: str
     group: str
     bucket: float
     variant: Variant | None
+    shadow: Variant | None = None
+
+    @property
+    def decided_as(self) -> Variant:
+        """The variant whose mixture decides for this shopper (shown or held back)."""
+        decided = self.variant or self.shadow
+        assert decided is not None, "an assignment has a variant or a shadow variant"
+        return decided
 
 
 def unit_hash(text: str) -> float:
@@ -41,24 +56,38 @@ def unit_hash(text: str) -> float:
 
 
 def assign(experiment: Experiment, shopper: str, universal: UniversalHoldout | None = None) -> Assignment:
-    """The shopper's group: the universal holdout first (when configured), then the experiment's."""
+    """The shopper's group: the universal holdout first (when configured), then the experiment's.
+    A held-out shopper's ``shadow`` is drawn by the variants' shares from an independent hash."""
     if (
         universal is not None
         and universal.share > 0
         and unit_hash(f"universal:{universal.salt}:{universal.epoch}:{shopper}") < universal.share
     ):
-        return Assignment(experiment.experiment_id, UNIVERSAL_HOLDOUT, 0.0, None)
+        return Assignment(
+            experiment.experiment_id, UNIVERSAL_HOLDOUT, 0.0, None, shadow_variant(experiment, shopper)
+        )
     bucket = unit_hash(f"{experiment.experiment_id}:{experiment.salt}:{shopper}")
     if bucket < experiment.holdout_share:
-        return Assignment(experiment.experiment_id, HOLDOUT, bucket, None)
-    position = (bucket - experiment.holdout_share) / (1.0 - experiment.holdout_share)
+        return Assignment(
+            experiment.experiment_id, HOLDOUT, bucket, None, shadow_variant(experiment, shopper)
+        )
+    variant = by_shares(experiment, (bucket - experiment.holdout_share) / (1.0 - experiment.holdout_share))
+    return Assignment(experiment.experiment_id, variant.name, bucket, variant)
+
+
+def shadow_variant(experiment: Experiment, shopper: str) -> Variant:
+    """The variant a held-out shopper's decisions are made as (independent of the holdout draw)."""
+    return by_shares(experiment, unit_hash(f"shadow:{experiment.experiment_id}:{experiment.salt}:{shopper}"))
+
+
+def by_shares(experiment: Experiment, position: float) -> Variant:
+    """The variant at ``position`` in [0, 1) when the variants split it by their shares in order."""
     edge = 0.0
     for variant in experiment.variants:
         edge += variant.share
         if position < edge:
-            return Assignment(experiment.experiment_id, variant.name, bucket, variant)
-    last = experiment.variants[-1]
-    return Assignment(experiment.experiment_id, last.name, bucket, last)
+            return variant
+    return experiment.variants[-1]
 
 
 def _hex_tail(decision_id: str, start: int) -> float | None:

@@ -188,6 +188,7 @@ def make_offer(
         group.group,
         propensity,
         why.opt_out,
+        group.shadow.name if group.shadow is not None else None,
     )
 
 

@@ -73,6 +73,7 @@ class DecisionRecord(NamedTuple):
     upsell: str | None = None  # the up-sell arm's product (None: the arm had none)
     picked: str | None = None  # the product just picked (what an up-sell is an alternative to)
     discount: float = 0.0  # money off one unit of the chosen product (its campaign's), granted if shown
+    shadow_variant: str | None = None  # a held-out shopper's variant its decision was made as
 
     def candidate_propensities(self) -> list[float]:
         """The probability that this decision's policy picks each logged candidate (same order)."""
@@ -105,6 +106,7 @@ class DecisionRecord(NamedTuple):
             "upsell": self.upsell,
             "picked": self.picked,
             "discount": self.discount,
+            "shadow_variant": self.shadow_variant,
             "candidate_propensities": self.candidate_propensities(),
         }
 
@@ -135,6 +137,7 @@ class DecisionRecord(NamedTuple):
             upsell=_text(data.get("upsell")),
             picked=_text(data.get("picked")),
             discount=float(data.get("discount", 0.0)),
+            shadow_variant=_text(data.get("shadow_variant")),
         )
 
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from models.experiments.aggregate import Exposures, Picks
-from models.experiments.report import CONTROLS, ORGANIC, Labels
+from models.experiments.report import CONTROLS, HOLDOUT, ORGANIC, SHADOW_SEP, Labels
 
 PARTITION = pa.schema([("day", pa.string()), ("store_id", pa.string())])
 EXPOSURE_SCHEMA = pa.schema(
@@ -31,6 +31,7 @@ EXPOSURE_SCHEMA = pa.schema(
         pa.field("product", pa.string(), nullable=False),
         pa.field("propensity", pa.float64()),
         pa.field("discount", pa.float64()),
+        pa.field("shadow_variant", pa.string()),
     ]
 )
 PICK_SCHEMA = pa.schema(
@@ -45,6 +46,7 @@ PICK_SCHEMA = pa.schema(
 GROUPS = ("treated", *CONTROLS)
 EXPOSURE_COLUMNS = ("t", "shopper", "campaign", "variant", "group", "product", "store_id")
 PICK_COLUMNS = ("t", "shopper", "product", "price", "margin")
+OPTIONAL_EXPOSURE_COLUMNS = ("shadow_variant",)  # absent from exports made before it existed
 
 
 class EventsError(ValueError):
@@ -74,15 +76,21 @@ def _dataset(path: Path) -> ds.Dataset:
         raise EventsError(f"{path}: unreadable: {str(exc).splitlines()[0]}") from None
 
 
-def _read(path: Path, columns: tuple[str, ...]) -> pa.Table:
+def _read(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pa.Table:
+    """The columns (an optional one missing from the files reads as all null)."""
     dataset = _dataset(path)
     missing = [c for c in columns if c not in dataset.schema.names]
     if missing:
         raise EventsError(f"{path}: missing column(s) {', '.join(missing)}")
+    present = [c for c in optional if c in dataset.schema.names]
     try:
-        return dataset.to_table(columns=list(columns))
+        table = dataset.to_table(columns=[*columns, *present])
     except (pa.ArrowInvalid, OSError) as exc:
         raise EventsError(f"{path}: unreadable: {str(exc).splitlines()[0]}") from None
+    for name in optional:
+        if name not in present:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
 def _floats(table: pa.Table, name: str, where: Path) -> np.ndarray:
@@ -106,7 +114,7 @@ def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
 def read_events(directory: str | Path) -> EventData:
     root = Path(directory)
-    exp = _read(root / "exposures", EXPOSURE_COLUMNS)
+    exp = _read(root / "exposures", EXPOSURE_COLUMNS, OPTIONAL_EXPOSURE_COLUMNS)
     picks = _read(root / "picks", PICK_COLUMNS)
     for name, table in (("exposures", exp), ("picks", picks)):
         for col in ("shopper", "product"):
@@ -123,7 +131,11 @@ def read_events(directory: str | Path) -> EventData:
     treated = pc.equal(group, "treated")
     if pc.any(pc.and_(treated, pc.equal(variant, ""))).as_py():
         raise EventsError(f"{root / 'exposures'}: a treated exposure has no variant")
-    arm_codes, arms = _codes(pc.if_else(treated, variant, group))
+    # the experiment holdout splits by shadow variant ("holdout:ev"): variant v's control
+    shadow = pc.fill_null(pc.cast(exp.column("shadow_variant"), pa.string()), "")
+    split = pc.and_(pc.equal(group, HOLDOUT), pc.not_equal(shadow, ""))
+    control = pc.if_else(split, pc.binary_join_element_wise(group, shadow, SHADOW_SEP), group)
+    arm_codes, arms = _codes(pc.if_else(treated, variant, control))
     campaign = pc.fill_null(pc.cast(exp.column("campaign"), pa.string()), ORGANIC)
     campaign = pc.if_else(pc.equal(campaign, ""), ORGANIC, campaign)
     camp_codes, campaigns = _codes(campaign)

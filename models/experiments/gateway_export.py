@@ -2,7 +2,8 @@
 central service's Parquet export (the demo, a single store's backfill).
 
 Decisions (stream ``offer_decision``, :meth:`DecisionRecord.to_dict`) with outcome ``offered`` or
-``held-out`` become exposures (``treated`` / ``holdout``); basket events (stream ``basket``,
+``held-out`` become exposures (``treated`` / ``holdout``, a held-out one with the
+``shadow_variant`` its offer was decided as, its control arm for that variant); basket events (stream ``basket``,
 ``BasketEventMessage``) of kind ``pick`` with a shopper become picks, priced from the store's
 catalogue at full price (a gateway does not log the price paid; returns are not subtracted).
 """
@@ -44,6 +45,8 @@ def exposures_and_picks(
         exp["product"].append(str(d["chosen"]))
         exp["propensity"].append(float(d.get("propensity") or 0.0))
         exp["discount"].append(discount.get(str(campaign), 0.0) if campaign else 0.0)
+        shadow = d.get("shadow_variant") if group == "holdout" else None
+        exp["shadow_variant"].append(str(shadow) if shadow else None)
     picks: dict[str, list[Any]] = {f.name: [] for f in PICK_SCHEMA}
     for b in baskets:
         product = catalogue.products.get(str(b.get("product_id")))

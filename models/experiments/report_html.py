@@ -184,11 +184,12 @@ def render(report: Mapping[str, Any], title: str = "Offer uplift report") -> str
         parts.append("<p id='forest'>No treated exposures with a holdout to compare.</p>")
     if any(not r.get("like_for_like", True) or not r.get("conversion_like_for_like", True) for r in overall):
         parts.append(
-            "<p class='note'>† Held-out shoppers are decided as the first variant would decide: for other "
-            "variants a single campaign's row compares shoppers picked by different rankings. Read "
-            "'(all offers)' for those variants. ‡ For the same reason, 'took the offered product' of those "
-            "variants compares their product with the one the holdout would have been offered: read "
-            "their spend and margin.</p>"
+            "<p class='note'>† These events come from gateways that logged no shadow variant: all held-out "
+            "shoppers were decided as the first variant would decide, so for other variants a single "
+            "campaign's row compares shoppers picked by different rankings. Read '(all offers)' for "
+            "those variants. ‡ For the same reason, 'took the offered product' of those variants "
+            "compares their product with the one the holdout would have been offered: read their "
+            "spend and margin.</p>"
         )
     parts.append("<h2>Over the weeks (what you would have seen each week)</h2>")
     weekly = list(report["weekly"])

@@ -253,8 +253,8 @@ def run_chain(
             later = {world.products[c].product_id for c in basket[k + 1 :]}  # the rest of the visit
             soon = {world.products[c].product_id for c in basket[k + 1 : k + 1 + int(REWARD_S // PICK_GAP_S)]}
             variant = next(
-                (x for x in rules.experiment.variants if x.name == rec.variant), rules.experiment.variants[0]
-            )
+                x for x in rules.experiment.variants if x.name in (rec.variant, rec.shadow_variant)
+            )  # a held-out shopper's offer was decided as their shadow variant
             probs = action_probabilities(
                 rec.candidates,
                 [world.catalogues[store].products[c].new for c in rec.candidates],
@@ -278,7 +278,7 @@ def run_chain(
             exp.add(
                 decision_id=rec.decision_id, t=t, shopper=shopper, campaign=rec.campaign_id,
                 variant=rec.variant if treated else None, group="treated" if treated else "holdout",
-                product=rec.chosen, propensity=rec.propensity, discount=disc, store_id=store,
+                shadow_variant=rec.shadow_variant, product=rec.chosen, propensity=rec.propensity, discount=disc, store_id=store,
             )  # fmt: skip
             p0 = response.take_control(score)
             p1 = response.take_treated(score, rec.campaign_id is not None, weeks)

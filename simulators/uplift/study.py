@@ -37,7 +37,6 @@ CHECKED_METRICS = (
     ("spend_visit", "cuped"),
     ("margin_visit", "cuped"),
 )
-FIRST_VARIANT = "ev"  # holdout decisions are made as the first variant: per-campaign rows compare like-for-like only for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +119,14 @@ def coverage_seed(config: StudyConfig, seed: int) -> dict[str, Any]:
         checks = []
         for row in report["overall"]:
             key = (row["campaign"], row["variant"])
-            if key not in truth or (row["campaign"] != ALL_LABEL and row["variant"] != FIRST_VARIANT):
+            if key not in truth or not row["like_for_like"]:
                 continue
             for metric, kind in CHECKED_METRICS:
+                alike = row["conversion_like_for_like"] or metric != "converted"
                 res = row["metrics"][metric][kind]
                 true = truth[key][metric]
                 checks.append({"campaign": key[0], "variant": key[1], "metric": metric, "kind": kind,
-                               "true": true, "estimate": res["absolute"], "ci": [res["ci_low"], res["ci_high"]],
+                               "like_for_like": alike, "true": true, "estimate": res["absolute"], "ci": [res["ci_low"], res["ci_high"]],
                                "covered": bool(res["ci_low"] <= true <= res["ci_high"])})  # fmt: skip
         policy = policy_seed(run, config, seed, Path(tmp))
     return {"seed": seed, "checks": checks, "policy": policy}
@@ -195,7 +195,7 @@ def summarise(coverage: list[dict[str, Any]], null: list[dict[str, Any]]) -> dic
     for seed in coverage:
         for c in seed["checks"]:
             key = f"{c['campaign']}|{c['variant']}|{c['metric']}|{c['kind']}"
-            target = unlike if c["metric"] == "converted" and c["variant"] != FIRST_VARIANT else cells
+            target = cells if c.get("like_for_like", True) else unlike
             target.setdefault(key, []).append(c["covered"])
     pol: dict[str, list[bool]] = {}
     for seed in coverage:

@@ -4,7 +4,8 @@ Random stores, rules, campaigns, experiments and sequences of decisions are deci
 with the model's indexed candidate lists (fast path where it applies) and once with the same
 candidates as plain :class:`Candidate` lists (general path). Offers, exposures, records (with
 their propensities), caps, budgets in offers and in money (granted and redeemed), up-sells,
-sensitive categories and the universal holdout must be identical at every step.
+sensitive categories, the universal holdout and held-out shoppers' shadow variants (decided under
+that variant's mixture, for two or three variants of random shares) must be identical at every step.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate, CandidateList
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.decision import DecisionContext, OfferEngine
+from edge.offers.experiments import HELD_OUT_GROUPS
 from edge.offers.rules import parse_rules
 
 SHELF = ShelfId(1, 0)
@@ -69,6 +71,28 @@ def rules_doc(draw: Any) -> dict[str, Any]:
         if draw(st.booleans()):
             campaign["start"], campaign["end"] = 1000.0, draw(st.sampled_from([1030.0, 1100.0]))
         campaigns.append(campaign)
+    share = draw(st.sampled_from([0.5, 0.2, 0.8]))
+    variants: list[dict[str, Any]] = [
+        {
+            "name": "ev",
+            "share": share,
+            "novelty_share": draw(st.sampled_from([0.0, 0.2, 0.4])),
+            "explore_share": draw(st.sampled_from([0.0, 0.3])),
+            "explore_top": draw(st.integers(1, 4)),
+            "upsell_share": draw(st.sampled_from([0.0, 0.3])),
+        },
+        {
+            "name": "rel",
+            "share": 1.0 - share,
+            "ranking": "relevance",
+            "novelty_share": draw(st.sampled_from([0.0, 0.3, 0.6])),
+            "explore_share": draw(st.sampled_from([0.0, 0.2])),
+            "upsell_share": draw(st.sampled_from([0.0, 0.2])),
+        },
+    ]
+    if draw(st.integers(0, 3)) == 0:  # a third variant: held-out shoppers' shadows spread over three
+        variants[1]["share"] = round((1.0 - share) / 2, 6)
+        variants.append({"name": "greedy", "share": round(1.0 - share - variants[1]["share"], 6)})
     return {
         "version": "fuzz",
         "rules": {
@@ -91,27 +115,7 @@ def rules_doc(draw: Any) -> dict[str, Any]:
         },
         "universal_holdout": {"share": draw(st.sampled_from([0.0, 0.0, 0.2])), "salt": "u", "epoch": "1"},
         "campaigns": campaigns,
-        "experiment": {
-            "holdout_share": draw(st.sampled_from([0.0, 0.2])),
-            "variants": [
-                {
-                    "name": "ev",
-                    "share": 0.5,
-                    "novelty_share": draw(st.sampled_from([0.0, 0.2, 0.4])),
-                    "explore_share": draw(st.sampled_from([0.0, 0.3])),
-                    "explore_top": draw(st.integers(1, 4)),
-                    "upsell_share": draw(st.sampled_from([0.0, 0.3])),
-                },
-                {
-                    "name": "rel",
-                    "share": 0.5,
-                    "ranking": "relevance",
-                    "novelty_share": draw(st.sampled_from([0.0, 0.3, 0.6])),
-                    "explore_share": draw(st.sampled_from([0.0, 0.2])),
-                    "upsell_share": draw(st.sampled_from([0.0, 0.2])),
-                },
-            ],
-        },
+        "experiment": {"holdout_share": draw(st.sampled_from([0.0, 0.2, 0.5])), "variants": variants},
     }
 
 
@@ -175,6 +179,10 @@ def test_fast_path_decides_as_the_general_path(scenario: Any) -> None:
         b = general.decide(event, basket, plain, context)
         assert a == b
         tally(f"arm {a.record.arm}, {a.record.outcome}, group {a.record.variant}")
+        tally(f"shadow variant {a.record.shadow_variant}")
+        assert (a.record.shadow_variant is not None) == (a.record.variant in HELD_OUT_GROUPS)
+        if a.exposure is not None:
+            assert a.exposure.shadow_variant == a.record.shadow_variant
         tally(f"up-sell available: {a.record.upsell is not None}")
         if a.offer is not None and redeem_after is not None:
             t = event.t + redeem_after
