@@ -45,7 +45,7 @@ class DateHeader:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A request body went past its limit while it was being read (answered with 413)."""
 
 
 class BodyLimit:

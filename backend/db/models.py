@@ -38,7 +38,7 @@ SeqId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    """The service's tables (one metadata, which Alembic's autogenerate and the tests compare)."""
 
 
 class Store(Base):

@@ -14,6 +14,7 @@ given, and the snapshot is blurred outside the lanes like the debug snapshots.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -51,10 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def start_time(text: str) -> float:
     """``--t0``: unix seconds ('1764497700.5') or an ISO 8601 time ('2026-11-30T10:15:00+01:00')."""
-    try:
+    with contextlib.suppress(ValueError):
         return float(text)
-    except ValueError:
-        pass
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -37,6 +37,7 @@ from backend.db.engine import make_engine, make_sessionmaker
 from backend.db.migrate import upgrade
 from backend.pgserver import PostgresServer, free_port
 from backend.settings import BackendSettings
+from tests.support.waiting import wait_until
 
 BATCH = 500
 BATCHES = 120
@@ -75,15 +76,21 @@ def _serve(settings: BackendSettings, work: Path) -> tuple[subprocess.Popen[byte
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{settings.port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         try:
-            if requests.get(f"{url}/v1/health", timeout=1).ok:
-                return proc, url
+            return requests.get(f"{url}/v1/health", timeout=1).ok
         except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"shelf-backend serve did not start: {proc.stderr.read() if proc.stderr else b''!r}")
+            return False
+
+    try:
+        wait_until(up, 30, what="shelf-backend serve answering /v1/health")
+    except AssertionError:
+        proc.kill()
+        raise RuntimeError(
+            f"shelf-backend serve did not start: {proc.stderr.read() if proc.stderr else b''!r}"
+        ) from None
+    return proc, url
 
 
 def _descendants(roots: set[int]) -> set[int]:

@@ -4,6 +4,7 @@ at half of ``WATCHDOG_USEC``, STOPPING=1 on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -34,12 +35,10 @@ class NotifySocket:
         self.messages: list[dict[str, str]] = []
 
     def poll(self) -> list[dict[str, str]]:
-        try:
+        with contextlib.suppress(TimeoutError):  # the socket's timeout: nothing more queued
             while True:
                 data = self.sock.recv(4096).decode()
                 self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
-        except TimeoutError:
-            pass
         return self.messages
 
     def count(self, key: str) -> int:
