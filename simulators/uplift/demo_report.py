@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,8 @@ def write_demo_report(store: StoreView, store_id: str, catalogue: Path, rules: P
         Catalogue.load(catalogue),
         load_rules(rules),
     )
-    code = main_args(["--events", str(events), "--out", str(out / "report")])
+    with contextlib.redirect_stdout(io.StringIO()):  # the demo's narrator says where the report is
+        code = main_args(["--events", str(events), "--out", str(out / "report")])
     if code != 0:
         raise RuntimeError(f"uplift report of the demo failed (exit {code})")
     return out / "report" / "index.html"
