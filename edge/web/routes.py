@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, Protocol, TypeVar
@@ -28,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.config import EdgeConfig
+from edge.json_values import finite_or_none
 
 log = logging.getLogger("edge.web")
 T = TypeVar("T")
@@ -73,22 +73,11 @@ def _send(status: int, body: bytes, content_type: str, headers: dict[str, str] |
     return Response(body, status, {**HEADERS, **(headers or {})}, media_type=content_type)
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as None (JSON has no such numbers; browsers refuse them)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _json(status: int, data: Any) -> Response:
     try:
         return JSONResponse(data, status, headers=HEADERS)
     except ValueError:  # a NaN or infinity got into the state: show it as null, not an error page
-        return JSONResponse(_finite(data), status, headers=HEADERS)
+        return JSONResponse(finite_or_none(data), status, headers=HEADERS)
 
 
 def _redirect(location: str, headers: dict[str, str] | None = None) -> Response:

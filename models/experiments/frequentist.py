@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from edge.json_values import finite_or_none
 from models.experiments.statistics import RegressionAdjustedStatistic, SampleMeanStatistic, pooled_theta
 
 TOO_FEW_UNITS = "too-few-units"
@@ -62,13 +63,7 @@ class UpliftResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {f: _clean(getattr(self, f)) for f in self.__dataclass_fields__}
-
-
-def _clean(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return {f: finite_or_none(getattr(self, f)) for f in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True, slots=True)

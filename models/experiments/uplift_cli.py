@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge.json_values import finite_or_none
 from models.experiments.aggregate import DAY, Windows, cell_stats
 from models.experiments.events_io import EventsError, read_events
 from models.experiments.frequentist import AnalysisConfig
@@ -48,16 +48,6 @@ def shares_from_rules(path: Path) -> tuple[dict[str, float], str]:
     ].name
 
 
-def _finite(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     from edge.errors import EdgeError
 
@@ -78,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     report["windows"] = {"visit_s": args.visit_s, "pre_days": windows.pre_s / DAY}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(_finite(report), indent=1, allow_nan=False))
+    (out / "report.json").write_text(json.dumps(finite_or_none(report), indent=1, allow_nan=False))
     (out / "index.html").write_text(render(report))
     print(f"uplift report: {out / 'index.html'} (JSON: {out / 'report.json'})")
     return 0
