@@ -54,7 +54,14 @@ def gateway(
     thread = threading.Thread(target=loop.run_until_complete, args=(gw.run(stop),), daemon=True)
     thread.start()
     lines = lambda: [r.getMessage() for r in caplog.records if "dashboard on http" in r.getMessage()]  # noqa: E731
-    wait_until(lambda: gw.mqtt.connected.is_set() and lines(), 15, what="gateway and dashboard up")
+    sightings = gw.topics.all_ble_sightings()  # subscribed by the receiver source once it runs
+    wait_until(
+        lambda: (
+            gw.mqtt.ready.is_set() and lines() and any(s.topic_filter == sightings for s in gw.mqtt._subs)
+        ),
+        15,
+        what="gateway subscribed (SUBACKs) and dashboard up",
+    )
     url = re.search(r"http://\S+", lines()[0]).group(0)  # type: ignore[union-attr]
     yield gw, url
     loop.call_soon_threadsafe(stop.set)
