@@ -30,7 +30,7 @@ def with_floor(variant: Variant, floor: float) -> Variant:
 
 
 @lru_cache(maxsize=256)
-def _mixture(
+def arm_mixture(
     novelty_share: float,
     explore_share: float,
     upsell_share: float,
@@ -90,7 +90,7 @@ def choose_position(
     novel_pos, novel_best = -1, novel_id  # the best new option: the ranking's, or the other one
     if new_id is not None and (novel_id is None or new_key >= novel_key):
         novel_pos, novel_best = new_pos, new_id
-    probs, edges = _mixture(
+    probs, edges = arm_mixture(
         variant.novelty_share,
         variant.explore_share,
         variant.upsell_share,

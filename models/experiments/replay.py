@@ -16,7 +16,7 @@ from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate
 from edge.offers.catalogue import Catalogue
 from edge.offers.decision import DecisionContext, DecisionRecord, OfferEngine
-from edge.offers.policy import _mixture, with_floor
+from edge.offers.policy import arm_mixture, with_floor
 from edge.offers.propensity import propensity_of
 from edge.offers.rules import OfferRules, Variant
 
@@ -37,7 +37,7 @@ def action_probabilities(
     variant = with_floor(variant, explore_floor)  # as the engine does (rules.explore_floor)
     top = tuple(ranked[: variant.explore_top])
     novel = next((pid for pid, is_new in zip(ranked, new, strict=True) if is_new), None)
-    probs, _ = _mixture(
+    probs, _ = arm_mixture(
         variant.novelty_share, variant.explore_share, variant.upsell_share, True, novel is not None, False
     )
     out = {pid: propensity_of(pid, probs, top, novel, None) for pid in dict.fromkeys((*top, novel)) if pid}

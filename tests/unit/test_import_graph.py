@@ -89,3 +89,24 @@ def test_the_offer_core_imports_no_adapter() -> None:
     assert offers and all(
         not d.startswith(("edge.store", "edge.mqtt", "edge.sync")) for deps in offers.values() for d in deps
     )
+
+
+def test_no_component_imports_another_components_private_names() -> None:
+    """A name starting with ``_`` is its module's own business: models/, simulators/ and backend/ use
+    what edge/ (and each other) make public (models/experiments/replay.py used the offer policy's
+    private mixture)."""
+    components = (*PACKAGES, "models", "simulators", "backend")
+    crossings = []
+    for component in components:
+        for path in (REPO / component).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                    continue
+                other = node.module.split(".")[0]
+                if other in components and other != component:
+                    crossings += [
+                        f"{path.relative_to(REPO)}: {node.module}.{alias.name}"
+                        for alias in node.names
+                        if alias.name.startswith("_") and not alias.name.startswith("__")
+                    ]
+    assert crossings == []
