@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.admin.routes import router as admin_router
 from backend.apidoc import openapi_document
@@ -23,9 +24,10 @@ from backend.errors import RangeNotSatisfiable, ServiceError
 from backend.fleet.contacts import ContactRecorder, Contacts
 from backend.fleet.routes import router as fleet_router
 from backend.gateway.routes import router as gateway_router
-from backend.limits import BodyLimit, DateHeader, FailureLimiter
+from backend.limits import BodyLimit, DateHeader
 from backend.loyalty.routes import router as loyalty_router
 from backend.provisioning.routes import router as provisioning_router
+from backend.ratelimit import RateLimiter
 from backend.releases.routes import FILE_PATH
 from backend.releases.routes import router as releases_router
 from backend.settings import BackendSettings
@@ -74,8 +76,8 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.token_cache = {}
-    app.state.provision_failures = FailureLimiter()
-    app.state.enrolments = FailureLimiter(max_failures=settings.enrolments_per_minute)
+    app.state.provision_failures = RateLimiter(app.state.sessions, "provision", limit=10)
+    app.state.enrolments = RateLimiter(app.state.sessions, "enrol", limit=settings.enrolments_per_minute)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -111,4 +113,6 @@ def create_app(settings: BackendSettings) -> FastAPI:
         large_paths=FILE_PATH,
     )
     app.add_middleware(DateHeader)
+    if settings.behind_proxy:  # outermost: the client address and scheme the proxy saw, for everything
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app

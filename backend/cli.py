@@ -72,8 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
-        proxy_headers=settings.behind_proxy,
-        forwarded_allow_ips="*" if settings.behind_proxy else None,
+        proxy_headers=False,  # behind_proxy: the app trusts settings.trusted_proxies only (backend/app.py)
         access_log=False,
         date_header=False,
         server_header=False,

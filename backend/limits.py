@@ -105,27 +105,3 @@ async def _problem(send: Send, status: int, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class FailureLimiter:
-    """Refuses a client after ``max_failures`` counted attempts within ``window_s`` (guessing codes;
-    enrolments, where every attempt counts).
-
-    In memory, per worker process: a limit on guessing speed, not an account lock-out.
-    """
-
-    def __init__(self, max_failures: int = 10, window_s: float = 60.0) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, list[float]] = {}
-
-    def blocked(self, client: str, now: float) -> bool:
-        recent = [t for t in self._failures.get(client, ()) if now - t < self.window_s]
-        if recent:
-            self._failures[client] = recent
-        else:
-            self._failures.pop(client, None)
-        return len(recent) >= self.max_failures
-
-    def failed(self, client: str, now: float) -> None:
-        self._failures.setdefault(client, []).append(now)

@@ -6,6 +6,7 @@ it to :func:`backend.app.create_app`. Bad values are refused with the name of th
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -53,7 +54,15 @@ class BackendSettings(BaseSettings):
     tls_certfile: Path | None = Field(None, description="PEM certificate; TLS is served when set.")
     tls_keyfile: Path | None = Field(None, description="PEM private key of tls_certfile.")
     behind_proxy: bool = Field(
-        False, description="true when a reverse proxy terminates TLS in front of the service."
+        False,
+        description="true when a reverse proxy terminates TLS in front of the service: the X-Forwarded-For "
+        "and X-Forwarded-Proto of connections from trusted_proxies are believed.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        ("127.0.0.1", "::1"),
+        min_length=1,
+        description="Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-* headers are "
+        "believed when behind_proxy; a connection from anywhere else is taken at its own address.",
     )
     max_json_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest JSON request body (event batches, documents)."
@@ -69,8 +78,8 @@ class BackendSettings(BaseSettings):
         20,
         ge=1,
         le=1_000_000,
-        description="Most loyalty enrolments per minute from one client address (429 beyond; behind the "
-        "proxy, the X-Forwarded-For address).",
+        description="Most loyalty enrolments per minute from one client address, all workers together (429 "
+        "beyond; behind the proxy, the address the trusted proxy saw).",
     )
     pool_size: int = Field(10, ge=1, le=200, description="Database connections per worker (PostgreSQL).")
 
@@ -83,6 +92,19 @@ class BackendSettings(BaseSettings):
         if value.startswith(("postgresql+psycopg://", "sqlite://")):
             return value
         raise ValueError("must start with postgresql:// (psycopg 3) or sqlite:///")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (name each proxy; '*' would let any client "
+                    "choose its own address)"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _coherent(self) -> BackendSettings:

@@ -176,3 +176,14 @@ class HealthReport(Base):
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[float] = mapped_column(Float)
     report: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+
+
+class RateCount(Base):
+    """Attempts of one client at one limited operation within one fixed window (backend/ratelimit.py);
+    shared by every worker process. Rows of past windows are deleted as new ones are counted."""
+
+    __tablename__ = "rate_counts"
+
+    key: Mapped[str] = mapped_column(Key(120), primary_key=True)
+    window_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -59,7 +59,7 @@ def login(request: Request, body: RawBody, session: SessionDep) -> Response:
     if principal is None or principal.role != "admin":
         return HTMLResponse(page.login_page("not an admin token"), status_code=401)
     response = RedirectResponse("/fleet", status_code=303)
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    secure = request.url.scheme == "https"  # behind_proxy: the trusted proxy's X-Forwarded-Proto
     response.set_cookie(COOKIE, token, max_age=8 * 3600, httponly=True, samesite="strict", secure=secure)
     return response
 

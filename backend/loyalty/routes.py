@@ -20,7 +20,6 @@ from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
 from backend.errors import Forbidden, TooManyAttempts, Unauthorized
 from backend.gateway.routes import RawBody
 from backend.gateway.services import get_document
-from backend.limits import FailureLimiter
 from backend.loyalty import services
 from backend.loyalty.schemas import (
     CheckInAccepted,
@@ -30,6 +29,7 @@ from backend.loyalty.schemas import (
     EnrolRequest,
     ProfilesPublished,
 )
+from backend.ratelimit import RateLimiter
 from edge.presence.checkin import CheckInMessage
 from edge.sync.checkins import CheckInFeed
 
@@ -64,12 +64,6 @@ def _public(c: Customer) -> CustomerPublic:
     )
 
 
-def _over_tls(request: Request, behind_proxy: bool) -> bool:
-    if request.url.scheme == "https":
-        return True
-    return behind_proxy and request.headers.get("x-forwarded-proto", "").lower() == "https"
-
-
 @router.post(
     "/loyalty/customers",
     summary="Enrol a loyalty-app customer with consent per purpose; the secret is answered once.",
@@ -78,18 +72,17 @@ def _over_tls(request: Request, behind_proxy: bool) -> bool:
     tags=["loyalty"],
 )
 def enrol(body: EnrolRequest, request: Request, session: SessionDep, settings: SettingsDep) -> Enrolled:
-    if settings.environment == "production" and not _over_tls(request, settings.behind_proxy):
+    # behind_proxy: the scheme is the trusted proxy's X-Forwarded-Proto (backend/app.py)
+    if settings.environment == "production" and request.url.scheme != "https":
         raise Forbidden(
             "enrolment hands out a secret: only over TLS (https, or the TLS proxy's X-Forwarded-Proto)"
         )
-    limiter: FailureLimiter = request.app.state.enrolments
+    limiter: RateLimiter = request.app.state.enrolments
     client = request.client.host if request.client else "?"
-    now = time.monotonic()
-    if limiter.blocked(client, now):
+    if limiter.hit(client, time.time()) > limiter.limit:  # every attempt counts, in every worker
         raise TooManyAttempts(
-            f"more than {limiter.max_failures} enrolments a minute from this address; wait a minute"
+            f"more than {limiter.limit} enrolments a minute from this address; wait a minute"
         )
-    limiter.failed(client, now)
     customer, secret, app_token = services.enrol(
         session=session, secret_key=settings.secret_key, consent=body.consent, now=time.time()
     )

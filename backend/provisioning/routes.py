@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 
 from backend.deps import AdminUser, GatewayAuth, SessionDep, SettingsDep
 from backend.errors import NotFound, TooManyAttempts
-from backend.limits import FailureLimiter
 from backend.provisioning import services
 from backend.provisioning.schemas import (
     EnrollmentIn,
@@ -19,6 +18,7 @@ from backend.provisioning.schemas import (
     ProvisionOut,
     Stored,
 )
+from backend.ratelimit import RateLimiter
 
 router = APIRouter(prefix="/v1", tags=["provisioning"])
 
@@ -42,15 +42,16 @@ def post_enrollment(body: EnrollmentIn, session: SessionDep, caller: AdminUser) 
 def post_provision(
     body: ProvisionIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> ProvisionOut:
-    limiter: FailureLimiter = request.app.state.provision_failures
+    limiter: RateLimiter = request.app.state.provision_failures
     client = request.client.host if request.client else "?"
-    now = time.monotonic()
+    now = time.time()
     if limiter.blocked(client, now):
         raise TooManyAttempts("too many wrong enrollment codes from this address; wait a minute")
     try:
         return services.provision(session=session, request=body, secret_key=settings.secret_key)
     except NotFound:
-        limiter.failed(client, now)
+        session.rollback()  # SQLite: its write lock, before the limiter's own transaction takes it
+        limiter.hit(client, now)
         raise
 
 

@@ -52,6 +52,7 @@ class ServiceThread:
             log_level="critical",
             access_log=False,
             date_header=False,
+            proxy_headers=False,  # as `shelf-backend serve`: the app itself trusts its trusted_proxies
             lifespan="off",
             timeout_graceful_shutdown=1,
         )

@@ -8,6 +8,7 @@ migrated once and copied per test.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from backend.settings import BackendSettings
 from simulators.backend.server import ServiceThread
 from simulators.backend.store import StoreView
 from simulators.broker import free_port
+from tests.support.waiting import wait_until
 
 ADMIN = "adm_test-admin-token"
 GATEWAY = "gw_test-gateway-token"
@@ -43,6 +45,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
         yield BackendSettings(database_url=f"sqlite:///{db}", data_dir=files)
         return
     yield BackendSettings(database_url=request.getfixturevalue("postgres_url"), data_dir=files)
+
+
+def clear_of_a_minute_boundary(margin_s: float = 8.0) -> None:
+    """The rate limits count per minute of the clock (backend/ratelimit.py): wait, if need be, until a
+    sequence of requests started now ends within the same minute."""
+    wait_until(lambda: time.time() % 60 < 60 - margin_s, timeout=margin_s + 2, what="a fresh minute")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from backend.app import ROUTERS
 from backend.db.loyalty_models import Customer
 from backend.db.models import ApiToken
 from backend.settings import BackendSettings, SettingsError
-from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service
+from tests.backend.conftest import ADMIN, GATEWAY, STORE, Service, clear_of_a_minute_boundary
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +114,7 @@ def test_settings_refuse_bad_values_by_name(tmp_path: Path) -> None:
 
 
 def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
+    clear_of_a_minute_boundary()
     url = f"{service.url}/v1/provision"
     guess = {"enrollment_code": "GUESS-0000", "fingerprint": "f" * 64}
     answers = [requests.post(url, json=guess, timeout=5).status_code for _ in range(11)]
@@ -121,8 +122,9 @@ def test_guessing_enrollment_codes_is_slowed_down(service: Service) -> None:
     assert "too many wrong enrollment codes" in requests.post(url, json=guess, timeout=5).json()["detail"]
 
 
-@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the limit is per worker, not per database
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # PostgreSQL: test_rate_limits.py, 2 workers
 def test_enrolments_from_one_address_are_rate_limited(service: Service) -> None:
+    clear_of_a_minute_boundary()
     url = f"{service.url}/v1/loyalty/customers"
     body = {"consent": {"recognition": True, "offers": True, "analytics": True}}
     limit = service.settings.enrolments_per_minute
