@@ -38,7 +38,8 @@ def add_commands(
             )
         print(
             f"day keys: {done.stores} store(s), {done.documents} document(s) written "
-            f"(unchanged ones kept), {done.customers} customer(s) with recognition consent"
+            f"(unchanged ones kept), {done.customers} customer(s) with recognition consent, "
+            f"{done.derived} key(s) derived"
         )
         return 0
 

@@ -42,3 +42,16 @@ class CheckInRow(Base):
     shopper_id: Mapped[str] = mapped_column(String(32), index=True)
     body: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class KeyDocument(Base):
+    """What the day-keys job last wrote as one store's keys document of one day (backend/loyalty/keys.py):
+    the fingerprint of its inputs (consented customers and their purposes) and the ETag it got. A
+    document whose ETag is no longer this one was put by someone else and is rebuilt whole."""
+
+    __tablename__ = "loyalty_key_documents"
+
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    inputs: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(100))
