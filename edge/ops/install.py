@@ -39,6 +39,7 @@ from edge.ops import units
 from edge.ops.mosquitto_conf import TECHNICIAN, BrokerFiles, client_names, render_acl, render_conf
 from edge.ops.pki import StoreCA, ensure_pkcs12
 from edge.ops.tomlwrite import dumps
+from edge.web.passwords import hash_password
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class InstallResult:
     config_file: Path
     written: tuple[Path, ...]
     clients: dict[str, str]
+    #: The new gateway's dashboard password, to show once (the config holds only its hash); None when
+    #: the config was kept or came from --config-from.
+    dashboard_password: str | None = None
 
 
 def under(root: Path, target: PurePosixPath) -> Path:
@@ -72,7 +76,17 @@ def _write_text(path: Path, text: str, mode: int = 0o644) -> Path:
     return write_atomic(path, text, mode)
 
 
-def initial_config(layout: units.Layout, store_id: str, gateway_id: str, port: int) -> str:
+def new_dashboard_password() -> tuple[str, str]:
+    """A random dashboard password for a new gateway and its scrypt hash (the config keeps the hash)."""
+    password = secrets.token_urlsafe(12)
+    return password, hash_password(password)
+
+
+def initial_config(
+    layout: units.Layout, store_id: str, gateway_id: str, port: int, password_hash: str
+) -> str:
+    """A new gateway's config; ``password_hash``: the dashboard password's scrypt hash (only the hash
+    is written: the password itself is shown to the technician once)."""
     pki = layout.pki_dir
     return f"""\
 # Gateway configuration written by `shelf-edge install`; kept on upgrade.
@@ -99,7 +113,7 @@ format = "json"
 
 [web]
 port = 8080
-password = "{secrets.token_urlsafe(12)}"
+password = "{password_hash}"   # scrypt hash; set another: shelf-edge dashboard --hash-password
 """
 
 
@@ -126,17 +140,18 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
 
     config_path = under(root, layout.config_file)
     created = not config_path.exists()
+    password = None
     if created:
         if opts.config_from is None and opts.store_id is None:
             issue = ConfigIssue(
                 "gateway.store_id", ..., "a new gateway needs its store: pass --store-id STORE"
             )
             raise ConfigError(str(config_path), [issue])
-        text = (
-            opts.config_from.read_text()
-            if opts.config_from
-            else initial_config(layout, str(opts.store_id), opts.gateway_id, opts.mqtt_port)
-        )
+        if opts.config_from:
+            text = opts.config_from.read_text()
+        else:
+            password, hashed = new_dashboard_password()
+            text = initial_config(layout, str(opts.store_id), opts.gateway_id, opts.mqtt_port, hashed)
         written.append(_write_text(config_path, text, 0o640))
     config: EdgeConfig = load_config(config_path)  # raises ConfigError naming every bad key
     clients = client_names(config)
@@ -211,7 +226,7 @@ def install(opts: InstallOptions, layout: units.Layout | None = None) -> Install
     written.append(_write_text(under(root, layout.app_dir / "INSTALLED"), stamp))
     if opts.system:
         _activate(root, layout, config, clients)
-    return InstallResult(created, config_path, tuple(written), clients)
+    return InstallResult(created, config_path, tuple(written), clients, password)
 
 
 def _group_own(path: Path, group: str, mode: int) -> None:
@@ -297,10 +312,16 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         escape(
             f"dashboard: http://127.0.0.1:8080 on this gateway, or ssh -L 8080:127.0.0.1:8080 "
-            f'{socket.gethostname()} ([web] host = "0.0.0.0" serves the store LAN; password: [web] password '
-            f"in {result.config_file})"
+            f'{socket.gethostname()} ([web] host = "0.0.0.0" serves the store LAN)'
         )
     )
+    if result.dashboard_password:
+        console.print(
+            escape(
+                f"dashboard password (shown this once; {result.config_file} keeps only its hash, "
+                f"`shelf-edge dashboard --hash-password` makes a new one): {result.dashboard_password}"
+            )
+        )
     for path in result.written:
         console.print(f"  wrote {path}")
     console.print("[green]install done[/green]" + ("" if opts.system else f" (files only, under {root})"))

@@ -37,7 +37,7 @@ from edge.atomic_file import write_atomic
 from edge.config import parse_config
 from edge.errors import ConfigError
 from edge.ops import units
-from edge.ops.install import InstallOptions, initial_config, install, under
+from edge.ops.install import InstallOptions, initial_config, install, new_dashboard_password, under
 from edge.ops.tomlwrite import update_document
 
 
@@ -53,6 +53,8 @@ class Provisioned:
     gateway_id: str
     config_file: Path
     fingerprint: str
+    #: A new gateway's dashboard password, to show once (the config keeps only its hash); else None.
+    dashboard_password: str | None = None
 
 
 def identity_fingerprint(pki_dir: Path) -> str:
@@ -143,6 +145,7 @@ def provision(
     pki = under(root, layout.pki_dir)
     fingerprint = identity_fingerprint(pki)
     answer = request_provision(backend, code, fingerprint)
+    password = None
     if config_path.exists():
         try:
             text = config_path.read_text()
@@ -152,8 +155,9 @@ def provision(
                 2, f"{config_path}: {exc}", f"fix or move {config_path} aside and run again"
             ) from None
     else:
+        password, hashed = new_dashboard_password()
         text = f"# Provisioned by {backend.rstrip('/')}.\n" + initial_config(
-            layout, answer["store_id"], answer["gateway_id"], 8883
+            layout, answer["store_id"], answer["gateway_id"], 8883, hashed
         )
         document = tomlkit.parse(text)
     current = document.unwrap()
@@ -180,7 +184,7 @@ def provision(
             ),
             layout,
         )
-    return Provisioned(answer["store_id"], answer["gateway_id"], config_path, fingerprint)
+    return Provisioned(answer["store_id"], answer["gateway_id"], config_path, fingerprint, password)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -213,5 +217,9 @@ def run(args: argparse.Namespace) -> int:
         f"[green]provisioned[/green]: store {done.store_id}, gateway {done.gateway_id} "
         f"(identity {done.fingerprint[:16]}…); config {done.config_file}"
     )
+    if done.dashboard_password:
+        console.print(
+            f"dashboard password (shown this once; the config keeps only its hash): {done.dashboard_password}"
+        )
     console.print("next: `sudo shelf-edge doctor`")
     return 0

@@ -21,6 +21,7 @@ from paho.mqtt.properties import Properties
 from edge.cli import main as shelf_edge
 from edge.config import load_config
 from simulators.broker import free_port, mosquitto_binary
+from tests.support.passwords import assert_password_shown_once_and_only_its_hash_kept
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -428,7 +429,9 @@ def test_install_sh_runs_the_installer(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "install done" in done.stderr
-    assert load_config(root / "etc/smartshelf/edge.toml").gateway.store_id == "store-777"
+    config = load_config(root / "etc/smartshelf/edge.toml")
+    assert config.gateway.store_id == "store-777"
+    assert_password_shown_once_and_only_its_hash_kept(done.stderr, root, config.web.password)
     assert "smartshelf/store-777/#" in (root / "etc/mosquitto/smartshelf.acl").read_text()
 
 

@@ -17,6 +17,7 @@ from edge.cli import main as shelf_edge
 from edge.config import load_config
 from simulators.backend.server import BackendServer
 from simulators.broker import free_port
+from tests.support.passwords import assert_password_shown_once_and_only_its_hash_kept
 
 pytestmark = pytest.mark.integration
 ADMIN = "admin-token-for-tests"
@@ -64,11 +65,14 @@ def provision(root: Path, url: str, code: str = CODE) -> int:
     return shelf_edge(["provision", "--root", str(root), "--backend", url, "--enrollment-code", code])
 
 
-def test_provision_writes_identity_config_and_certificates(backend: BackendServer, tmp_path: Path) -> None:
+def test_provision_writes_identity_config_and_certificates(
+    backend: BackendServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "gw"
     assert provision(root, backend.url) == 0
     config_file = root / "etc/smartshelf/edge.toml"
     config = load_config(config_file)
+    assert_password_shown_once_and_only_its_hash_kept(capsys.readouterr().err, root, config.web.password)
     assert config.gateway.store_id == "store-042" and config.gateway.gateway_id == "gw-7"
     assert config.backend.url == backend.url and config.backend.token
     assert [d.display_id for d in config.displays] == ["d-g1s1"]
@@ -95,6 +99,7 @@ def test_provision_writes_identity_config_and_certificates(backend: BackendServe
     before = config_file.read_bytes()
     assert provision(root, backend.url) == 0
     assert config_file.read_bytes() == before
+    assert "dashboard password" not in capsys.readouterr().err  # the config was kept: nothing new to show
 
 
 def test_local_sections_are_kept(backend: BackendServer, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.config import parse_config
-from edge.ops.install import initial_config
+from edge.ops.install import initial_config, new_dashboard_password
 from edge.ops.tomlwrite import dumps
 from edge.ops.units import Layout
 
@@ -37,7 +37,7 @@ def test_round_trip(doc: dict[str, Any]) -> None:
 
 
 def test_gateway_config_round_trip() -> None:
-    data = tomllib.loads(initial_config(Layout(), "store-042", "gw-1", 8883))
+    data = tomllib.loads(initial_config(Layout(), "store-042", "gw-1", 8883, new_dashboard_password()[1]))
     data["displays"] = [{"display_id": "d-1", "gondola": 1, "shelf": 2}]
     data["presence"] = {"source": "mqtt-receivers", "receivers": {"rx-1": "1/2"}}
     text = dumps(data, "header line")
