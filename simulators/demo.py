@@ -14,10 +14,7 @@ The narrator only listens to MQTT, like any observer of the store would.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import subprocess
 import threading
 import time
 import webbrowser
@@ -26,20 +23,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import requests
 from rich.console import Console
-from rich.table import Table
 
 from backend.pgserver import PostgresServer
 from edge.config import DisplaySection, MqttSection
 from edge.events import ShelfId
 from edge.logging_setup import configure
 from edge.mqtt.topics import Topics
-from edge.sync.pull import keys_resource, synced_path
 from simulators.backend.server import BackendServer
 from simulators.bluez import BlueZStandIn, PrivateSystemBus, write_spec
 from simulators.broker import MosquittoBroker, free_port
 from simulators.demo_narrator import NAMES, Narrator, PlannedPick, plan_shoppers
+from simulators.demo_report import (
+    dashboard_state,
+    match_picks,
+    run_doctor,
+    summary_table,
+    uplift_report,
+    wait_for,
+    withdrawal_reached_gateway,
+)
 from simulators.demo_store import (
     CAMERA_SHELF,
     DASHBOARD_PASSWORD,
@@ -390,84 +393,10 @@ class Demo:
         return self._summary(narrator, picks, names, daemon, bridge)
 
     def _doctor(self, config: Path) -> None:
-        """What a technician would run on this gateway: ``shelf-edge doctor``, one line per check."""
-        proc = subprocess.run(
-            [ManagedProcess.console_script("shelf-edge"), "doctor", "--config", str(config), "--listen", "2"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **self.child_env},
-        )
-        self.doctor_exit = proc.returncode
-        report = "\n".join(f"  {line}" for line in (proc.stdout + proc.stderr).splitlines())
-        self.console.print(
-            "[bold]shelf-edge doctor[/], run by a technician while shoppers are in the store:\n" + report,
-        )
-
-    def _dashboard_state(self) -> str:
-        """What the technician's dashboard served at the end (``/api/state`` after logging in)."""
-        base = f"http://127.0.0.1:{self.dashboard_port}"
-        try:
-            with requests.Session() as session:
-                session.post(f"{base}/login", data={"password": DASHBOARD_PASSWORD}, timeout=5)
-                answer = session.get(f"{base}/api/state", timeout=5)
-                answer.raise_for_status()
-                self.dashboard_metrics = session.get(f"{base}/metrics", timeout=5).text
-                return answer.text
-        except requests.RequestException as exc:
-            self.console.print(f"[red]dashboard did not answer: {exc}[/]")
-            return ""
-
-    def _withdrawal_reached_gateway(self) -> float | None:
-        """Waits (until 15 s after the withdrawal) for the gateway's pulled keys to drop the customer."""
-        assert self.withdrawn_at is not None
-        shopper = self.installs[0].customer.shopper
-        data_dir = self.workdir / f"run-{self.run_started}" / "data"
-
-        def gone() -> bool:
-            day = dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
-            path = synced_path(data_dir, keys_resource(day))
-            try:
-                keys = json.loads(path.read_bytes())["keys"]
-            except (OSError, ValueError, KeyError):
-                return False
-            return all(k["shopper"] != shopper for k in keys)
-
-        if gone() or self._wait(gone, self.withdrawn_at + 15.0 - time.time()):  # long past: look once
-            # the file's time: when the gateway wrote the pull, not when this check noticed it
-            day = dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
-            written = synced_path(data_dir, keys_resource(day)).stat().st_mtime
-            self.withdrawal_reached_gateway_s = max(0.0, written - self.withdrawn_at)
-        return self.withdrawal_reached_gateway_s
+        self.doctor_exit = run_doctor(config, self.child_env, self.console)
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def _uplift_report(self) -> None:
-        """The run's offers against holdout: the backend's events through ``shelf-models uplift``."""
-        from edge.errors import EdgeError
-        from models.experiments.events_io import EventsError
-        from simulators.uplift.demo_report import write_demo_report
-
-        rules = Path(__file__).resolve().parents[1] / "edge" / "offers" / "example_rules.json"
-        try:
-            page = write_demo_report(
-                self.backend.store, STORE, self.catalogue_path, rules, self.run_dir / "uplift"
-            )
-        except (
-            EdgeError,
-            EventsError,
-            RuntimeError,
-            OSError,
-        ) as exc:  # the demo verdict does not depend on it
-            self.console.print(f"[red]uplift report not written: {exc}[/]")
-            return
-        self.console.print(f"uplift report of this run (offers against holdout): {page}")
+        return wait_for(predicate, timeout)
 
     def _summary(
         self,
@@ -487,54 +416,44 @@ class Demo:
         # Picks whose hand had left the shelf long enough before the end to be decided (about 3 s).
         picks = [p for p in picks if p.at + SETTLE_S <= time.time()]
         self.picks_made = picks
-        matched = attributed = 0
-        for pick in picks:
-            hit = next(
-                (
-                    b
-                    for b in basket
-                    if b["kind"] == "pick"
-                    and b["gondola"] == pick.shelf.gondola
-                    and b["shelf"] == pick.shelf.shelf
-                    and pick.at - 1.0 < float(b["t"]) < pick.at + 9.0
-                    and b["product_id"] == pick.product_id
-                ),
-                None,
-            )
-            if hit:
-                matched += 1
-                attributed += hit["shopper"] == pick.shopper
+        matched, attributed = match_picks(picks, basket)
         strangers = sum(1 for p in presence if p["shopper"] == "stranger") + sum(
             1 for b in basket if b.get("shopper") == "stranger"
         )
-        table = Table(title="demo summary")
-        table.add_column("what")
-        table.add_column("count", justify="right")
-        table.add_row("picks made by shoppers before the end (ground truth)", str(len(picks)))
-        table.add_row("picks detected with the right product", str(matched))
-        table.add_row("  ... attributed to the right shopper", str(attributed))
-        table.add_row("presence events (arrivals, departures)", str(len(presence)))
-        table.add_row("offers decided", str(len(offers)))
-        table.add_row("offers shown on displays (acknowledged)", str(len(shown)))
-        table.add_row(
-            f"events received by the central service ({self.args.database}, outbox -> HTTP)",
-            str(self.backend.store.event_count(STORE)),
-        )
-        table.add_row("non-enrolled phone seen anywhere", str(strangers))
+        rows = [
+            ("picks made by shoppers before the end (ground truth)", str(len(picks))),
+            ("picks detected with the right product", str(matched)),
+            ("  ... attributed to the right shopper", str(attributed)),
+            ("presence events (arrivals, departures)", str(len(presence))),
+            ("offers decided", str(len(offers))),
+            ("offers shown on displays (acknowledged)", str(len(shown))),
+            (
+                f"events received by the central service ({self.args.database}, outbox -> HTTP)",
+                str(self.backend.store.event_count(STORE)),
+            ),
+            ("non-enrolled phone seen anywhere", str(strangers)),
+        ]
         if self.withdrawn_at is not None:
-            reached = self._withdrawal_reached_gateway()
-            table.add_row(
-                "seconds from a withdrawal in the app to the gateway's keys without the customer",
-                "not within 15 s" if reached is None else f"{reached:.1f}",
+            reached = self.withdrawal_reached_gateway_s = withdrawal_reached_gateway(
+                self.workdir / f"run-{self.run_started}" / "data",
+                self.installs[0].customer.shopper,
+                self.withdrawn_at,
             )
+            rows.append(
+                (
+                    "seconds from a withdrawal in the app to the gateway's keys without the customer",
+                    "not within 15 s" if reached is None else f"{reached:.1f}",
+                )
+            )
+        table = summary_table(rows)
         c.print(table)
         self.daemon_alive_at_end = daemon.running and bridge.running
-        self.dashboard_json = self._dashboard_state()
+        self.dashboard_json, self.dashboard_metrics = dashboard_state(self.dashboard_port, c)
         daemon.stop()
         self.backend_events = self.backend.store.event_count(STORE)
         bridge.stop()
         c.print(f"[dim]logs: {daemon.log_path} and {bridge.log_path}[/]")
-        self._uplift_report()
+        uplift_report(self.backend.store, STORE, self.catalogue_path, self.run_dir, c)
         ok = matched > 0 and len(shown) > 0 and strangers == 0
         c.print(
             "[bold green]demo complete[/]"
