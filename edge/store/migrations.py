@@ -92,4 +92,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        41,
+        "sync status: when a pull round and a push last succeeded (the dashboard's store-status row)",
+        ("CREATE TABLE sync_status (what TEXT PRIMARY KEY, at REAL NOT NULL)",),
+    ),
 )

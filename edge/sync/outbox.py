@@ -27,6 +27,7 @@ import sqlite_utils
 
 from edge import telemetry
 from edge.sync.client import BackendClient, BackendError, BackendRejected
+from edge.sync.pull import SYNC_STATUS_UPSERT
 
 log = logging.getLogger("edge.sync.outbox")
 
@@ -124,6 +125,7 @@ class OutboxRelay:
                 "UPDATE outbox SET dead_at = ?, last_error = ? WHERE id = ?",
                 [(sent_at, reason, by_key[k]) for k, reason in rejected.items() if k in by_key],
             )
+            conn.execute(SYNC_STATUS_UPSERT, ("push", sent_at))
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -39,6 +39,12 @@ def synced_path(data_dir: Path, resource: str) -> Path:
     return data_dir / "sync" / (resource.replace("/", "-") + ".json")
 
 
+#: Records when a pull round ("pull") or a push ("push", edge/sync/outbox.py) last succeeded.
+SYNC_STATUS_UPSERT = (
+    "INSERT INTO sync_status (what, at) VALUES (?, ?) ON CONFLICT(what) DO UPDATE SET at = excluded.at"
+)
+
+
 @dataclass
 class SyncPuller:
     db: sqlite_utils.Database
@@ -80,6 +86,8 @@ class SyncPuller:
                 self.errors[resource] = str(exc)
                 log.warning("pull of %s failed: %s", resource, exc)
         self._forget_old_keys(day)
+        if not self.errors:  # every resource answered (changed, 304 or not published yet)
+            self.db.execute(SYNC_STATUS_UPSERT, ("pull", self.clock()))
         return changed
 
     def pull(self, resource: str) -> bool:

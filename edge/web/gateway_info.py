@@ -3,6 +3,7 @@ database and disk, read from files (read-only) so any process on the gateway can
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -40,21 +41,29 @@ def model_version(config: EdgeConfig) -> str | None:
     return None if version is None else str(version)
 
 
-def sync_backlog(config: EdgeConfig) -> int | None:
-    """Outbox rows not yet accepted by the backend (None when there is no database yet)."""
+def sync_state(config: EdgeConfig) -> dict[str, Any]:
+    """The gateway's sync with the central service, from its database (read-only): ``sync_backlog``
+    (outbox rows not yet accepted by the backend), ``last_pull_at`` and ``last_push_at`` (Unix times
+    of the last pull round every resource answered, and of the last batch the backend accepted;
+    None: never). All None when there is no database yet."""
+    state: dict[str, Any] = {"sync_backlog": None, "last_pull_at": None, "last_push_at": None}
     path = Path(config.gateway.data_dir) / DB_FILE
     if not path.exists():
-        return None
-    try:
+        return state
+    with contextlib.suppress(sqlite3.Error):  # being created or migrated: shown as unknown
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
         try:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
             where = "sent_at IS NULL" + (" AND dead_at IS NULL" if "dead_at" in columns else "")
-            return int(conn.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()[0])
+            state["sync_backlog"] = int(
+                conn.execute(f"SELECT count(*) FROM outbox WHERE {where}").fetchone()[0]
+            )
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_status'").fetchone():
+                done = dict(conn.execute("SELECT what, at FROM sync_status").fetchall())
+                state["last_pull_at"], state["last_push_at"] = done.get("pull"), done.get("push")
         finally:
             conn.close()
-    except sqlite3.Error:
-        return None
+    return state
 
 
 def gateway_facts(config: EdgeConfig) -> dict[str, Any]:
@@ -66,7 +75,9 @@ def gateway_facts(config: EdgeConfig) -> dict[str, Any]:
         "gateway_id": config.gateway.gateway_id,
         "software_version": __version__,
         "model_version": model_version(config),
-        "sync_backlog": sync_backlog(config),
+        "sync_configured": bool(config.backend.url),
+        "pull_interval_s": config.backend.pull_interval_s,
+        **sync_state(config),
         "disk_free_bytes": usage.free,
         "disk_total_bytes": usage.total,
     }

@@ -108,7 +108,9 @@ class DashboardApp:
             log.exception("dashboard: product name lookup failed")
         state["gateway"] = gateway_facts(self.config)
         state["gateway"]["mqtt_connected"] = self.mqtt.connected.is_set()
-        state["gateway"]["uptime_s"] = round(time.time() - self.started, 1)
+        now = time.time()
+        state["gateway"]["uptime_s"] = round(now - self.started, 1)
+        state["gateway"]["now"] = now  # the gateway's clock: the page's ages are measured against it
         if self.extra is not None:
             try:
                 state["gateway"].update(self.extra())

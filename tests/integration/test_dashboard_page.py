@@ -15,8 +15,14 @@ from edge.config import EdgeConfig, parse_config
 from edge.mqtt.client import MqttClient
 from edge.mqtt.payloads import BasketEventMessage, SampleBatchMessage, encode
 from edge.mqtt.topics import Topics
+from edge.store.db import open_database
+from edge.store.events_repo import EventStore
+from edge.sync.client import BackendClient
+from edge.sync.outbox import OutboxRelay
+from edge.sync.pull import SyncPuller
 from edge.web.live import UNTARED_BELOW_G
 from edge.web.server import DashboardHandle, start_dashboard
+from simulators.backend.server import BackendServer
 from simulators.broker import MosquittoBroker
 from tests.support import webdriver
 from tests.support.waiting import wait_until
@@ -93,6 +99,15 @@ def publish_traffic(config: EdgeConfig) -> None:
     client.stop()
 
 
+def login(browser: webdriver.Chromium, url: str) -> None:
+    browser.get(f"{url}/login")
+    browser.js(
+        "document.getElementById('password').value = arguments[0]; document.getElementById('login-form').submit()",
+        PASSWORD,
+    )
+    wait_until(lambda: browser.js("return location.pathname") == "/", 10, what="dashboard after login")
+
+
 def set_viewport(browser: webdriver.Chromium, width: int) -> None:
     browser._call("POST", "/window/rect", {"width": width, "height": 1000})
     inner = browser.js("return window.innerWidth")
@@ -115,12 +130,7 @@ def test_health_grid_names_and_untared_marker(
         g < UNTARED_BELOW_G for g in PLATES.values()
     ]
     with webdriver.Chromium() as browser:
-        browser.get(f"{handle.url}/login")
-        browser.js(
-            "document.getElementById('password').value = arguments[0]; document.getElementById('login-form').submit()",
-            PASSWORD,
-        )
-        wait_until(lambda: browser.js("return location.pathname") == "/", 10, what="dashboard after login")
+        login(browser, handle.url)
         wait_until(
             lambda: browser.js("return document.querySelectorAll('#event-table tbody tr').length") == 2,
             10,
@@ -140,6 +150,11 @@ def test_health_grid_names_and_untared_marker(
         )
         assert "not tared — run calibrate" in labels["1/2/2"], labels
         assert "tared" not in labels["1/2/1"] and "tared" not in labels["1/2/3"], labels
+        # No backend.url: the store-status row says sync is off (and the gateway has no database yet).
+        status = browser.js(
+            "return Array.from(document.querySelectorAll('#store-status td')).map(c => c.innerText)"
+        )
+        assert status[0].startswith("not configured (backend.url)") and status[3] == "no database yet", status
         for width in WIDTHS:
             set_viewport(browser, width)
             pairs = browser.js(
@@ -149,10 +164,57 @@ def test_health_grid_names_and_untared_marker(
                              ddTop: b.top, ddBottom: b.bottom, dtRight: a.right, ddLeft: b.left};
                    })"""
             )
-            assert len(pairs) == 6
+            assert len(pairs) == 5
             for p in pairs:
                 # the value is on the label's row (their boxes overlap vertically) and right of it
                 same_row = p["ddTop"] < p["dtBottom"] and p["dtTop"] < p["ddBottom"]
                 assert p["tag"] == "DD" and same_row and p["ddLeft"] >= p["dtRight"], (width, p)
             # kept for a look by eye when the CSS changes
             (tmp_path / f"dashboard-{width}.png").write_bytes(browser.screenshot())
+
+
+def test_store_status_row_shows_the_sync_with_the_central_service(
+    shared_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """A real pull round and a real push (2 of 3 events) against the central service, then the row:
+    reachable, when the pull and the push last succeeded, 1 event still unsent."""
+    data = tmp_path / "gw"
+    with BackendServer(tmp_path / "backend.db") as backend:
+        backend.add_token("gw-page-token", "gateway", "store-page")
+        config = parse_config(
+            {
+                "gateway": {"store_id": "store-page", "gateway_id": "gw-page", "data_dir": str(data)},
+                "mqtt": {"host": shared_broker.host, "port": shared_broker.port},
+                "web": {"host": "127.0.0.1", "port": 0, "password": PASSWORD, "health_report_interval_s": 0},
+                "backend": {"url": backend.url, "token": "gw-page-token"},
+            }
+        )
+        db = open_database(data / "edge.db")
+        events = EventStore(db)
+        for i in range(3):
+            events.append("basket", "pick", f"ev-{i}", time.time(), {"i": i})
+        client = BackendClient(backend.url, "store-page", "gw-page-token")
+        assert OutboxRelay(db, client, batch_size=2).drain_once() == 2
+        puller = SyncPuller(db, client, data)
+        puller.pull_all()
+        assert puller.errors == {}
+        handle = start_dashboard(config)
+        try:
+            with webdriver.Chromium() as browser:
+                login(browser, handle.url)
+                cells = wait_until(
+                    lambda: browser.js(
+                        "return Array.from(document.querySelectorAll('#store-status td'))"
+                        ".map(c => [c.innerText, c.className])"
+                    ),
+                    10,
+                    what="the store-status row",
+                )
+        finally:
+            handle.stop()
+            db.conn.close()
+    (central, ok), (pull, pull_ok), (push, push_ok), (unsent, _) = cells
+    assert (central, ok) == ("reachable", "ok"), cells
+    assert pull.endswith(" s ago)") and pull_ok == "ok", cells
+    assert push.endswith(" s ago)") and push_ok == "ok", cells
+    assert unsent == "1", cells

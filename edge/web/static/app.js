@@ -34,7 +34,6 @@ function facts(gw) {
     ["MQTT broker", gw.mqtt_connected ? "connected" : "DISCONNECTED", gw.mqtt_connected],
     ["Software", gw.software_version],
     ["Offer model", gw.model_version || "none"],
-    ["Sync backlog", gw.sync_backlog === null ? "no database yet" : gw.sync_backlog + " events", gw.sync_backlog === null || gw.sync_backlog < 1000],
     ["Disk free", (gw.disk_free_bytes / 2 ** 30).toFixed(1) + " GiB"],
     ["Uptime", Math.round(gw.uptime_s) + " s"],
   ];
@@ -48,6 +47,35 @@ function facts(gw) {
     return pair;
   }));
   document.getElementById("ident").textContent = "· store " + gw.store_id + " · " + gw.gateway_id;
+}
+
+function ago(t, now) {
+  // "14:02:07 (35 s ago)": the gateway's time of day and the age by the gateway's own clock.
+  const s = Math.max(0, Math.round(now - t));
+  const age = s < 120 ? s + " s" : s < 7200 ? Math.round(s / 60) + " min" : Math.round(s / 3600) + " h";
+  return clock(t) + " (" + age + " ago)";
+}
+
+function storeStatus(gw) {
+  // One row: the store's sync with the central service (edge/sync), read from the gateway database.
+  const table = document.getElementById("store-status");
+  if (!gw.sync_configured) {
+    fillTable(table, [[el("td", "not configured (backend.url): events stay on the gateway", "muted"), "–", "–",
+      gw.sync_backlog === null ? "no database yet" : gw.sync_backlog]]);
+    return;
+  }
+  const stale = (t) => t === null || gw.now - t > 3 * gw.pull_interval_s + 60;
+  const pull = gw.last_pull_at === null ? "never" : ago(gw.last_pull_at, gw.now);
+  const push = gw.last_push_at === null ? "never" : ago(gw.last_push_at, gw.now);
+  const backlog = gw.sync_backlog === null ? "no database yet" : String(gw.sync_backlog);
+  // A push is due only while events wait: an old last push with nothing unsent is fine.
+  const pushOk = !gw.sync_backlog || !stale(gw.last_push_at);
+  fillTable(table, [[
+    badge(!stale(gw.last_pull_at), "reachable", "NOT REACHED"),
+    el("td", pull, stale(gw.last_pull_at) ? "bad" : "ok"),
+    el("td", push, pushOk ? "ok" : "bad"),
+    el("td", backlog, gw.sync_backlog === null || gw.sync_backlog < 1000 ? "ok" : "bad"),
+  ]]);
 }
 
 function sparkline(p, cls, t1) {
@@ -110,6 +138,7 @@ function product(e) {
 
 function render(s) {
   facts(s.gateway);
+  storeStatus(s.gateway);
   fillTable(document.getElementById("shelves"), s.shelves.map((x) => [
     x.shelf, badge(x.connected, "connected", "DISCONNECTED"), x.firmware || "?", x.crc_errors, x.shoppers,
   ]));
