@@ -79,6 +79,11 @@ def test_demo_store_end_to_end_with_broker_restart(tmp_path_factory):
     assert any(e for e in state["events"])
     assert any(o["acknowledged"] for o in state["offers"])
     assert not any(i.customer.shopper in demo.dashboard_json for i in demo.installs)
+    # Its store-status row: the daemon's sync pulled and pushed during the run.
+    assert (
+        state["gateway"]["last_pull_at"] > demo.run_started
+        and state["gateway"]["last_push_at"] > demo.run_started
+    )
     # Events carry the catalogue's names; /metrics measured the daemon's latencies.
     assert any(e["name"] for e in state["events"])
     for histogram in ("sample_to_event", "decision", "offer_to_ack"):
