@@ -314,6 +314,26 @@ class CameraSection(Section):
     motion_min_fraction: float = Field(
         0.02, gt=0, le=1, description="Share of a lane's pixels that must change to send it to the model."
     )
+    aisle_side: Literal["bottom", "top", "left", "right"] = Field(
+        "bottom",
+        description="Side of the picture where shoppers stand (hands reach into the lanes from there).",
+    )
+    reach_depth: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="How far into a lane, from its aisle edge, motion must reach for an interaction to "
+        "count (share of the lane's depth; a shopper passing in the aisle does not reach it).",
+    )
+    field_labels_dir: Path | None = Field(
+        None,
+        description="Keep lane crops labelled by weight events here for fine-tuning the lane model "
+        "(crops only, never frames, never sent; off when absent). See edge/vision/README.md.",
+    )
+    field_labels_max_mb: float = Field(
+        200.0, gt=0, description="Most megabytes of field-label files kept; the oldest go first."
+    )
+    field_labels_days: float = Field(30.0, gt=0, description="Field-label files older than this are deleted.")
     debug_snapshots: bool = Field(
         False,
         description="Write blurred snapshots of interactions to snapshot_dir (off: no frame is ever stored).",

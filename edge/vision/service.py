@@ -70,6 +70,8 @@ class VisionService:
         if not self.stages:
             return event, ()
         decided, used = self.join.refine(event, candidates_near(planogram, event.shelf, event.plates))
+        for stage in self.stages:  # field labels: the event labels the lane crops around it
+            stage.label(decided)
         return decided, (("vision",) if used else ())
 
     def expired(self, now: float) -> list[LaneInteraction]:
