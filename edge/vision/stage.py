@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -32,6 +34,12 @@ from edge.vision.tracker import LaneObservation, LaneTracker, TrackerParams
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "picks" / "picks.onnx"
+
+
+class HealthRecorder(Protocol):
+    """edge.sync.releases.HealthMonitor: each model call's outcome, watched after a model switch."""
+
+    def record(self, ok: bool, latency_s: float) -> None: ...
 
 
 @dataclass(slots=True)
@@ -110,6 +118,7 @@ class CameraStage:
             self.snapshots = SnapshotWriter(self.camera, directory, self.layout)
         products = self.model.products
         self._product_ids: tuple[str | None, ...] = tuple(products) if products else (None,)
+        self.health: HealthRecorder | None = None  # set by the lane model's release manager
         log.info(
             "camera %s: %d lanes, %s model %s, %d products; frames are not stored%s",
             self.camera,
@@ -119,6 +128,11 @@ class CameraStage:
             len(products),
             "" if self.snapshots is None else " (except blurred debug snapshots)",
         )
+
+    def use_model(self, model: LaneModel) -> None:
+        """Switch to another lane model (a signed release): the next frame runs on it."""
+        self._product_ids = tuple(model.products) if model.products else (None,)
+        self.model = model
 
     def enable_field_labels(self, store: FieldLabelStore, keep_s: float = 20.0, every: int = 3) -> None:
         """Keep the last ``keep_s`` seconds of lane crops (every ``every``-th frame) so weight events
@@ -162,7 +176,15 @@ class CameraStage:
         if not run:
             return []
         self.stats.lanes_inferred += len(run)
-        scores = self.model.score(frame, self.layout, run)
+        started = time.perf_counter()
+        try:
+            scores = self.model.score(frame, self.layout, run)
+        except Exception:
+            if self.health is not None:
+                self.health.record(False, time.perf_counter() - started)
+            raise
+        if self.health is not None:
+            self.health.record(True, time.perf_counter() - started)
         best = scores.product.argmax(axis=1) if scores.product.shape[1] else np.zeros(len(run), np.int64)
         out = []
         for row, lane in enumerate(run):

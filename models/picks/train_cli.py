@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.sync.validate import write_golden
 from edge.vision.crops_file import CropFileError, CropSet, load_crops
+from edge.vision.lanes import CROP_SIZE, to_tensor
 from models.picks.mlp import CONTRACT, Mlp, pool_features
 
 DEFAULT_OUT = Path(__file__).parent
@@ -55,7 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lr", type=float, default=None, help="Learning rate (default 1e-3; 3e-4 fine-tuning)."
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="Directory for picks.onnx and manifest.json."
+        "--out",
+        type=Path,
+        default=None,
+        help="Directory for picks.onnx, manifest.json and golden.json (default models/picks/; "
+        "required with --from-field).",
     )
     parser.add_argument("--seed", type=int, default=7, help="Seed of initialisation and batches.")
     parser.add_argument(
@@ -81,8 +87,10 @@ def export(
     epochs: int,
     source: dict[str, object],
     metrics: dict[str, float],
+    golden_crop: np.ndarray,
 ) -> dict[str, object]:
-    """Write ``picks.onnx`` and ``manifest.json`` of a trained model into ``out``; the manifest."""
+    """Write ``picks.onnx``, ``manifest.json`` and ``golden.json`` (for a signed release, from
+    ``golden_crop``, a BGR lane crop) of a trained model into ``out``; the manifest."""
     recipe: dict[str, object] = {
         "trainer": "models.picks.mlp.Mlp (numpy, Adam, cosine lr 1e-3, batch 128)",
         **source,
@@ -106,7 +114,16 @@ def export(
         f"{source.get('val', 'VAL.npz')} --seed {seed} --epochs {epochs}",
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_lane_golden(out, golden_crop)
     return manifest
+
+
+def write_lane_golden(directory: Path, crop: np.ndarray) -> Path:
+    """``golden.json`` for a signed release (``shelf-models publish DIR --model picks``): one lane
+    crop, its values rounded to sixteenths (exact in float32, short in JSON), and the model's answers."""
+    x = np.zeros((1, 3, CROP_SIZE, CROP_SIZE), np.float32)
+    to_tensor(crop[None], x)
+    return write_golden(directory, MODEL_FILE, [{"crops": np.round(x * 16) / 16}])
 
 
 def train(
@@ -125,7 +142,7 @@ def train(
     model = Mlp(len(catalogue), seed)
     model.fit(x, train_set.hand, train_set.product, epochs=epochs, log=log)
     metrics = evaluate(model, xv, val_set.hand, val_set.product)
-    manifest = export(model, catalogue, out, seed, epochs, source, metrics)
+    manifest = export(model, catalogue, out, seed, epochs, source, metrics, val_set.crops[0])
     if log:
         print(
             f"validation: {metrics}; wrote {out / MODEL_FILE} ({manifest['bytes']} bytes) "
@@ -154,6 +171,9 @@ def load_field(directory: Path, catalogue: list[str]) -> CropSet:
 
 
 def fine_tune(args: argparse.Namespace) -> int:
+    if args.out is None:
+        print("error: --from-field needs --out DIR (the tuned model must not overwrite the bundled one)")
+        return 2
     base_path = args.base or DEFAULT_OUT / MODEL_FILE
     try:
         base, catalogue = Mlp.from_onnx(base_path, args.seed)
@@ -197,7 +217,9 @@ def fine_tune(args: argparse.Namespace) -> int:
     if val is not None:
         after["val"] = evaluate(base, pool_features(val.crops), val.hand, val.product)
     print(f"after: {after}", flush=True)
-    manifest = export(base, catalogue, args.out, args.seed, epochs, source, after["field_holdout"])
+    manifest = export(
+        base, catalogue, args.out, args.seed, epochs, source, after["field_holdout"], field.crops[0]
+    )
     manifest["validation_before"] = before
     manifest["validation_after"] = after
     manifest["command"] = (
@@ -215,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: give TRAIN.npz and VAL.npz, or --from-field DIR")
         return 2
     args.epochs = args.epochs or 30
+    args.out = args.out or DEFAULT_OUT
     try:
         train_set, catalogue = load_crops(args.train_crops)
         val_set, val_catalogue = load_crops(args.val_crops)

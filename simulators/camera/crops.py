@@ -50,17 +50,34 @@ def render_crops(
 ) -> CropSet:
     """Crops from ``scenarios`` random shelves of the catalogue, of the ``kinds`` of scenario in
     turn (by default all mixed: busy, two shoppers; never ``unseen``, kept for judging)."""
-    rng = random.Random(seed)
+    shelves = [
+        build_scenario(kinds[k % len(kinds)], catalogue, seed=seed * 1000 + k, reaches=16)
+        for k in range(scenarios)
+    ]
+    return scenario_crops(shelves, catalogue, random.Random(seed), per_reach, keep_empty)
+
+
+def scenario_crops(
+    scenarios: list[CameraScenario],
+    catalogue: list[str],
+    rng: random.Random,
+    per_reach: int = 6,
+    keep_empty: float = 0.35,
+    t_from: float = 0.0,
+) -> CropSet:
+    """Lane crops with their true labels from frames of ``scenarios`` at random times from ``t_from``
+    (JPEG round trip at a random quality, as from a camera)."""
     index = {p: i for i, p in enumerate(catalogue)}
     crops: list[np.ndarray] = []
     hands: list[int] = []
     products: list[int] = []
     buf = np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    for k in range(scenarios):
-        sc = build_scenario(kinds[k % len(kinds)], catalogue, seed=seed * 1000 + k, reaches=16)
+    for sc in scenarios:
         player = ScenarioPlayer(sc)
         layout = scenario_layout(sc)
         for t in sample_times(sc, rng, per_reach, background=20):
+            if t < t_from:
+                continue
             frame = player.frame_at(t)
             quality = rng.randrange(45, 95)
             ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
