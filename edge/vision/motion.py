@@ -141,10 +141,10 @@ class MotionGate:
         hits = np.flatnonzero(np.count_nonzero(moving, axis=across) >= DEPTH_MIN_PIXELS)
         if hits.size == 0:
             return 0.0
-        extent = moving.shape[0] if across == 1 else moving.shape[1]
+        extent = int(moving.shape[0] if across == 1 else moving.shape[1])
         if self.aisle_side in ("bottom", "right"):
-            return float(extent - hits[0]) / extent
-        return float(hits[-1] + 1) / extent
+            return float(extent - int(hits[0])) / extent
+        return float(int(hits[-1]) + 1) / extent
 
     def lane_changed(self, i: int) -> bool:
         """Whether lane ``i`` of the last frame differs from its picture without a hand."""

@@ -128,9 +128,9 @@ def render_files(
 ) -> tuple[Path, Path]:
     """Render training and validation crops (validation from other scenarios) into ``out``."""
     train, val = out / "train.npz", out / "val.npz"
-    more = {"kinds": kinds} if kinds else {}
-    save_crops(train, render_crops(catalogue, scenarios, seed, **more), catalogue)
-    save_crops(val, render_crops(catalogue, max(4, scenarios // 6), seed + 10_000, **more), catalogue)
+    mix = kinds or ("basic", "busy", "two-shoppers", "busy")
+    save_crops(train, render_crops(catalogue, scenarios, seed, kinds=mix), catalogue)
+    save_crops(val, render_crops(catalogue, max(4, scenarios // 6), seed + 10_000, kinds=mix), catalogue)
     return train, val
 
 

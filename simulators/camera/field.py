@@ -36,7 +36,9 @@ def collect(scenario: CameraScenario, model: Path, out: Path, workdir: Path, del
     """Run one scenario's gateway with field labels into ``out``; returns the crops labelled."""
     video = write_video(scenario, workdir / f"{scenario.name}-{scenario.seed}.avi")
     section = camera_section(scenario, str(video), camera_id=f"cam-{scenario.seed}")
-    source = OpenCvCapture(section.camera_id, str(video), section.width, section.height, section.fps, 0.0)
+    source = OpenCvCapture(
+        section.camera_id, str(video), section.width, section.height, section.fps, time_origin=0.0
+    )
     stage = CameraStage(section, model, source=source)
     store = FieldLabelStore(out, section.camera_id, list(stage.model.products))
     stage.enable_field_labels(store)
