@@ -101,11 +101,12 @@ class Gateway:
         )
         self.presence = PresenceService(config, self.mqtt, on_event=self.on_presence)
         self.presence.load_keys()
-        self.vision = VisionService(config.cameras)
+        released = active_release(config, "picks") if config.cameras else None
+        self.vision = VisionService(config.cameras, model=released / "picks.onnx" if released else None)
         self.fusion = BasketFusion()
         self.baskets = Baskets()
         self.offers: OfferStage | None = build_offer_stage(config, active_release(config))
-        self.releases = build_release_manager(config, self.offers)
+        self.releases = build_release_manager(config, self.offers, self.vision)
         if self.offers is not None:
             restored = self.offers.restore(self.db, self.clock() - 24 * 3600)
             log.info("offer caps and budgets restored from %d logged decisions", restored)

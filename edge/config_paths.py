@@ -71,6 +71,7 @@ ROLES: dict[str, PathRole] = {
         Role.READ_FILE, _EDGE, "correct the path, or remove it for the bundled model"
     ),
     "cameras[].snapshot_dir": PathRole(Role.WRITE_DIR, _EDGE, "create it, owned by the service user"),
+    "cameras[].field_labels_dir": PathRole(Role.WRITE_DIR, _EDGE, "create it, owned by the service user"),
     "database.held_spill_dir": PathRole(
         Role.WRITE_DIR, _EDGE, "correct the path, or remove the key to use the unit's RuntimeDirectory"
     ),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from edge.offers.decision import DecisionRecord
     from edge.offers.model import OfferModel
     from edge.offers.stock import StockChange, StockKeeper
+    from edge.vision.service import VisionService
 
 log = logging.getLogger("edge.wiring")
 
@@ -239,8 +240,11 @@ def offers_source(config: EdgeConfig, configured: Path | None, resource: str) ->
     return path if path.exists() else None
 
 
-def build_release_manager(config: EdgeConfig, stage: OfferStage | None) -> object | None:
-    """Signed model updates for the offer model, when a release signing key is configured."""
+def build_release_manager(
+    config: EdgeConfig, stage: OfferStage | None, vision: VisionService | None = None
+) -> object | None:
+    """Signed model updates for the offer model, and for the cameras' lane model when there are
+    cameras, when a release signing key is configured."""
     b = config.backend
     if b.url is None or b.release_public_key is None:
         return None
@@ -248,23 +252,44 @@ def build_release_manager(config: EdgeConfig, stage: OfferStage | None) -> objec
     from edge.offers.model import OfferModel
     from edge.store.db import open_database
     from edge.sync.release_meta import load_public_key
-    from edge.sync.releases import HealthMonitor, HealthPolicy, ReleaseManager
+    from edge.sync.releases import HealthMonitor, HealthPolicy, ReleaseManager, ReleaseManagers
 
-    return ReleaseManager[OfferModel](
-        db=open_database(config.gateway.data_dir / "edge.db"),
+    db = open_database(config.gateway.data_dir / "edge.db")
+    policy = HealthPolicy(b.health_window_s, b.health_max_error_rate, b.health_max_p99_ms)
+    offers = ReleaseManager[OfferModel](
+        db=db,
         data_dir=config.gateway.data_dir,
         model="offers",
         public_key=load_public_key(b.release_public_key),
         holder=stage.holder if stage is not None else ModelHolder(),
         loader=OfferModel.load,
         health=stage.health if stage is not None else HealthMonitor(),
-        policy=HealthPolicy(b.health_window_s, b.health_max_error_rate, b.health_max_p99_ms),
+        policy=policy,
     )
+    if vision is None or not vision.stages:
+        return offers
+    from edge.vision.model import LaneModel
+    from edge.vision.release import MODEL_FAMILY, LaneModelHolder, load_release
+
+    health = HealthMonitor()
+    for camera in vision.stages:
+        camera.health = health
+    lanes = ReleaseManager[LaneModel](
+        db=db,
+        data_dir=config.gateway.data_dir,
+        model=MODEL_FAMILY,
+        public_key=load_public_key(b.release_public_key),
+        holder=LaneModelHolder(vision.stages),
+        loader=load_release,
+        health=health,
+        policy=policy,
+    )
+    return ReleaseManagers([offers, lanes])
 
 
-def active_release(config: EdgeConfig) -> Path | None:
-    """The slot of the active signed offer-model release on disk, if any (before the manager exists)."""
-    root = config.gateway.data_dir / "models" / "offers"
+def active_release(config: EdgeConfig, model: str = "offers") -> Path | None:
+    """The slot of the active signed release of ``model`` on disk, if any (before the manager exists)."""
+    root = config.gateway.data_dir / "models" / model
     try:
         slot = json.loads((root / "active.json").read_text())["slot"]
     except FileNotFoundError:

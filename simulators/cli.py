@@ -45,6 +45,11 @@ COMMANDS: tuple[Command, ...] = (
         "Render lane crops of the simulated camera as training files for shelf-models train-picks.",
     ),
     Command(
+        "field-labels",
+        "simulators.camera.field",
+        "A simulated store's gateway collecting field labels (weight events label lane crops).",
+    ),
+    Command(
         "camera",
         "simulators.camera.serve",
         "Serve a simulated shelf camera as HTTP MJPEG (or write a video).",

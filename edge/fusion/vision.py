@@ -1,13 +1,18 @@
 """Weight events + camera lane interactions -> a better product and quantity decision. Pure core.
 
 Join: a LaneInteraction matches a WeightEvent on the same shelf when their time windows overlap
-(give or take ``join_slack_s``), the kinds agree (pick/return) and the lane's plate is within
-``plate_reach`` of a plate that changed.
+(give or take ``join_slack_s``), the kinds agree (pick/return) or the camera saw a touch, and the
+lane's plate is within ``plate_reach`` of a plate that changed. A touch says only where the hand
+went (which plate), not what it took: a camera that cannot tell a pick from a touch (textures it
+was not trained on) still settles a tie between neighbour plates whose products weigh nearly the
+same (issue 17: a 105.5 g item taken from plates 4-5 next to a 103.9 g one on plate 3, in an event
+whose plates were 3, 4 and 5).
 
 Decide: every (product, quantity) the planogram offers near the changed plates is scored by
   weight likelihood   Gaussian of |delta| against quantity x unit weight (sigma: 2 g + 2 %)
   x camera likelihood  the camera's confidence when it names this product, the rest shared evenly
-  x lane prior        1 when the product lies on the lane's plate, ``off_lane_prior`` otherwise
+  x lane prior        1 when the product lies on a plate a joined hand reached (any kind),
+                      ``off_lane_prior`` otherwise
   x quantity prior    ``extra_unit_prior`` per unit beyond the first.
 The weight fixes the quantity, the camera separates products of similar weight, the lane separates
 neighbours. The posterior of the best hypothesis is the decision's confidence.
@@ -66,7 +71,7 @@ def candidates_near(
 
 def joins(weight: WeightEvent, interaction: LaneInteraction, params: VisionFusionParams) -> bool:
     """True when ``interaction`` describes the same physical event as ``weight``."""
-    if interaction.shelf != weight.shelf or interaction.kind != weight.kind:
+    if interaction.shelf != weight.shelf or interaction.kind not in (weight.kind, "touch"):
         return False
     if interaction.t_end < weight.t_start - params.join_slack_s:
         return False
@@ -95,7 +100,7 @@ def decide(
     if not candidates:
         return weight
     grams = abs(weight.delta_g)
-    seen = [i for i in interactions if i.product_id is not None]
+    seen = [i for i in interactions if i.product_id is not None and i.kind == weight.kind]
     best_seen = max(seen, key=lambda i: i.confidence, default=None)
     plates = {i.plate for i in interactions} or set(weight.plates)
     others = max(1, len({c.product_id for c in candidates}) - 1)
@@ -129,9 +134,8 @@ class VisionJoin:
     _pending: dict[ShelfId, list[LaneInteraction]] = field(default_factory=dict)
 
     def add(self, interaction: LaneInteraction) -> None:
-        """Remember a camera interaction (touches carry no product change and are ignored)."""
-        if interaction.kind != "touch":
-            self._pending.setdefault(interaction.shelf, []).append(interaction)
+        """Remember a camera interaction (a touch only as where a hand went)."""
+        self._pending.setdefault(interaction.shelf, []).append(interaction)
 
     def refine(
         self, weight: WeightEvent, candidates: Sequence[Candidate]
@@ -144,10 +148,11 @@ class VisionJoin:
         return decide(weight, matched, candidates, self.params), matched
 
     def expired(self, now: float) -> list[LaneInteraction]:
-        """Interactions no weight event claimed within ``expire_s`` (``now`` from the data)."""
+        """Picks and returns no weight event claimed within ``expire_s`` (``now`` from the data);
+        unclaimed touches are dropped (they changed nothing)."""
         out: list[LaneInteraction] = []
         for shelf, pending in self._pending.items():
             keep = [i for i in pending if i.t_end >= now - self.params.expire_s]
-            out += [i for i in pending if i.t_end < now - self.params.expire_s]
+            out += [i for i in pending if i.t_end < now - self.params.expire_s and i.kind != "touch"]
             self._pending[shelf] = keep
         return out

@@ -373,3 +373,18 @@ class ReleaseManager(Generic[M]):
                 return
             self._reports.pop(0)
             self._save_reports()
+
+
+@dataclass
+class ReleaseManagers:
+    """Several model families kept up to date side by side (the offer model, the lane model)."""
+
+    managers: list[ReleaseManager[Any]]
+
+    def check(self, client: BackendClient) -> str | None:
+        outcomes = [m.check(client) for m in self.managers]
+        return ", ".join(f"{m.model} {o}" for m, o in zip(self.managers, outcomes, strict=True) if o) or None
+
+    def tick(self, client: BackendClient | None = None) -> str | None:
+        outcomes = [m.tick(client) for m in self.managers]
+        return ", ".join(f"{m.model} {o}" for m, o in zip(self.managers, outcomes, strict=True) if o) or None

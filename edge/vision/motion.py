@@ -9,16 +9,27 @@ taken only while it has been still for ``idle_frames`` and no visit is open in i
 ``empty_every`` frames, so it costs little). :meth:`MotionGate.lane_changed` says whether the lane
 now differs from that picture: after a hand left, "something changed in the lane" (an item gone or
 put back) is a signal that does not depend on the lane model.
+
+How deep the motion went (issue 17: shoppers passing in front of the shelf were most of the false
+interactions): for each lane with motion, :attr:`MotionGate.depth` is how far into the lane, from its
+aisle edge (``aisle_side``) towards the shelf's back, the deepest moving row (or column) lies, as a
+share of the lane's extent (0 at the aisle edge, 1 at the back). A hand reaching for a product goes
+deep; a shopper's back or a trolley passing in the aisle only grazes the aisle edge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
 
 from edge.vision.lanes import LaneLayout
+
+AisleSide = Literal["bottom", "top", "left", "right"]
+#: Moving pixels a row (or column) of a lane needs to count for the depth (one is noise).
+DEPTH_MIN_PIXELS = 2
 
 
 @dataclass(slots=True)
@@ -32,7 +43,11 @@ class MotionGate:
     empty_every: int = 5
     empty_rate: float = 0.2  # per update: the picture follows a still lane within ~2.5 s at 10 fps
     changed_fraction: float = 0.03  # of the lane's pixels, to count as changed
+    #: The picture's side where people stand (hands come in from there).
+    aisle_side: AisleSide = "bottom"
     lighting_resets: int = 0
+    #: Per lane, for the last frame: how deep into the lane motion reached (0 when it did not move).
+    depth: list[float] = field(init=False)
     _grey: np.ndarray = field(init=False)
     _small: np.ndarray = field(init=False)
     _background: np.ndarray = field(init=False)
@@ -58,6 +73,7 @@ class MotionGate:
         self._bg8 = np.zeros((h, w), np.uint8)
         self._empty = np.zeros((h, w), np.float32)
         self._idle = [0] * len(self.layout.boxes)
+        self.depth = [0.0] * len(self.layout.boxes)
         self._boxes, self._masks, self._areas, self._scratch = [], [], [], []
         for (x0, y0, x1, y1), mask in zip(self.layout.boxes, self.layout.masks, strict=True):
             box = (x0 // 2, y0 // 2, max(x0 // 2 + 1, x1 // 2), max(y0 // 2 + 1, y1 // 2))
@@ -92,6 +108,7 @@ class MotionGate:
         cv2.threshold(self._diff, self.threshold, 255, cv2.THRESH_BINARY, dst=self._mask)
         changed = cv2.countNonZero(self._mask) / self._mask.size
         if changed > self.lighting_fraction:
+            self.depth = [0.0] * len(self._boxes)
             self._background[:] = self._small
             self._empty[:] = self._small  # the lighting changed: so did every lane's picture
             self.lighting_resets += 1
@@ -103,8 +120,10 @@ class MotionGate:
             if moved >= self.min_fraction * self._areas[i]:
                 active.append(i)
                 self._idle[i] = 0
+                self.depth[i] = self._depth(self._scratch[i])
             else:
                 self._idle[i] += 1
+                self.depth[i] = 0.0
         cv2.accumulateWeighted(self._small, self._background, self.learn_rate)
         self._frame_no += 1
         if self._frame_no % self.empty_every == 0:
@@ -114,6 +133,18 @@ class MotionGate:
                         self._small[y0:y1, x0:x1], self._empty[y0:y1, x0:x1], self.empty_rate, mask=lane_mask
                     )
         return active
+
+    def _depth(self, moving: np.ndarray) -> float:
+        """How far from the aisle edge the deepest row/column with motion lies (0-1) in a lane's
+        moving-pixel mask."""
+        across = 1 if self.aisle_side in ("bottom", "top") else 0
+        hits = np.flatnonzero(np.count_nonzero(moving, axis=across) >= DEPTH_MIN_PIXELS)
+        if hits.size == 0:
+            return 0.0
+        extent = int(moving.shape[0] if across == 1 else moving.shape[1])
+        if self.aisle_side in ("bottom", "right"):
+            return float(extent - int(hits[0])) / extent
+        return float(int(hits[-1]) + 1) / extent
 
     def lane_changed(self, i: int) -> bool:
         """Whether lane ``i`` of the last frame differs from its picture without a hand."""

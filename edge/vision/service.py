@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from edge.config import CameraSection
 from edge.events import LaneInteraction, WeightEvent
@@ -34,8 +35,13 @@ class VisionService:
         cameras: Sequence[CameraSection],
         params: VisionFusionParams | None = None,
         stages: Sequence[CameraStage] | None = None,
+        model: Path | None = None,
     ) -> None:
-        self.stages = list(stages) if stages is not None else [CameraStage(section) for section in cameras]
+        """``model``: a lane model for every camera instead of each one's configured model (the
+        active signed release of the lane model, edge/vision/release.py)."""
+        self.stages = (
+            list(stages) if stages is not None else [CameraStage(section, model) for section in cameras]
+        )
         self.join = VisionJoin(params or VisionFusionParams())
         self.interactions = 0
         self._callback: Callable[[LaneInteraction], None] | None = None
@@ -70,6 +76,8 @@ class VisionService:
         if not self.stages:
             return event, ()
         decided, used = self.join.refine(event, candidates_near(planogram, event.shelf, event.plates))
+        for stage in self.stages:  # field labels: the event labels the lane crops around it
+            stage.label(decided)
         return decided, (("vision",) if used else ())
 
     def expired(self, now: float) -> list[LaneInteraction]:

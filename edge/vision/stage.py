@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from edge.config import CameraSection
-from edge.events import LaneInteraction, ShelfId
+from edge.events import LaneInteraction, ShelfId, WeightEvent
 from edge.vision.capture import CaptureStats, FrameSource, OpenCvCapture
+from edge.vision.field_labels import CropRing, LabelParams, label_event
+from edge.vision.field_store import FieldLabelStore
 from edge.vision.lanes import Lane, LaneLayout
 from edge.vision.model import LaneModel, load_lane_model
 from edge.vision.motion import MotionGate
@@ -30,6 +34,12 @@ from edge.vision.tracker import LaneObservation, LaneTracker, TrackerParams
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "picks" / "picks.onnx"
+
+
+class HealthRecorder(Protocol):
+    """edge.sync.releases.HealthMonitor: each model call's outcome, watched after a model switch."""
+
+    def record(self, ok: bool, latency_s: float) -> None: ...
 
 
 @dataclass(slots=True)
@@ -81,12 +91,26 @@ class CameraStage:
             section.fps,
             time_origin=time_origin,
         )
-        self.gate = MotionGate(self.layout, section.motion_threshold, section.motion_min_fraction)
+        self.gate = MotionGate(
+            self.layout, section.motion_threshold, section.motion_min_fraction, aisle_side=section.aisle_side
+        )
+        self.params = params or TrackerParams(reach_depth=section.reach_depth)
         self.trackers = [
-            LaneTracker(self.camera, lane.shelf, lane.plate, params or TrackerParams())
-            for lane in self.layout.lanes
+            LaneTracker(self.camera, lane.shelf, lane.plate, self.params) for lane in self.layout.lanes
         ]
         self.stats = StageStats()
+        self.ring: CropRing | None = None
+        self.labels: FieldLabelStore | None = None
+        if section.field_labels_dir is not None:
+            self.enable_field_labels(
+                FieldLabelStore(
+                    section.field_labels_dir,
+                    self.camera,
+                    list(self.model.products),
+                    section.field_labels_max_mb,
+                    section.field_labels_days,
+                )
+            )
         self._stopped = False
         self.snapshots: SnapshotWriter | None = None
         if section.debug_snapshots:
@@ -94,6 +118,7 @@ class CameraStage:
             self.snapshots = SnapshotWriter(self.camera, directory, self.layout)
         products = self.model.products
         self._product_ids: tuple[str | None, ...] = tuple(products) if products else (None,)
+        self.health: HealthRecorder | None = None  # set by the lane model's release manager
         log.info(
             "camera %s: %d lanes, %s model %s, %d products; frames are not stored%s",
             self.camera,
@@ -103,6 +128,28 @@ class CameraStage:
             len(products),
             "" if self.snapshots is None else " (except blurred debug snapshots)",
         )
+
+    def use_model(self, model: LaneModel) -> None:
+        """Switch to another lane model (a signed release): the next frame runs on it."""
+        self._product_ids = tuple(model.products) if model.products else (None,)
+        self.model = model
+
+    def enable_field_labels(self, store: FieldLabelStore, keep_s: float = 20.0, every: int = 3) -> None:
+        """Keep the last ``keep_s`` seconds of lane crops (every ``every``-th frame) so weight events
+        can label them (:meth:`label`) into ``store``."""
+        slots = max(8, round(keep_s * self.section.fps / every))
+        self.ring = CropRing(self.layout, slots, every)
+        self.labels = store
+
+    def label(self, event: WeightEvent) -> int:
+        """Label the lane crops around a weight event (field labels); returns how many were kept."""
+        if self.ring is None or self.labels is None:
+            return 0
+        labelled = label_event(
+            self.ring, event, self.model.products, LabelParams(reach_depth=self.params.reach_depth)
+        )
+        self.labels.add(labelled)
+        return labelled.size
 
     @property
     def capture_stats(self) -> CaptureStats:
@@ -115,15 +162,29 @@ class CameraStage:
         busy = {i for i, tr in enumerate(self.trackers) if tr.active}
         moving = self.gate.update(frame, busy)
         if len(moving) >= max(3, (len(self.trackers) + 1) // 2):
-            moving = []  # half the lanes at once: a shopper passing in front, not a hand in a lane
+            # Half the lanes at once: a shopper passing in front, not hands; only lanes where the
+            # motion reached deep into the lane (a hand reaching past the shopper) stay.
+            moving = [i for i in moving if self.gate.depth[i] >= self.params.reach_depth]
             self.stats.wide_motion += 1
         self.stats.lanes_gated_in += len(moving)
         moved = set(moving)
+        if self.ring is not None:
+            self.ring.push(
+                t, frame, [self.gate.depth[i] if i in moved else 0.0 for i in range(len(self.trackers))]
+            )
         run = sorted(moved | busy)
         if not run:
             return []
         self.stats.lanes_inferred += len(run)
-        scores = self.model.score(frame, self.layout, run)
+        started = time.perf_counter()
+        try:
+            scores = self.model.score(frame, self.layout, run)
+        except Exception:
+            if self.health is not None:
+                self.health.record(False, time.perf_counter() - started)
+            raise
+        if self.health is not None:
+            self.health.record(True, time.perf_counter() - started)
         best = scores.product.argmax(axis=1) if scores.product.shape[1] else np.zeros(len(run), np.int64)
         out = []
         for row, lane in enumerate(run):
@@ -136,6 +197,7 @@ class CameraStage:
                 product_id=self._product_ids[k] if k < len(self._product_ids) else None,
                 product_p=float(scores.product[row, k]) if scores.product.shape[1] else 0.0,
                 moving=lane in moved,
+                depth=self.gate.depth[lane] if lane in moved else 0.0,
             )
             tracker = self.trackers[lane]
             ending = tracker.active and lane not in moved  # only then can this frame end a visit
@@ -176,3 +238,5 @@ class CameraStage:
         """Ask ``run`` to end after the current frame (a blocked read ends within its timeout)."""
         self._stopped = True
         self.source.close()
+        if self.labels is not None:
+            self.labels.flush()

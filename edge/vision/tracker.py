@@ -15,6 +15,9 @@ Visits always close (issue 17: on real cameras a lane model that had only seen t
   has let go of it (``exit_frames`` below ``exit_p``) or the lane has been still for ``still_s``;
 - a visit also ends when the lane has shown no motion for ``still_s``: a hand in a lane moves, a
   model that sees one in a motionless lane is not believed;
+- a visit whose motion never reached ``reach_depth`` into the lane from its aisle edge is dropped:
+  a hand taking or touching a product goes deep, a shopper passing in the aisle only grazes the
+  lane's aisle edge;
 - at the end, "something changed in the lane" (the stage compares the lane with its learned picture
   of the lane without a hand) is a signal of its own: a pick or return in a lane where nothing
   changed is reported as a touch.
@@ -40,6 +43,8 @@ class LaneObservation:
     product_p: float
     #: Whether the motion gate saw movement in the lane in this frame.
     moving: bool = True
+    #: How deep into the lane (0 aisle edge - 1 back of the shelf) that movement reached.
+    depth: float = 1.0
 
     @property
     def p_hand(self) -> float:
@@ -62,6 +67,9 @@ class TrackerParams:
     max_visit_s: float = 20.0
     #: A visit ends, and a capped lane re-arms, after this long without motion in the lane.
     still_s: float = 3.0
+    #: A visit is reported only if motion in it reached this deep into the lane (share of the lane
+    #: from its aisle edge): a hand reaching for a product does, a shopper passing in the aisle not.
+    reach_depth: float = 0.35
 
 
 @dataclass(slots=True)
@@ -86,6 +94,8 @@ class LaneTracker:
     #: Visits closed by the cap or by stillness (counted for the operator).
     capped: int = 0
     stilled: int = 0
+    #: Visits dropped because motion never reached ``reach_depth`` into the lane.
+    shallow: int = 0
 
     @property
     def active(self) -> bool:
@@ -143,6 +153,9 @@ class LaneTracker:
     def _close(self, frames: list[LaneObservation], changed: bool | None) -> LaneInteraction | None:
         p = self.params
         if len(frames) < p.min_frames:
+            return None
+        if max(f.depth for f in frames) < p.reach_depth:  # nothing reached into the shelf
+            self.shallow += 1
             return None
         third = max(1, len(frames) // 3)
         first, last = frames[:third], frames[-third:]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -58,6 +59,23 @@ class Mlp:
             np.float32
         )
         self.params["bp"] = np.zeros(self.n_products, np.float32)
+
+    @classmethod
+    def from_onnx(cls, path: Path, seed: int) -> tuple[Mlp, list[str]]:
+        """The weights and catalogue of a picks model this class exported (to fine-tune it)."""
+        model = onnx.load(str(path))
+        meta = {p.key: p.value for p in model.metadata_props}
+        if meta.get("smartshelf.contract") != CONTRACT:
+            raise ValueError(f"{path} is not a {CONTRACT} model")
+        products = [str(p) for p in json.loads(meta["smartshelf.products"])]
+        weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        mlp = cls(len(products), seed)
+        missing = sorted(set(mlp.params) - set(weights))
+        wrong = sorted(k for k in mlp.params if k in weights and weights[k].shape != mlp.params[k].shape)
+        if missing or wrong:
+            raise ValueError(f"{path} is not this MLP: missing {missing}, other shapes {wrong}")
+        mlp.params = {k: weights[k].astype(np.float32).copy() for k in mlp.params}
+        return mlp, products
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         acts = [x]

@@ -33,7 +33,7 @@ from edge.vision.model import load_lane_model
 from edge.vision.stage import DEFAULT_MODEL, CameraStage
 from simulators.camera.loadcells import SHELF, planogram_of, plate_samples
 from simulators.camera.mjpeg import write_video
-from simulators.camera.scenario import SCENARIOS, CameraScenario, build_scenario
+from simulators.camera.scenario import SCENARIOS, CameraScenario, Reach, build_scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,48 @@ class Score:
     #: no reach of the scenario in their lane, per minute.
     longest_visit_s: float = 0.0
     false_per_min: float = 0.0
+    #: Camera only: share of the scenario's reaches (touches too) with an interaction in their lane.
+    reach_recall: float = 0.0
+    #: Counts behind the figures (pooled over seeds by :func:`pooled`).
+    matched: int = 0
+    correct: int = 0
+    credited: int = 0
+    false: int = 0
+    reaches: int = 0
+    reaches_found: int = 0
+    minutes: float = 0.0
+
+
+def pooled(rows: list[Score]) -> Score:
+    """One row of the same scenario and system over several seeds (figures from summed counts)."""
+    truth = sum(r.truth for r in rows)
+    reported = sum(r.reported for r in rows)
+    matched = sum(r.matched for r in rows)
+    correct = sum(r.correct for r in rows)
+    credited = sum(r.credited for r in rows)
+    false = sum(r.false for r in rows)
+    reaches = sum(r.reaches for r in rows)
+    found = sum(r.reaches_found for r in rows)
+    minutes = sum(r.minutes for r in rows)
+    return Score(
+        rows[0].scenario,
+        rows[0].system,
+        truth,
+        reported,
+        round(2 * matched / max(1, truth + reported), 3),
+        round(correct / max(1, truth), 3),
+        round(credited / max(1, matched), 3),
+        longest_visit_s=max(r.longest_visit_s for r in rows),
+        false_per_min=round(false / minutes, 2) if minutes else 0.0,
+        reach_recall=round(found / max(1, reaches), 3),
+        matched=matched,
+        correct=correct,
+        credited=credited,
+        false=false,
+        reaches=reaches,
+        reaches_found=found,
+        minutes=round(minutes, 3),
+    )
 
 
 def camera_section(scenario: CameraScenario, source: str, camera_id: str = "cam-1") -> CameraSection:
@@ -158,6 +200,21 @@ def score(scenario: CameraScenario, system: str, reported: list[Reported], slack
         round(f1, 3),
         round(correct / max(1, len(truth)), 3),
         round(credited / max(1, tp), 3),
+        matched=tp,
+        correct=correct,
+        credited=credited,
+        minutes=round(scenario.duration_s / 60.0, 3),
+    )
+
+
+def overlaps(
+    scenario: CameraScenario, reach: Reach, interaction: LaneInteraction, slack: float = 1.0
+) -> bool:
+    """Whether a camera interaction is in the reach's lane (plate) and overlaps it in time."""
+    return (
+        scenario.plates[reach.lane] == interaction.plate
+        and interaction.t_end >= reach.t0 - slack
+        and interaction.t_start <= reach.t_end + slack
     )
 
 
@@ -171,25 +228,29 @@ def score_scenario(scenario: CameraScenario, model: Path, workdir: Path) -> list
     ]
     weight = [attribute(scenario, w) for w in weights]
     longest = max((i.t_end - i.t_start for i in seen), default=0.0)
-    false = [
-        i
-        for i in seen
-        if not any(
-            scenario.plates[r.lane] == i.plate and i.t_end >= r.t0 - 1.0 and i.t_start <= r.t_end + 1.0
-            for r in scenario.reaches
-        )
-    ]
+    false = [i for i in seen if not any(overlaps(scenario, r, i) for r in scenario.reaches)]
+    found = sum(1 for r in scenario.reaches if any(overlaps(scenario, r, i) for i in seen))
     cam = replace(
         score(scenario, "camera", camera),
         longest_visit_s=round(longest, 2),
         false_per_min=round(len(false) / (scenario.duration_s / 60.0), 2),
+        reach_recall=round(found / max(1, len(scenario.reaches)), 3),
+        false=len(false),
+        reaches=len(scenario.reaches),
+        reaches_found=found,
     )
     return [score(scenario, "weight", weight), cam, score(scenario, "fused", fuse(scenario, weights, seen))]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all", help="Scenario to score.")
-    parser.add_argument("--seed", type=int, default=1, help="Scenario seed.")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="Scenario seed(s); with several, each figure is pooled over the seeds' scenarios.",
+    )
     parser.add_argument("--reaches", type=int, default=24, help="Reaches per scenario.")
     parser.add_argument(
         "--model", type=Path, default=DEFAULT_MODEL, help="Lane model (picks or YOLO contract)."
@@ -206,19 +267,25 @@ def run(args: argparse.Namespace) -> int:
     rows: list[Score] = []
     with tempfile.TemporaryDirectory(prefix="score-vision-") as tmp:
         for name in names:
-            rows += score_scenario(
-                build_scenario(name, catalogue, args.seed, args.reaches), args.model, Path(tmp)
-            )
+            per_seed = [
+                score_scenario(build_scenario(name, catalogue, seed, args.reaches), args.model, Path(tmp))
+                for seed in args.seed
+            ]
+            rows += [pooled([seeded[k] for seeded in per_seed]) for k in range(len(per_seed[0]))]
     if args.json:
         for s in rows:
             print(json.dumps(asdict(s)))
         return 0
     print(
         f"{'scenario':<16}{'system':<8}{'truth':>6}{'reported':>9}{'F1':>7}{'product acc':>12}{'shopper acc':>12}"
-        f"{'longest':>9}{'false/min':>10}"
+        f"{'longest':>9}{'false/min':>10}{'reach recall':>13}{'minutes':>9}"
     )
     for s in rows:
-        extra = f"{s.longest_visit_s:>8.1f}s{s.false_per_min:>10.2f}" if s.system == "camera" else ""
+        extra = (
+            f"{s.longest_visit_s:>8.1f}s{s.false_per_min:>10.2f}{s.reach_recall:>13.3f}{s.minutes:>9.1f}"
+            if s.system == "camera"
+            else ""
+        )
         print(
             f"{s.scenario:<16}{s.system:<8}{s.truth:>6}{s.reported:>9}{s.f1:>7.3f}{s.product_accuracy:>12.3f}"
             f"{s.attribution_accuracy:>12.3f}{extra}"

@@ -44,6 +44,7 @@ def test_join_needs_same_shelf_kind_time_and_nearby_plate() -> None:
     w = weight(-400.0)
     assert joins(w, seen("TEA"), VisionJoin().params)
     assert not joins(w, seen("TEA", kind="return"), VisionJoin().params)
+    assert joins(w, seen(None, kind="touch"), VisionJoin().params)  # where the hand went
     assert not joins(w, seen("TEA", t=30.0), VisionJoin().params)
     assert not joins(w, seen("TEA", plate=6), VisionJoin().params)
 
@@ -51,12 +52,29 @@ def test_join_needs_same_shelf_kind_time_and_nearby_plate() -> None:
 def test_vision_join_consumes_matched_interactions_and_expires_the_rest() -> None:
     join = VisionJoin()
     join.add(seen("COFFEE"))
-    join.add(seen(None, kind="touch"))  # ignored: a touch changes nothing
+    join.add(seen(None, kind="touch"))  # joined as where the hand went, names no product
     join.add(seen("JAM", plate=4, t=40.0))
+    join.add(seen(None, plate=5, kind="touch", t=41.0))
     decided, used = join.refine(weight(-404.0), CANDIDATES)
-    assert decided.product_id == "COFFEE" and len(used) == 1
+    assert decided.product_id == "COFFEE" and len(used) == 2
     assert join.expired(45.0) == []
-    assert [i.product_id for i in join.expired(60.0)] == ["JAM"]
+    assert [i.product_id for i in join.expired(60.0)] == ["JAM"]  # an unclaimed touch is dropped
+
+
+def test_the_plate_the_camera_saw_a_hand_reach_settles_a_tie_between_neighbour_plates() -> None:
+    """Issue 17's real pick: a 105.5 g item taken from plates 4-5, a 103.9 g one on plate 3, and
+    the event's plates were 3, 4 and 5. The camera (unsure what was taken: a touch) saw the hand at 4."""
+    candidates = [
+        Candidate("NEIGHBOUR", 3, 103.9),
+        Candidate("TAKEN", 4, 105.5),
+        Candidate("TAKEN", 5, 105.5),
+    ]
+    event = WeightEvent(10.0, 11.0, SHELF, (3, 4, 5), -104.6, "pick", None, 1, 0.5)
+    alone = decide(event, [], candidates)
+    assert alone.product_id == "NEIGHBOUR" and alone.confidence < 0.4  # weight alone: the wrong one
+    decided = decide(event, [seen(None, plate=4, kind="touch")], candidates)
+    assert decided.product_id == "TAKEN" and decided.confidence > 0.6
+    assert decide(event, [seen(None, plate=3, kind="touch")], candidates).product_id == "NEIGHBOUR"
 
 
 def test_candidates_come_from_the_planogram_around_the_changed_plates() -> None:

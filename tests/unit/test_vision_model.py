@@ -12,10 +12,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge.events import ShelfId
+from edge.vision.crops_file import CropFileError, load_crops
 from edge.vision.lanes import LaneLayout, grid_lanes
 from edge.vision.model import ModelContractError, PicksModel, YoloModel, decode_yolo, load_lane_model
 from edge.vision.stage import DEFAULT_MODEL
-from models.picks.crops import CropFileError, load_crops
 from models.picks.train_cli import train
 from simulators.camera.crops import render_files
 

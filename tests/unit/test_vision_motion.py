@@ -54,6 +54,34 @@ def test_a_shopper_passing_in_the_aisle_stays_out_of_the_lanes(setup) -> None:
     assert gate.update(renderer.render([], [Occluder(160, 230, 70, 30, (40, 40, 40))])) == []
 
 
+def test_motion_depth_tells_a_reach_from_a_shopper_grazing_the_aisle_edge(setup) -> None:
+    renderer, layout = setup
+    gate = MotionGate(layout)
+    gate.update(renderer.render([]))
+    x = sum(renderer.geometry.lane_x(2)) / 2
+    assert 2 in gate.update(renderer.render([Arm(x, 80, x, 2, (200, 40, 40))]))
+    reach = gate.depth[2]
+    assert reach > 0.5  # the hand is two thirds of the way up the lane
+    gate = MotionGate(layout)
+    gate.update(renderer.render([]))
+    moving = gate.update(renderer.render([], [Occluder(120, 210, 60, 70, (40, 40, 40))]))
+    assert moving and max(gate.depth[i] for i in moving) < 0.3  # a back in the aisle, up to the rail
+
+
+def test_depth_follows_the_aisle_side(setup) -> None:
+    renderer, layout = setup
+    frame = renderer.render([]).copy()
+    x = sum(renderer.geometry.lane_x(2)) / 2
+    reach = renderer.render([Arm(x, 80, x, 2, (200, 40, 40))]).copy()
+    depths = {}
+    for side in ("bottom", "top"):
+        gate = MotionGate(layout, aisle_side=side)
+        gate.update(frame)
+        gate.update(reach)
+        depths[side] = gate.depth[2]
+    assert depths["bottom"] > 0.5 and depths["top"] == pytest.approx(1.0, abs=0.05)
+
+
 def test_crops_and_tensor_follow_the_contract(setup) -> None:
     renderer, layout = setup
     frame = renderer.render([], noise=False)

@@ -90,3 +90,18 @@ def test_a_pick_in_a_lane_that_looks_unchanged_is_a_touch() -> None:
         for k, (e, h) in enumerate(states)
     ]
     assert [(i.kind, i.product_id) for i in out if i is not None] == [("touch", None)]
+
+
+def test_a_visit_whose_motion_never_reached_into_the_shelf_is_dropped() -> None:
+    """A shopper passing in the aisle grazes the lanes' aisle edge; a hand reaches in."""
+    shallow, deep = tracker(), tracker()
+    states = [EMPTY] * 6 + [HOLD] * 6 + [NONE] * 3
+    for k, (e, h) in enumerate(states):
+        assert shallow.observe(LaneObservation(k / 15, e, h, "A", 0.9, depth=0.2)) is None
+    assert shallow.shallow == 1 and not shallow.active
+    depths = [0.1, 0.3, 0.6, 0.7, 0.5, 0.3] * 2 + [0.0] * 3  # one arm, in and out
+    out = [
+        deep.observe(LaneObservation(k / 15, e, h, "A", 0.9, depth=d))
+        for k, ((e, h), d) in enumerate(zip(states, depths, strict=True))
+    ]
+    assert [(i.kind, i.product_id) for i in out if i is not None] == [("pick", "A")]

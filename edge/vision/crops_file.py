@@ -1,5 +1,6 @@
 """Training crops for the picks model, as files: the trainer reads them, whoever renders or
-collects them writes them (the simulator's ``shelf-sim render-crops``; field labels later).
+collects them writes them (the simulator's ``shelf-sim render-crops``; the gateway's field labels,
+edge/vision/field_store.py).
 
 File: a numpy ``.npz`` with ``crops`` [N, 64, 64, 3] uint8 BGR lane crops (edge.vision.lanes), ``hand``
 [N] int64 (0 no hand, 1 empty hand, 2 hand holding an item), ``product`` [N] int64 (index into
@@ -9,11 +10,13 @@ Central training never imports the simulator.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge.atomic_file import write_atomic
 from edge.vision.lanes import CROP_SIZE
 
 
@@ -32,16 +35,17 @@ class CropSet:
     product: np.ndarray  # [N] int64: product index, -1 when not holding
 
 
-def save_crops(path: Path, crops: CropSet, products: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            crops=crops.crops,
-            hand=crops.hand,
-            product=crops.product,
-            products=np.array(products, dtype=str),
-        )
+def save_crops(path: Path, crops: CropSet, products: list[str], mode: int = 0o644) -> None:
+    """Write a crops file atomically (a crash leaves the old file or the new one, never half)."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        crops=crops.crops,
+        hand=crops.hand,
+        product=crops.product,
+        products=np.array(products, dtype=str),
+    )
+    write_atomic(path, buf.getvalue(), mode)
 
 
 def load_crops(path: Path) -> tuple[CropSet, list[str]]:
