@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import CameraSection, LaneSection
+from edge.config_camera import CameraSection, LaneSection
 from edge.events import ShelfId
 from edge.ops.tomlwrite import dumps
 from simulators.camera.mjpeg import MjpegCamera

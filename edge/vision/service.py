@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edge.config import CameraSection
+from edge.config_camera import CameraSection
 from edge.events import LaneInteraction, WeightEvent
 from edge.fusion.vision import VisionFusionParams, VisionJoin, candidates_near
 from edge.sensing.planogram import Planogram

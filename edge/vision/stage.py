@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.config import CameraSection
+from edge.config_camera import CameraSection
 from edge.events import LaneInteraction, ShelfId, WeightEvent
 from edge.vision.capture import CaptureStats, FrameSource, OpenCvCapture
 from edge.vision.field_labels import CropRing, LabelParams, label_event

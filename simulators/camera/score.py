@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from edge.config import CameraSection, LaneSection
+from edge.config_camera import CameraSection, LaneSection
 from edge.events import LaneInteraction, WeightEvent
 from edge.fusion.core import BasketFusion
 from edge.fusion.vision import VisionJoin, candidates_near

@@ -52,7 +52,7 @@ def test_lanes_from_a_calibrated_camera_and_the_plates_3d_corners() -> None:
     0.2 m x 0.3 m rectangle at z = 0 and projects to the rectangle the pinhole model says."""
     from pydantic import ValidationError
 
-    from edge.config import CameraSection
+    from edge.config_camera import CameraSection
 
     f = 200.0
     calibration = {
