@@ -140,28 +140,29 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
     lines = ds.dataset(str(chain / "transactions"), format="parquet", partitioning="hive").count_rows()
     emit(f"{customers}.lines", lines, "lines")
     tx = str(chain / "transactions")
-    spark_build = measure(
-        [*cli, "build", "--engine", "spark", "--transactions", tx, "--out", str(folder / "model")],
-        args.limit,
-        folder / "spark-build.log",
-    )
-    report(f"{customers}.spark_build", spark_build, lines)
-    profiles = measure(
-        [
-            *cli,
-            "chain-profiles",
-            "--model",
-            str(folder / "model"),
-            "--transactions",
-            tx,
-            "--out",
-            str(folder / "profiles"),
-        ],
-        args.limit,
-        folder / "spark-profiles.log",
-    )
-    report(f"{customers}.spark_profiles", profiles, lines)
-    if args.local_limit <= 0:
+    if "spark" in args.engines:
+        spark_build = measure(
+            [*cli, "build", "--engine", "spark", "--transactions", tx, "--out", str(folder / "model")],
+            args.limit,
+            folder / "spark-build.log",
+        )
+        report(f"{customers}.spark_build", spark_build, lines)
+        profiles = measure(
+            [
+                *cli,
+                "chain-profiles",
+                "--model",
+                str(folder / "model"),
+                "--transactions",
+                tx,
+                "--out",
+                str(folder / "profiles"),
+            ],
+            args.limit,
+            folder / "spark-profiles.log",
+        )
+        report(f"{customers}.spark_profiles", profiles, lines)
+    if "local" not in args.engines or args.local_limit <= 0:
         return
     csv_path = folder / "tx.csv"
     if not csv_path.exists():
@@ -218,6 +219,9 @@ def main() -> int:
         type=float,
         default=3600.0,
         help="Seconds for the local profiles job (neighbours among all customers; 0: skip).",
+    )
+    parser.add_argument(
+        "--engines", nargs="+", choices=("spark", "local"), default=["spark", "local"], help="Engines to run."
     )
     args = parser.parse_args()
     for customers in args.customers:
