@@ -21,10 +21,11 @@ from pyspark.sql import functions as F
 
 from edge.offers.model import MANIFEST_FILE, MODEL_FILE
 from models.jobs.session import SparkSettings, start_spark
-from models.jobs.statistics import load_statistics, statistics_frames, write_statistics
+from models.jobs.statistics import StatisticsFrames, load_statistics, statistics_frames, write_statistics
 from models.jobs.transactions import read_lines
-from models.offers.build import BuildResult, write_model
+from models.offers.build import PROFILE_METHOD, BuildResult, profile_params, write_model
 from models.offers.method import Params
+from models.offers.neighbours import TifuParams
 
 
 def params_from(model_dir: Path | None) -> Params:
@@ -36,23 +37,38 @@ def params_from(model_dir: Path | None) -> Params:
     return Params(**{k: v for k, v in stored.items() if k in names})
 
 
-def summary(lines: DataFrame, products_in_model: int, source: str) -> dict[str, Any]:
-    """The manifest's ``training`` block (one aggregation over baskets; a handful of numbers back)."""
-    baskets = lines.groupBy("basket_id").agg(
-        F.min_by("customer_id", "line").alias("customer_id"),
-        F.min_by("t", "line").alias("t"),
-        F.countDistinct("product_id").alias("size"),
-    )
+def profiles_from(model_dir: Path | None) -> TifuParams:
+    """The profile constants of an earlier model's manifest (TIFU-KNN's defaults without one)."""
+    if model_dir is None:
+        return TifuParams()
+    stored = json.loads((model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    return profile_params(stored) or TifuParams()
+
+
+def median_size(baskets: DataFrame) -> int:
+    """The local engine's ``sizes[len // 2]`` (upper median), exact, from the histogram of basket sizes
+    (a few hundred rows at most: sizes, not baskets)."""
+    histogram = baskets.groupBy(F.size("products").alias("size")).count().orderBy("size")
+    counts = [(int(r["size"]), int(r["count"])) for r in histogram.toLocalIterator()]
+    total, seen = sum(c for _, c in counts), 0
+    for size, count in counts:
+        seen += count
+        if seen > total // 2:
+            return size
+    return 0
+
+
+def summary(frames: StatisticsFrames, products_in_model: int, source: str) -> dict[str, Any]:
+    """The manifest's ``training`` block from the basket table (a handful of numbers back)."""
+    baskets = frames.baskets
     row = baskets.agg(
         F.count("*").alias("baskets"),
-        F.countDistinct("customer_id").alias("customers"),
         F.sum(F.when(F.col("customer_id").isNull(), 1).otherwise(0)).alias("guest_baskets"),
-        F.sum("size").alias("lines"),
-        F.percentile_approx("size", 0.5, 10_000).alias("median_basket_items"),
+        F.sum(F.size("products")).alias("lines"),
         F.min("t").alias("first"),
         F.max("t").alias("last"),
     ).first()
-    products = lines.select("product_id").distinct().count()
+    customers = baskets.filter(F.col("customer_id").isNotNull()).groupBy("customer_id").count().count()
     assert row is not None
 
     def iso(t: float | None) -> str | None:
@@ -63,11 +79,11 @@ def summary(lines: DataFrame, products_in_model: int, source: str) -> dict[str, 
     return {
         "source": source,
         "baskets": int(row["baskets"]),
-        "customers": int(row["customers"]),
+        "customers": customers,
         "guest_baskets": int(row["guest_baskets"] or 0),
         "lines": int(row["lines"] or 0),
-        "median_basket_items": int(row["median_basket_items"] or 0),
-        "products_seen": products,
+        "median_basket_items": median_size(baskets),
+        "products_seen": frames.products_seen,
         "products_in_model": products_in_model,
         "first": iso(row["first"]),
         "last": iso(row["last"]),
@@ -79,11 +95,12 @@ def build_spark(
     out: str | Path,
     params: Params | None = None,
     settings: SparkSettings | None = None,
+    tifu: TifuParams | None = None,
 ) -> BuildResult:
     """Transactions (CSV or Parquet, file or folder) -> the offer model in ``out``."""
     params = params or Params()
     spark = start_spark(settings or SparkSettings.from_env("shelf-models build"))
-    lines = read_lines(spark, transactions).cache()
+    lines = read_lines(spark, transactions)
     frames = statistics_frames(lines, params)
     if frames.n_baskets == 0:
         raise ValueError("no baskets to build from")
@@ -92,9 +109,10 @@ def build_spark(
     with tempfile.TemporaryDirectory(prefix=".statistics-", dir=out.parent) as work:
         write_statistics(frames, Path(work))
         stats = load_statistics(Path(work), params.neighbours)
-    info = summary(lines, stats.size, Path(transactions).name)
+    info = summary(frames, stats.size, Path(transactions).name)
     tuning = {"tuned": False, "engine": "spark", "reason": "constants from --params-from or the defaults"}
-    manifest = write_model(out, stats, params, info, {"tuning": tuning})
+    profiles = {"method": PROFILE_METHOD, **(tifu or TifuParams()).as_dict()}
+    manifest = write_model(out, stats, params, info, {"tuning": tuning, "profiles": profiles})
     onnx.checker.check_model(str(out / MODEL_FILE))
-    lines.unpersist()
+    frames.baskets.unpersist()
     return BuildResult(out, manifest)

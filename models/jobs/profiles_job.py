@@ -1,9 +1,11 @@
 """``shelf-models chain-profiles``: shopper profiles for every customer, written per store (Spark).
 
 Extract: TX lines (CSV or Parquet; optionally the in-store export and the enrolment table, joined
-into one history by ``customers.purchase_history``); transform: ``customers.profiles`` with the
-model's ``decay``, laid out per store; load: JSON lines under ``out/store=S/`` (one object per
-shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile document).
+into one history by ``customers.purchase_history``); transform: the profiles the model's manifest
+names (``models.jobs.neighbour_profiles`` for TIFU-KNN models, ``customers.profiles`` with the
+model's ``decay`` for older ones), laid out per store; load: JSON lines under ``out/store=S/`` (one
+object per shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile
+document).
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from edge.offers.model import MANIFEST_FILE
 from models.jobs.customers import profiles, purchase_history, store_profiles
+from models.jobs.neighbour_profiles import POOL_SIZE, neighbour_profiles, per_store, store_baskets
 from models.jobs.session import SparkSettings, start_spark
 from models.jobs.transactions import check_lines, read_raw, typed_lines
+from models.offers.build import profile_params
 from models.offers.transactions import TransactionsError
 
 
@@ -46,7 +51,7 @@ def history_lines(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", required=True, type=Path, help="Offer model directory (its decay is used)."
+        "--model", required=True, type=Path, help="Offer model directory (its profiles block is used)."
     )
     parser.add_argument(
         "--transactions", required=True, type=Path, help="TX lines: CSV or Parquet, file or folder."
@@ -58,6 +63,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--enrolment", type=Path, default=None, help="Enrolment table: pseudonym,customer_id."
     )
     parser.add_argument("--out", required=True, type=Path, help="Folder for store=S/ JSON lines.")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=POOL_SIZE,
+        help="Most customers among whom a customer's neighbours are searched (a home store is split above).",
+    )
+
+
+def profiles_per_store(
+    lines: DataFrame, manifest: dict[str, Any], enrolment: DataFrame | None, pool_size: int = POOL_SIZE
+) -> DataFrame:
+    """Typed lines -> store, shopper, items, weights, n_baskets: the profiles the manifest names."""
+    params = profile_params(manifest)
+    if params is None:  # a model from before the neighbour profiles: decayed repurchase shares
+        decay = float(manifest["params"]["decay"])
+        return lines.transform(profiles(decay)).transform(store_profiles(lines, enrolment))
+    baskets = store_baskets(lines).persist()
+    return baskets.transform(neighbour_profiles(params, pool_size)).transform(per_store(baskets, enrolment))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,15 +88,16 @@ def run(args: argparse.Namespace) -> int:
         print("shelf-models chain-profiles: --instore and --enrolment go together")
         return 2
     try:
-        decay = float(json.loads((args.model / MANIFEST_FILE).read_text(encoding="utf-8"))["params"]["decay"])
+        manifest = json.loads((args.model / MANIFEST_FILE).read_text(encoding="utf-8"))
         spark = start_spark(SparkSettings.from_env("shelf-models chain-profiles"))
-        lines = history_lines(spark, args.transactions, args.instore, args.enrolment).cache()
+        lines = history_lines(spark, args.transactions, args.instore, args.enrolment)
         enrolment = read_table(spark, args.enrolment) if args.enrolment is not None else None
-        per_store = lines.transform(profiles(decay)).transform(store_profiles(lines, enrolment))
+        per_store = profiles_per_store(lines, manifest, enrolment, args.pool_size)
         per_store.write.mode("overwrite").partitionBy("store").json(str(args.out))
     except (OSError, KeyError, ValueError, TransactionsError) as exc:
         print(f"shelf-models chain-profiles: {exc}")
         return 1
     written = spark.read.json(str(args.out)).groupBy().count().first()
-    print(f"wrote {written[0] if written else 0} store profiles to {args.out} (decay {decay})")
+    method = (manifest.get("profiles") or {}).get("method", "decayed repurchase share")
+    print(f"wrote {written[0] if written else 0} store profiles to {args.out} ({method})")
     return 0

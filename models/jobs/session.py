@@ -10,6 +10,7 @@ session computes in UTC so that timestamps mean the same on every machine.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,6 +55,9 @@ def start_spark(settings: SparkSettings) -> SparkSession:
     elif not _under_spark_submit():
         builder = builder.master("local[*]")
         builder = builder.config("spark.driver.memory", settings.driver_memory)
+    if settings.master is not None or not _under_spark_submit():
+        # Python workers (the profiles' pools) run this interpreter, with this environment's packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),

@@ -85,10 +85,11 @@ def _run_spark(args: argparse.Namespace) -> int:
             "shelf-models build: --engine spark takes --transactions (no --online-retail, no --max-baskets)"
         )
         return 2
-    from models.jobs.build_job import build_spark, params_from
+    from models.jobs.build_job import build_spark, params_from, profiles_from
 
     try:
-        result = build_spark(args.transactions, args.out, params_from(args.params_from))
+        params, tifu = params_from(args.params_from), profiles_from(args.params_from)
+        result = build_spark(args.transactions, args.out, params, tifu=tifu)
     except (OSError, TransactionsError, ValueError, KeyError) as exc:
         print(f"shelf-models build: {exc}")
         return 1

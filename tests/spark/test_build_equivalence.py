@@ -54,6 +54,7 @@ def test_build_writes_the_same_model_and_rankings(
     assert remote["items"] == local["items"]
     assert remote["params"] == local["params"]
     assert remote["training"] == local["training"]
+    assert remote["profiles"] == local["profiles"]  # the chain-profiles job reads this block
     a, b = OfferModel.load(tmp_path / "local"), OfferModel.load(tmp_path / "spark")
     baskets = read_transactions(retail_slice)
     for basket in baskets[::15]:
