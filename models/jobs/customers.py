@@ -149,6 +149,7 @@ def store_profiles(lines: DataFrame, enrolment: DataFrame | None = None) -> Tran
             out = out.join(keys, on="customer_id", how="inner").withColumnRenamed("pseudonym", "shopper")
         else:
             out = out.withColumn("shopper", F.col("customer_id"))
-        return out.select("store", "shopper", "items", "weights", "n_baskets")
+        segments = ["segments"] if "segments" in out.columns else []  # from segments.with_segments
+        return out.select("store", "shopper", "items", "weights", "n_baskets", *segments)
 
     return transform

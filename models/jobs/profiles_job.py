@@ -3,7 +3,8 @@
 Extract: TX lines (CSV or Parquet; optionally the in-store export and the enrolment table, joined
 into one history by ``customers.purchase_history``); transform: ``customers.profiles`` with the
 model's ``decay``, laid out per store; load: JSON lines under ``out/store=S/`` (one object per
-shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile document).
+shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile document; with
+``--segments``, each customer's ``segments`` from ``shelf-models segments``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 
 from edge.offers.model import MANIFEST_FILE
 from models.jobs.customers import profiles, purchase_history, store_profiles
+from models.jobs.segments import with_segments
 from models.jobs.session import SparkSettings, start_spark
 from models.jobs.transactions import check_lines, read_raw, typed_lines
 from models.offers.transactions import TransactionsError
@@ -57,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--enrolment", type=Path, default=None, help="Enrolment table: pseudonym,customer_id."
     )
+    parser.add_argument(
+        "--segments", type=Path, default=None, help="Output of shelf-models segments (customer_id, segment)."
+    )
     parser.add_argument("--out", required=True, type=Path, help="Folder for store=S/ JSON lines.")
 
 
@@ -69,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
         spark = start_spark(SparkSettings.from_env("shelf-models chain-profiles"))
         lines = history_lines(spark, args.transactions, args.instore, args.enrolment).cache()
         enrolment = read_table(spark, args.enrolment) if args.enrolment is not None else None
-        per_store = lines.transform(profiles(decay)).transform(store_profiles(lines, enrolment))
+        profile = lines.transform(profiles(decay))
+        if args.segments is not None:
+            profile = profile.transform(with_segments(read_table(spark, args.segments)))
+        per_store = profile.transform(store_profiles(lines, enrolment))
         per_store.write.mode("overwrite").partitionBy("store").json(str(args.out))
     except (OSError, KeyError, ValueError, TransactionsError) as exc:
         print(f"shelf-models chain-profiles: {exc}")

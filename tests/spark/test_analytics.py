@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pyspark.sql import Row, SparkSession
 
+from edge.offers.profile import Profile
 from models.jobs.repurchase import labelled, predict
 from models.jobs.synth_fit import DAY
 from models.jobs.value import BgNbd, rfm
@@ -132,3 +133,38 @@ def test_segments_follow_the_documented_rules(spark: SparkSession) -> None:
         ("fresh", 1.0, 1, "new"),
         ("gone", 98.0, 1, "lapsed"),
     ]
+
+
+def test_segments_ride_along_with_store_profiles(spark: SparkSession) -> None:
+    from models.jobs.customers import store_profiles
+    from models.jobs.segments import with_segments
+
+    lines = spark.createDataFrame(
+        [
+            Row(
+                basket_id=f"b{i}",
+                customer_id=c,
+                store="s1",
+                t=1.0,
+                line=i,
+                product_id="p",
+                quantity=1.0,
+                price=1.0,
+            )
+            for i, c in enumerate(("c1", "c2"))
+        ]
+    )
+    profile = spark.createDataFrame(
+        [Row(customer_id=c, n_baskets=1, items=["p"], weights=[1.0]) for c in ("c1", "c2")]
+    )
+    segments = spark.createDataFrame([Row(customer_id="c1", segment="champions")])
+    rows = (
+        profile.transform(with_segments(segments))
+        .transform(store_profiles(lines))
+        .orderBy("shopper")
+        .collect()
+    )
+    assert [(r["shopper"], r["segments"]) for r in rows] == [("c1", ["champions"]), ("c2", None)]
+    # the gateway reads the JSON line as a profile: the segment, or none (unknown)
+    docs = [Profile.from_dict({k: v for k, v in r.asDict().items() if v is not None}) for r in rows]
+    assert [d.segments for d in docs] == [frozenset({"champions"}), frozenset()]
