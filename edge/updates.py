@@ -5,7 +5,7 @@ The documents, as the backend serves them (see edge/sync/README.md and backend/)
 - ``planogram``: ``{"rows": [{"product_id", "name", "gondola", "shelf", "plate", "unit_weight_g", "price"}, ...]}``
 - ``catalogue``: ``{"rows": [<one object per catalogue CSV row, same column names>, ...]}``
 - ``campaigns``: the offer rules document (``edge.offers.rules.OfferRules``: rules, campaigns, experiment)
-- ``profiles``: ``{"<shopper>": {"items": [...], "weights": [...], "n_baskets": n}, ...}`` of this store
+- ``profiles``: ``{"<shopper>": {"items": [...], "weights": [...], "n_baskets": n, "segments": [...]}, ...}`` of this store
 - ``customer-keys``: the keys file document of ``edge.presence.keys`` for this store and day
 
 A document that does not validate is refused with a clear log line and the stage keeps what it had:

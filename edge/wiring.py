@@ -180,21 +180,23 @@ class OfferStage:
         started = time.perf_counter()
         try:
             # without offers consent the shopper's profile and basket are not even looked at
+            profile = self.profiles.get(event.shopper) if consent else None
             candidates = (
                 model.candidates(
                     basket,
-                    self.profiles.get(event.shopper),
+                    profile,
                     k=self.engine.rules.rules.candidates,
                     within=self.engine.offerable(event.shelf),
                 )
                 if consent
                 else []
             )
+            segments = profile.segments if profile is not None else frozenset()
             decision = self.engine.decide(
                 event,
                 basket,
                 candidates,
-                DecisionContext(display=display, shelf=event.shelf, consent=consent),
+                DecisionContext(display=display, shelf=event.shelf, consent=consent, segments=segments),
             )
         except Exception:
             self.health.record(False, time.perf_counter() - started)

@@ -4,14 +4,16 @@ The daemon, on each basket event of a known shopper::
 
     candidates = model.candidates(basket=basket, profile=profile, k=rules.rules.candidates,
                                   within=engine.offerable(event.shelf))
-    decision = engine.decide(event, basket, candidates, DecisionContext(display=..., shelf=event.shelf))
+    decision = engine.decide(event, basket, candidates,
+                             DecisionContext(display=..., shelf=event.shelf, segments=profile.segments))
     log decision.record.to_dict(); publish decision.offer when it is not None
 
 Steps: group (universal holdout, experiment holdout or variant; held-out shoppers are still
 decided for, for the counterfactual, under their shadow variant's mixture, and their offer is an
 exposure that is recorded and followed but not shown) -> consent and per-shopper caps -> hard filters per candidate (catalogue, already
 held, excluded or sensitive, live stock on this or a nearby gondola, same-offer gap, per-product
-cap, campaign budgets in offers and money) -> ranking by expected value (acceptance x money margin
+cap, campaign budgets in offers and money; a campaign that names customer segments counts only
+for a shopper whose profile puts them in one: ``Campaign.reaches``) -> ranking by expected value (acceptance x money margin
 after discount x campaign weight) or relevance -> a mixture policy (:mod:`edge.offers.policy`):
 best offer, or (novelty_share) the best new product, or (upsell_share) the up-sell of the product
 just picked, or (explore_share, at least the exploration floor) a uniform pick among the top few;
@@ -24,15 +26,15 @@ cover, take the general path here, the reference the fast path is tested against
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
 from edge.events import BasketEvent, ShelfId
 from edge.offers.candidates import Candidate, CandidateList, columns
 from edge.offers.catalogue import Catalogue, Product
-from edge.offers.experiments import HELD_OUT_GROUPS, Assignment, assign
+from edge.offers.experiments import HELD_OUT_GROUPS
 from edge.offers.filters import Info
 from edge.offers.indexed import RECORD_CANDIDATES, IndexedPath, Ranked, upsell_fits, upsell_order
+from edge.offers.output import DecisionOutput
 from edge.offers.policy import Why, choose, make_offer, with_floor
 from edge.offers.records import Decision, DecisionContext, DecisionRecord, Option
 from edge.offers.rules import Campaign, OfferRules, Variant
@@ -41,12 +43,11 @@ from edge.offers.state import OfferState
 __all__ = ["Decision", "DecisionContext", "DecisionRecord", "OfferEngine", "Option"]
 
 SHOWN = ("offered", "held-out")
-GROUP_CACHE = 65536
 
 _Survivor = tuple[Product, float, float, float, Campaign | None, float, bool]  # Option's fields
 
 
-class OfferEngine(IndexedPath):
+class OfferEngine(IndexedPath, DecisionOutput):
     """Decides one offer per basket event; keeps caps and budgets in memory (``restore`` after restart).
 
     ``rules`` and ``catalogue`` may be replaced at any time (backend updates): every cache derived
@@ -90,7 +91,7 @@ class OfferEngine(IndexedPath):
         self._campaign_scope = [
             (c, frozenset(c.products), frozenset(x.lower() for x in c.categories)) for c in rules.campaigns
         ]
-        self._groups: dict[str, Assignment] = {}
+        self._groups = {}
         self._reset_catalogue_caches()
 
     @property
@@ -150,15 +151,17 @@ class OfferEngine(IndexedPath):
         extra = set(context.held)  # held beyond the basket: other products in hand, this event's
         if event.product_id:
             extra.add(event.product_id)
+        segments = context.segments if self._targeting else frozenset()  # campaigns look at them
         ranking = None
         if type(candidates) is CandidateList:
             ranking = self._indexed(
-                decision_id, shopper, t, context.shelf, basket, extra, candidates, variant, event.product_id
-            )
+                decision_id, shopper, t, context.shelf, basket, extra, candidates, variant, event.product_id,
+                segments,
+            )  # fmt: skip
         if ranking is None:
             held = extra.union(basket)
             ranking = self._general(
-                decision_id, shopper, t, context.shelf, held, candidates, variant, event.product_id
+                decision_id, shopper, t, segments, context.shelf, held, candidates, variant, event.product_id
             )
         choice, ranked_ids, keys, scores, summary = ranking
         if choice is None:
@@ -191,6 +194,7 @@ class OfferEngine(IndexedPath):
         decision_id: str,
         shopper: str,
         t: float,
+        segments: frozenset[str],
         shelf: ShelfId,
         held: set[str],
         candidates: Sequence[Candidate | str],
@@ -200,8 +204,14 @@ class OfferEngine(IndexedPath):
         """Filters and ranking for any candidate list (the reference the fast path must equal)."""
         filtered: dict[str, int] = {}
         relevance = variant.ranking == "relevance"
-        order, survivor, new = self._options(shopper, t, shelf, held, candidates, filtered, relevance)
-        novel = self._novel(shopper, t, shelf, held, order, filtered) if variant.novelty_share > 0 else []
+        order, survivor, new = self._options(
+            shopper, t, segments, shelf, held, candidates, filtered, relevance
+        )
+        novel = (
+            self._novel(shopper, t, segments, shelf, held, order, filtered)
+            if variant.novelty_share > 0
+            else []
+        )
         order.sort()  # best first; equal keys keep the model's order
         top_n = variant.explore_top
         ranked = [Option._make(survivor(i)) for _, i, _ in order[:top_n]]
@@ -213,7 +223,7 @@ class OfferEngine(IndexedPath):
         best_novel = min(novel, key=lambda o: (-o.key(variant), o.product.product_id)) if novel else None
         upsell = None
         if variant.upsell_share > 0 and picked is not None:
-            upsell = self._upsell(picked, shopper, t, shelf, held)
+            upsell = self._upsell(picked, shopper, t, segments, shelf, held)
         head = order[:RECORD_CANDIDATES]
         return (
             choose(decision_id, variant, ranked, best_novel, upsell)
@@ -225,7 +235,9 @@ class OfferEngine(IndexedPath):
             tuple(sorted(filtered.items())),
         )
 
-    def _upsell(self, picked: str, shopper: str, t: float, shelf: ShelfId, held: set[str]) -> Option | None:
+    def _upsell(
+        self, picked: str, shopper: str, t: float, segments: frozenset[str], shelf: ShelfId, held: set[str]
+    ) -> Option | None:
         """The up-sell of ``picked`` (the product just picked) at ``shelf``: of the products this shelf
         may offer in the same category and not sensitive, those that pass every filter and
         :func:`upsell_fits` (higher price, at most ``upsell_max_price_ratio`` times it, more money
@@ -240,7 +252,7 @@ class OfferEngine(IndexedPath):
         for pid, (product, _, _, _) in infos.items():
             if product.category != base.category:
                 continue
-            found = self._eligible(pid, shopper, t, static, held, {})
+            found = self._eligible(pid, shopper, t, segments, static, held, {})
             if found is None:
                 continue
             option = self._option(found[0], found[1], r.upsell_acceptance, 0.0, found[0].new)
@@ -270,6 +282,7 @@ class OfferEngine(IndexedPath):
         product_id: str,
         shopper: str,
         t: float,
+        segments: frozenset[str],
         static: frozenset[str],
         held: set[str],
         filtered: dict[str, int],
@@ -290,7 +303,7 @@ class OfferEngine(IndexedPath):
         ):
             reason = "product-cap"
         elif self._campaign_scope:
-            campaign, spent = self._campaign(product, shopper, t)
+            campaign, spent = self._campaign(product, shopper, t, segments)
             if campaign is None and not self.rules.rules.organic_offers:
                 reason = "budget" if spent else "no-campaign"
         elif not self.rules.rules.organic_offers:
@@ -313,6 +326,7 @@ class OfferEngine(IndexedPath):
         self,
         shopper: str,
         t: float,
+        segments: frozenset[str],
         shelf: ShelfId,
         held: set[str],
         candidates: Sequence[Candidate | str],
@@ -359,7 +373,7 @@ class OfferEngine(IndexedPath):
                 weight = r.organic_weight
                 campaign: Campaign | None = None
                 if covered:
-                    campaign, spent = self._campaign(product, shopper, t)
+                    campaign, spent = self._campaign(product, shopper, t, segments)
                     if campaign is not None:
                         discount = campaign.discount_pct / 100.0
                         value = max(0.0, product.price * (product.margin - discount))
@@ -398,6 +412,7 @@ class OfferEngine(IndexedPath):
         self,
         shopper: str,
         t: float,
+        segments: frozenset[str],
         shelf: ShelfId,
         held: set[str],
         order: list[tuple[float, int, str]],
@@ -411,95 +426,9 @@ class OfferEngine(IndexedPath):
         for product in new:  # new products this shelf cannot offer are no candidates (not counted)
             if product.product_id in ranked:
                 continue
-            found = self._eligible(product.product_id, shopper, t, static, held, filtered)
+            found = self._eligible(product.product_id, shopper, t, segments, static, held, filtered)
             if found is not None:
                 result.append(
                     self._option(found[0], found[1], self.rules.rules.novelty_acceptance, 0.0, True)
                 )
         return result
-
-    # ------------------------------------------------------------------ output
-    def _shelf_name(self, shelf: ShelfId) -> str:
-        hot = self._name_hot
-        if hot[0] is shelf:
-            return hot[1]
-        name = self._shelf_names.get(shelf)
-        if name is None:
-            name = self._shelf_names[shelf] = str(shelf)
-        self._name_hot = (shelf, name)
-        return name
-
-    def _group(self, shopper: str) -> Assignment:
-        """The shopper's group: universal holdout, experiment holdout or a variant (with the
-        exploration floor applied); deterministic, so cached per shopper."""
-        group = self._groups.get(shopper)
-        if group is None:
-            if len(self._groups) >= GROUP_CACHE:
-                self._groups.clear()
-            group = assign(self._rules.experiment, shopper, self._rules.universal_holdout)
-            group = Assignment(
-                group.experiment_id,
-                group.group,
-                group.bucket,
-                None if group.variant is None else self._variants[group.variant.name],
-                None if group.shadow is None else self._variants[group.shadow.name],
-            )
-            self._groups[shopper] = group
-        return group
-
-    def _decision_id(self, event: BasketEvent) -> str:
-        hot = self._name_hot
-        shelf = hot[1] if hot[0] is event.shelf else self._shelf_name(event.shelf)
-        key = f"{event.event_id}|{event.shopper}|{event.t!r}|{event.product_id}|{shelf}"
-        return "d-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-
-    def _record(
-        self,
-        decision_id: str,
-        event: BasketEvent,
-        shopper: str,
-        context: DecisionContext,
-        group: Assignment | None,
-        outcome: str,
-        chosen: str | None = None,
-        arm: str | None = None,
-        propensity: float = 0.0,
-        campaign_id: str | None = None,
-        candidates: tuple[str, ...] = (),
-        keys: tuple[float, ...] = (),
-        filtered: tuple[tuple[str, int], ...] = (),
-        scores: tuple[float, ...] = (),
-        mixture: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
-        explore_top: int = 0,
-        novel: str | None = None,
-        upsell: str | None = None,
-        discount: float = 0.0,
-    ) -> DecisionRecord:
-        experiment_id, rules_version = self._logged_as
-        hot = self._name_hot
-        return DecisionRecord(
-            decision_id,
-            event.t,
-            shopper,
-            hot[1] if hot[0] is context.shelf else self._shelf_name(context.shelf),
-            context.display,
-            experiment_id,
-            group.group if group else "",
-            outcome,
-            chosen,
-            arm,
-            propensity,
-            campaign_id,
-            candidates,
-            keys,
-            filtered,
-            rules_version,
-            scores,
-            mixture,
-            explore_top,
-            novel,
-            upsell,
-            event.product_id,
-            discount,
-            group.shadow.name if group is not None and group.shadow is not None else None,
-        )

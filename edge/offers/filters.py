@@ -86,14 +86,17 @@ class ShelfFacts:
             self._infos[product_id] = info
         return info
 
-    def _campaign(self, product: Product, shopper: str, t: float) -> tuple[Campaign | None, bool]:
-        """Best running campaign with budget left for ``product``; flag True if one covers it but is spent."""
+    def _campaign(
+        self, product: Product, shopper: str, t: float, segments: frozenset[str]
+    ) -> tuple[Campaign | None, bool]:
+        """Best running campaign with budget left for ``product`` that reaches a shopper in
+        ``segments`` (:meth:`Campaign.reaches`); flag True if one covers it but is spent."""
         best: Campaign | None = None
         spent = False
         for campaign, products, categories in self._campaign_scope:
             if product.product_id not in products and product.category not in categories:
                 continue
-            if not campaign.running(t):
+            if not campaign.running(t) or not campaign.reaches(segments):
                 continue
             if self._state.campaign_exhausted(campaign, shopper):
                 spent = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter, mul
+from operator import and_, itemgetter, mul
 
 from edge.events import ShelfId
 from edge.offers.candidates import CandidateList
@@ -81,6 +81,9 @@ class IndexedPath(ShelfFacts):
         )  # fmt: skip
         self._budgets_only = all(lim[1:3] == (None, None) and lim[4] is None for lim in self._campaign_limits)
         self._open_hot: tuple[OfferState, int, tuple[bool, ...]] | None = None
+        # campaigns that name segments: per set of shopper segments, which campaigns reach it
+        self._targeting = any(c.targeted for c in campaigns)
+        self._reach: dict[frozenset[str], tuple[bool, ...]] = {}
         r = self._rules.rules
         self._fast_rules = r.max_per_product_window is None and r.organic_offers  # fast path applies
         self._names = ()
@@ -99,9 +102,10 @@ class IndexedPath(ShelfFacts):
         candidates: CandidateList,
         variant: Variant,
         picked: str | None,
+        segments: frozenset[str] = frozenset(),
     ) -> Ranked | None:
         """Filters, ranking and the policy's choice (see ``Ranked``), or None when the general
-        path must decide."""
+        path must decide. ``segments``: the shopper's customer segments (empty: unknown)."""
         items, scores, together = candidates.items, candidates.scores, candidates.together
         if items is None or not self._fast_rules:
             return None
@@ -112,7 +116,7 @@ class IndexedPath(ShelfFacts):
             return None
         names = candidates.names
         index = self._index_of(names)
-        terms = self._terms_for(names, index, shelf, self._open_campaigns(shopper, t))
+        terms = self._terms_for(names, index, shelf, self._open_campaigns(shopper, t, segments))
         value_weight = terms.value_weight
         factors = list(map(value_weight.get, items))
         if None in factors:
@@ -244,11 +248,25 @@ class IndexedPath(ShelfFacts):
             self._terms_hot = None
         return self._name_index
 
-    def _open_campaigns(self, shopper: str, t: float) -> tuple[bool, ...]:
-        """Per campaign: running at ``t`` with budget left overall and for ``shopper``."""
+    def _open_campaigns(self, shopper: str, t: float, segments: frozenset[str]) -> tuple[bool, ...]:
+        """Per campaign: running at ``t`` with budget left overall and for ``shopper``, and reaching
+        a shopper in ``segments`` (:meth:`Campaign.reaches`)."""
         limits = self._campaign_limits
         if not limits:
             return ()
+        open_ = self._open_to_all(shopper, t)
+        if not self._targeting:
+            return open_
+        reach = self._reach.get(segments)
+        if reach is None:
+            if len(self._reach) >= TERMS_CACHE:
+                self._reach.clear()
+            reach = self._reach[segments] = tuple(c.reaches(segments) for c in self._rules.campaigns)
+        return tuple(map(and_, open_, reach))
+
+    def _open_to_all(self, shopper: str, t: float) -> tuple[bool, ...]:
+        """Per campaign: running at ``t`` with budget left overall and for ``shopper``."""
+        limits = self._campaign_limits
         state = self._state
         if self._budgets_only:  # no time window, no per-shopper cap: only the spending counts
             hot = self._open_hot

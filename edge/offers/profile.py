@@ -1,16 +1,22 @@
 """Shopper profiles: what the model knows about one shopper's past baskets (pure, no I/O).
 
 The backend computes profiles centrally from purchase history (``OfferModel.profile``) and ships
-them to the gateways as JSON (``Profile.to_dict``); the gateway never sees the raw history.
+them to the gateways as JSON (``Profile.to_dict``); the gateway never sees the raw history. A
+profile may carry the customer's segment ids (``shelf-models segments``), which campaigns may
+target; profiles exist only for enrolled customers with offers consent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MAX_PROFILE_ITEMS = 200
+MAX_SEGMENTS = 16
+SEGMENT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # a segment id (profiles and campaign rules)
+SEGMENT_ID = re.compile(SEGMENT_PATTERN)
 
 
 class ProfileError(ValueError):
@@ -26,15 +32,24 @@ class ProfileError(ValueError):
 class Profile:
     """Time-decayed repurchase frequency per product, strongest first, over ``n_baskets`` baskets.
 
-    ``weights[i]`` is the decayed share of past baskets that held ``items[i]`` (0..1).
+    ``weights[i]`` is the decayed share of past baskets that held ``items[i]`` (0..1); ``segments``:
+    the customer's segment ids (empty: unknown).
     """
 
     items: tuple[str, ...]
     weights: tuple[float, ...]
     n_baskets: int
+    segments: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": list(self.items), "weights": list(self.weights), "n_baskets": self.n_baskets}
+        doc: dict[str, Any] = {
+            "items": list(self.items),
+            "weights": list(self.weights),
+            "n_baskets": self.n_baskets,
+        }
+        if self.segments:
+            doc["segments"] = sorted(self.segments)
+        return doc
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
@@ -47,7 +62,13 @@ class Profile:
             raise ProfileError("weights", "every weight must be a number in [0, 1]")
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ProfileError("n_baskets", "must be a non-negative integer")
-        return cls(tuple(items), tuple(float(w) for w in weights), n)
+        segments = data.get("segments", [])
+        if not isinstance(segments, list) or len(segments) > MAX_SEGMENTS:
+            raise ProfileError("segments", f"must be a list of at most {MAX_SEGMENTS} segment ids")
+        bad = [s for s in segments if not isinstance(s, str) or not SEGMENT_ID.match(s)]
+        if bad:
+            raise ProfileError("segments", f"not segment ids (lower case, digits, '_.-'): {bad[:5]}")
+        return cls(tuple(items), tuple(float(w) for w in weights), n, frozenset(segments))
 
 
 def compute_profile(

@@ -17,12 +17,14 @@ from edge.offers.rules import Campaign, Variant
 
 @dataclass(frozen=True, slots=True)
 class DecisionContext:
-    """What the daemon knows beyond the event: where to show, consent, other held products."""
+    """What the daemon knows beyond the event: where to show, consent, other held products, and the
+    shopper's customer segments (from the profile; empty: unknown)."""
 
     display: str
     shelf: ShelfId
     consent: bool = True
     held: frozenset[str] = frozenset()
+    segments: frozenset[str] = frozenset()
 
 
 class Option(NamedTuple):
@@ -74,6 +76,7 @@ class DecisionRecord(NamedTuple):
     picked: str | None = None  # the product just picked (what an up-sell is an alternative to)
     discount: float = 0.0  # money off one unit of the chosen product (its campaign's), granted if shown
     shadow_variant: str | None = None  # a held-out shopper's variant its decision was made as
+    segments: tuple[str, ...] = ()  # the shopper's segments the campaigns were matched with (sorted)
 
     def candidate_propensities(self) -> list[float]:
         """The probability that this decision's policy picks each logged candidate (same order)."""
@@ -107,6 +110,7 @@ class DecisionRecord(NamedTuple):
             "picked": self.picked,
             "discount": self.discount,
             "shadow_variant": self.shadow_variant,
+            "segments": list(self.segments),
             "candidate_propensities": self.candidate_propensities(),
         }
 
@@ -138,6 +142,7 @@ class DecisionRecord(NamedTuple):
             picked=_text(data.get("picked")),
             discount=float(data.get("discount", 0.0)),
             shadow_variant=_text(data.get("shadow_variant")),
+            segments=tuple(str(s) for s in data.get("segments", ())),
         )
 
 

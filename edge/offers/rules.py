@@ -16,13 +16,16 @@ Every field is checked at the door (unknown keys are errors); :func:`parse_rules
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from edge.errors import EdgeError
+from edge.offers.profile import SEGMENT_PATTERN
 
 Ranking = Literal["expected-value", "relevance"]
+#: A customer segment id, as ``shelf-models segments`` writes it and shopper profiles carry it.
+SegmentId = Annotated[str, StringConstraints(pattern=SEGMENT_PATTERN)]
 
 #: Categories whose products are never offered, named in a reason, or given social proof unless the
 #: retailer changes ``rules.sensitive_categories``: an offer on a shelf display is seen by others, and
@@ -159,11 +162,23 @@ class Campaign(_Data):
     max_per_shopper: int | None = Field(
         None, ge=1, description="Offers of this campaign per shopper in total."
     )
+    segments: tuple[SegmentId, ...] = Field(
+        (),
+        description="Customer segment ids (shelf-models segments, carried by the shopper's profile) "
+        "the campaign is for; empty: every shopper. A shopper whose segment is unknown is not reached.",
+    )
+    exclude_segments: tuple[SegmentId, ...] = Field(
+        (),
+        description="Customer segment ids the campaign is never for. With any segment condition, a "
+        "shopper whose segment is unknown is not reached.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Campaign:
         if not self.products and not self.categories:
             raise ValueError("a campaign needs products or categories")
+        if set(self.segments) & set(self.exclude_segments):
+            raise ValueError("a segment cannot be both targeted and excluded")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -173,6 +188,23 @@ class Campaign(_Data):
 
     def covers(self, product_id: str, category: str) -> bool:
         return product_id in self.products or category in {c.lower() for c in self.categories}
+
+    @property
+    def targeted(self) -> bool:
+        """The campaign names segments (to target or to exclude)."""
+        return bool(self.segments or self.exclude_segments)
+
+    def reaches(self, segments: frozenset[str]) -> bool:
+        """A shopper in ``segments`` (empty: unknown) may get this campaign's offers: every shopper
+        when it names no segment; otherwise only a shopper with a known segment, in one of
+        ``segments`` (when it lists any) and in none of ``exclude_segments``."""
+        if not self.segments and not self.exclude_segments:
+            return True
+        if not segments:
+            return False
+        return (not self.segments or not segments.isdisjoint(self.segments)) and segments.isdisjoint(
+            self.exclude_segments
+        )
 
 
 class Variant(_Data):

@@ -135,20 +135,27 @@ def profiles(decay: float, max_items: int = MAX_PROFILE_ITEMS) -> Transform:
 
 
 def store_profiles(lines: DataFrame, enrolment: DataFrame | None = None) -> Transform:
-    """profiles -> one row per (store, shopper) for every store where the customer shopped.
+    """profiles -> one row per (store, shopper) for every store where the customer shopped."""
+    return to_stores(baskets(lines), enrolment)
+
+
+def to_stores(basket_table: DataFrame, enrolment: DataFrame | None = None) -> Transform:
+    """profiles -> one row per (store, shopper) for every store in ``basket_table`` (``customer_id``,
+    ``store``) where the customer shopped.
 
     ``shopper`` is the pseudonym from the enrolment table when one is given (the id gateways see),
-    otherwise the customer id.
+    otherwise the customer id. A ``segments`` column (``segments.with_segments``) is kept.
     """
 
     def transform(profile: DataFrame) -> DataFrame:
-        visits = baskets(lines).filter(F.col("store").isNotNull()).select("customer_id", "store").distinct()
+        visits = basket_table.filter(F.col("store").isNotNull()).select("customer_id", "store").distinct()
         out = profile.join(visits, on="customer_id", how="inner")
         if enrolment is not None:
             keys = enrolment.select("pseudonym", F.col("customer_id").cast("string").alias("customer_id"))
             out = out.join(keys, on="customer_id", how="inner").withColumnRenamed("pseudonym", "shopper")
         else:
             out = out.withColumn("shopper", F.col("customer_id"))
-        return out.select("store", "shopper", "items", "weights", "n_baskets")
+        segments = ["segments"] if "segments" in out.columns else []  # from segments.with_segments
+        return out.select("store", "shopper", "items", "weights", "n_baskets", *segments)
 
     return transform

@@ -21,6 +21,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from models.jobs.customers import to_stores
 from models.jobs.statistics import basket_table
 from models.offers.evaluation import histories
 from models.offers.neighbours import TifuKnn, TifuParams
@@ -112,19 +113,6 @@ def store_baskets(lines: DataFrame) -> DataFrame:
 
 
 def per_store(baskets: DataFrame, enrolment: DataFrame | None = None) -> Transform:
-    """profiles -> store, shopper, items, weights, n_baskets for every store where the customer shopped.
-
-    ``shopper`` is the pseudonym from the enrolment table when one is given (the id gateways see),
-    otherwise the customer id."""
-
-    def transform(profile: DataFrame) -> DataFrame:
-        visits = baskets.filter(F.col("store").isNotNull()).select("customer_id", "store").distinct()
-        out = profile.join(visits, on="customer_id", how="inner")
-        if enrolment is not None:
-            keys = enrolment.select("pseudonym", F.col("customer_id").cast("string").alias("customer_id"))
-            out = out.join(keys, on="customer_id", how="inner").withColumnRenamed("pseudonym", "shopper")
-        else:
-            out = out.withColumn("shopper", F.col("customer_id"))
-        return out.select("store", "shopper", "items", "weights", "n_baskets")
-
-    return transform
+    """profiles -> store, shopper, items, weights, n_baskets for every store where the customer shopped
+    (``customers.to_stores`` over the basket table)."""
+    return to_stores(baskets, enrolment)

@@ -5,7 +5,7 @@ into one history by ``customers.purchase_history``); transform: the profiles the
 names (``models.jobs.neighbour_profiles`` for TIFU-KNN models, ``customers.profiles`` with the
 model's ``decay`` for older ones), laid out per store; load: JSON lines under ``out/store=S/`` (one
 object per shopper: ``shopper``, ``items``, ``weights``, ``n_baskets``, the gateway's profile
-document).
+document; with ``--segments``, each customer's ``segments`` from ``shelf-models segments``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from edge.offers.model import MANIFEST_FILE
 from models.jobs.customers import profiles, purchase_history, store_profiles
 from models.jobs.neighbour_profiles import POOL_SIZE, neighbour_profiles, per_store, store_baskets
+from models.jobs.segments import with_segments
 from models.jobs.session import SparkSettings, start_spark
 from models.jobs.transactions import check_lines, read_raw, typed_lines
 from models.offers.build import profile_params
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--enrolment", type=Path, default=None, help="Enrolment table: pseudonym,customer_id."
     )
+    parser.add_argument(
+        "--segments", type=Path, default=None, help="Output of shelf-models segments (customer_id, segment)."
+    )
     parser.add_argument("--out", required=True, type=Path, help="Folder for store=S/ JSON lines.")
     parser.add_argument(
         "--pool-size",
@@ -72,15 +76,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def profiles_per_store(
-    lines: DataFrame, manifest: dict[str, Any], enrolment: DataFrame | None, pool_size: int = POOL_SIZE
+    lines: DataFrame,
+    manifest: dict[str, Any],
+    enrolment: DataFrame | None,
+    pool_size: int = POOL_SIZE,
+    segments: DataFrame | None = None,
 ) -> DataFrame:
-    """Typed lines -> store, shopper, items, weights, n_baskets: the profiles the manifest names."""
+    """Typed lines -> store, shopper, items, weights, n_baskets (and ``segments`` when a segments
+    table is given): the profiles the manifest names."""
     params = profile_params(manifest)
+    tag = with_segments(segments) if segments is not None else (lambda frame: frame)
     if params is None:  # a model from before the neighbour profiles: decayed repurchase shares
         decay = float(manifest["params"]["decay"])
-        return lines.transform(profiles(decay)).transform(store_profiles(lines, enrolment))
+        return lines.transform(profiles(decay)).transform(tag).transform(store_profiles(lines, enrolment))
     baskets = store_baskets(lines).persist()
-    return baskets.transform(neighbour_profiles(params, pool_size)).transform(per_store(baskets, enrolment))
+    profile = baskets.transform(neighbour_profiles(params, pool_size)).transform(tag)
+    return profile.transform(per_store(baskets, enrolment))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         spark = start_spark(SparkSettings.from_env("shelf-models chain-profiles"))
         lines = history_lines(spark, args.transactions, args.instore, args.enrolment)
         enrolment = read_table(spark, args.enrolment) if args.enrolment is not None else None
-        per_store = profiles_per_store(lines, manifest, enrolment, args.pool_size)
+        segments = read_table(spark, args.segments) if args.segments is not None else None
+        per_store = profiles_per_store(lines, manifest, enrolment, args.pool_size, segments)
         per_store.write.mode("overwrite").partitionBy("store").json(str(args.out))
     except (OSError, KeyError, ValueError, TransactionsError) as exc:
         print(f"shelf-models chain-profiles: {exc}")

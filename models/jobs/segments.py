@@ -5,7 +5,8 @@ Features per customer (``features``): recency (days since the last purchase day)
 lines carry a ``discount`` column). Frequency and monetary are banded at the chain's terciles
 (``approxQuantile``: two numbers each reach the driver). The segment is a fixed rule over the bands,
 so its id means the same on every run and every chain (``SEGMENTS``, first matching rule wins);
-campaign rules target these ids. Demographics (Complete Journey's columns: age, income, ...) are
+campaign rules target these ids, and ``chain-profiles --segments`` puts each customer's id into the
+shopper profile the gateways receive (``with_segments``). Demographics (Complete Journey's columns: age, income, ...) are
 joined where the retailer has them and summarised per segment.
 """
 
@@ -79,6 +80,21 @@ def segmented(frequency_cuts: tuple[float, float], monetary_cuts: tuple[float, f
         f_low = F.col("frequency") <= F.lit(frequency_cuts[0])
         m_high = F.col("monetary") > F.lit(monetary_cuts[1])
         return feats.withColumn("segment", segment_rule(f_high, m_high, f_low))
+
+    return transform
+
+
+def with_segments(segments: DataFrame) -> Transform:
+    """profiles (``customer_id``, ...) -> the same with ``segments``: the customer's segment id as a
+    one-element array, the field gateways read from a shopper's profile (campaigns target it). A
+    customer the segments table does not know gets null (the JSON line has no ``segments``: unknown).
+    """
+    ids = segments.select(
+        F.col("customer_id").cast("string").alias("customer_id"), F.array("segment").alias("segments")
+    ).dropDuplicates(["customer_id"])
+
+    def transform(profile: DataFrame) -> DataFrame:
+        return profile.join(ids, on="customer_id", how="left")
 
     return transform
 

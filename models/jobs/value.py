@@ -7,6 +7,14 @@ purchase to the cut-off) and ``m`` (mean spend of the repeat days). BG/NBD's lik
 small table (scipy, Nelder-Mead on log-parameters), never the customers. Expected occasions per
 triple are computed in numpy and joined back in Spark; the Gamma-Gamma mean is a Spark column.
 
+BG/NBD has no seasonality and no trend, and it knows a customer's level only through the mean of the
+repeat days: on a period that differs from the average one (Online Retail's November) it misses.
+``Blend`` corrects that with what the data itself says, without looking at the holdout: on a
+validation period inside the history (the ``horizon`` days before the cut-off, the model refitted
+on what came before), the actual spend is regressed on the model's forecast and on last period's
+spend (non-negative least squares, no intercept); the two weights are then applied at the cut-off.
+Spark sums the 2 x 2 normal equations; the driver solves them.
+
 Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science 24(2),
 equations (6) and (10); Fader, Hardie & Lee (2005), "RFM and CLV", JMR 42(4), and the Gamma-Gamma
 note (Fader & Hardie 2013), equations (1)-(5).
@@ -19,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from scipy.optimize import minimize
+from scipy.optimize import minimize, nnls
 from scipy.special import betaln, gammaln, hyp2f1
 
 from models.jobs.synth_fit import DAY
@@ -155,3 +163,34 @@ class GammaGamma:
         population = F.lit(self.p * self.gamma / (self.q - 1)) if self.q > 1 else F.lit(None)
         personal = p * (g + x * m) / (p * x + q - 1)
         return F.when((x > 0) & m.isNotNull() & (m > 0), personal).otherwise(population)
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """Expected spend = ``model`` x BG/NBD x Gamma-Gamma forecast + ``last`` x last period's spend."""
+
+    model: float
+    last: float
+
+    @classmethod
+    def fit(cls, gram: np.ndarray, cross: np.ndarray) -> Blend:
+        """Non-negative least squares from the normal equations: ``gram`` = X'X (2 x 2, columns model
+        forecast and last period's spend), ``cross`` = X'y (y: the actual spend). With G = L L', the
+        objective |X w - y|^2 is |L' w - L^-1 X'y|^2 plus a constant, which ``nnls`` minimises."""
+        gram = np.asarray(gram, dtype=np.float64) + np.eye(2) * 1e-9 * max(1.0, float(np.trace(gram)))
+        chol = np.linalg.cholesky(gram)
+        weights, _ = nnls(chol.T, np.linalg.solve(chol, np.asarray(cross, dtype=np.float64)))
+        return cls(float(weights[0]), float(weights[1]))
+
+    @staticmethod
+    def normal_equations(
+        table: DataFrame, model: str, last: str, actual: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """X'X and X'y of the columns ``model``, ``last`` against ``actual`` (one Spark aggregation)."""
+        m, b, y = F.col(model), F.col(last), F.col(actual)
+        row = table.agg(F.sum(m * m), F.sum(m * b), F.sum(b * b), F.sum(m * y), F.sum(b * y)).first()
+        mm, mb, bb, my, by = (float(v or 0.0) for v in (row if row is not None else [0.0] * 5))
+        return np.array([[mm, mb], [mb, bb]]), np.array([my, by])
+
+    def expected(self, model: Column, last: Column) -> Column:
+        return F.lit(self.model) * model + F.lit(self.last) * last

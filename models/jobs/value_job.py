@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from models.jobs.session import SparkSettings, start_spark
 from models.jobs.synth_fit import DAY
 from models.jobs.transactions import read_lines
-from models.jobs.value import BgNbd, GammaGamma, rfm, spend_between, triples
+from models.jobs.value import BgNbd, Blend, GammaGamma, rfm, spend_between, triples
 from models.offers.transactions import TransactionsError
 
 GG_SAMPLE = 200_000  # customers with repeat purchases the Gamma-Gamma fit reads at most
@@ -29,12 +29,16 @@ HORIZONS = {"spend_6m": 182.5, "spend_12m": 365.0}
 class ValueScore:
     customers: int
     holdout_days: float
+    blend: Blend
     actual_total: float
     model_total: float
+    blend_total: float
     baseline_total: float
     model_mae: float
+    blend_mae: float
     baseline_mae: float
     model_rmse: float
+    blend_rmse: float
     baseline_rmse: float
 
 
@@ -66,43 +70,58 @@ def predicted_spend(
     return joined.select("customer_id", *[(F.col(f"n_{n}") * per_day).alias(n) for n in horizons]), bg, gg
 
 
+def forecasts(
+    spark: SparkSession,
+    lines: DataFrame,
+    cutoff: float,
+    period: float,
+    horizons: dict[str, float],
+    work: Path,
+) -> DataFrame:
+    """Customers seen before ``cutoff``: the model's forecast per horizon and ``last``, their spend in
+    the ``period`` days before ``cutoff`` (0 when none)."""
+    predicted, _, _ = predicted_spend(spark, lines, cutoff, horizons, work)
+    last = lines.transform(spend_between(cutoff - period, cutoff)).withColumnRenamed("spend", "last")  # type: ignore[arg-type]
+    return predicted.join(last, on="customer_id", how="left").fillna(0.0, subset=["last"])
+
+
+def with_actual(table: DataFrame, lines: DataFrame, start: float, end: float) -> DataFrame:
+    actual = lines.transform(spend_between(start, end)).withColumnRenamed("spend", "actual")  # type: ignore[arg-type]
+    return table.join(actual, on="customer_id", how="left").fillna(0.0, subset=["actual"])
+
+
+def fit_blend(spark: SparkSession, lines: DataFrame, cutoff: float, period: float, work: Path) -> Blend:
+    """The blend's weights, fitted on the validation period [cutoff - period, cutoff) with the model
+    fitted on what came before it (nothing at or after ``cutoff`` is read)."""
+    start = cutoff - period
+    table = forecasts(spark, lines, start, period, {"model": period}, work)
+    table = with_actual(table, lines, start, cutoff)
+    return Blend.fit(*Blend.normal_equations(table, "model", "last", "actual"))
+
+
 def score(spark: SparkSession, lines: DataFrame, end_day: float, holdout: float, work: Path) -> ValueScore:
+    """The model, the blend (weights from the period before the holdout) and last period's spend,
+    on the holdout: its last ``holdout`` days."""
     cutoff = end_day - holdout
-    predicted, _, _ = predicted_spend(spark, lines, cutoff, {"predicted": holdout}, work)
-    actual = lines.transform(spend_between(cutoff, end_day)).withColumnRenamed("spend", "actual")  # type: ignore[arg-type]
-    last = lines.transform(spend_between(cutoff - holdout, cutoff)).withColumnRenamed("spend", "baseline")  # type: ignore[arg-type]
-    table = (
-        predicted.join(actual, on="customer_id", how="left")
-        .join(last, on="customer_id", how="left")
-        .fillna(0.0, subset=["actual", "baseline"])
+    blend = fit_blend(spark, lines, cutoff, holdout, work / "validation")
+    table = forecasts(spark, lines, cutoff, holdout, {"model": holdout}, work / "holdout")
+    table = with_actual(table, lines, cutoff, end_day).withColumn(
+        "blend", blend.expected(F.col("model"), F.col("last"))
     )
+    columns = ("model", "blend", "last")
     row = table.agg(
         F.count("*").alias("n"),
         F.sum("actual").alias("actual"),
-        F.sum("predicted").alias("model"),
-        F.sum("baseline").alias("baseline"),
-        F.avg(F.abs(F.col("predicted") - F.col("actual"))).alias("model_mae"),
-        F.avg(F.abs(F.col("baseline") - F.col("actual"))).alias("baseline_mae"),
-        F.sqrt(F.avg(F.pow(F.col("predicted") - F.col("actual"), 2))).alias("model_rmse"),
-        F.sqrt(F.avg(F.pow(F.col("baseline") - F.col("actual"), 2))).alias("baseline_rmse"),
+        *[F.sum(c).alias(f"{c}_total") for c in columns],
+        *[F.avg(F.abs(F.col(c) - F.col("actual"))).alias(f"{c}_mae") for c in columns],
+        *[F.sqrt(F.avg(F.pow(F.col(c) - F.col("actual"), 2))).alias(f"{c}_rmse") for c in columns],
     ).first()
     assert row is not None
-    return ValueScore(
-        int(row["n"]),
-        holdout,
-        *(
-            float(row[k] or 0.0)
-            for k in (
-                "actual",
-                "model",
-                "baseline",
-                "model_mae",
-                "baseline_mae",
-                "model_rmse",
-                "baseline_rmse",
-            )
-        ),
+    figures = (
+        "actual",
+        *(f"{c}_{k}" for k in ("total", "mae", "rmse") for c in columns),
     )
+    return ValueScore(int(row["n"]), holdout, blend, *(float(row[k] or 0.0) for k in figures))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    period = args.holdout_days
     try:
         spark = start_spark(SparkSettings.from_env("shelf-models customer-value"))
         lines = read_lines(spark, args.transactions).cache()
@@ -126,20 +146,37 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("no purchases")
         end_day = float(np.floor(last[0] / DAY)) + 1
         with tempfile.TemporaryDirectory(prefix=".value-", dir=args.out.parent) as work:
-            s = score(spark, lines, end_day, args.holdout_days, Path(work) / "score")
-            values, bg, gg = predicted_spend(spark, lines, end_day, HORIZONS, Path(work) / "final")
+            s = score(spark, lines, end_day, period, Path(work) / "score")
+            blend = fit_blend(spark, lines, end_day, period, Path(work) / "validation")
+            table = forecasts(spark, lines, end_day, period, HORIZONS, Path(work) / "final")
+            # last period's spend stands for ``period`` days: scaled to each horizon
+            values = table.select(
+                "customer_id",
+                *[
+                    blend.expected(F.col(n), F.col("last") * (h / period)).alias(n)
+                    for n, h in HORIZONS.items()
+                ],
+            )
             values.write.mode("overwrite").parquet(str(args.out))
     except (OSError, ValueError, TransactionsError) as exc:
         print(f"shelf-models customer-value: {exc}")
         return 1
     print(f"holdout: last {s.holdout_days:g} days, {s.customers} customers seen before it")
     print(
-        f"  total spend: actual {s.actual_total:,.0f}, model {s.model_total:,.0f}, last period {s.baseline_total:,.0f}"
+        f"  blend fitted on the {period:g} days before it: {s.blend.model:.3f} x model + {s.blend.last:.3f} x last period"
     )
-    print(f"  per customer MAE: model {s.model_mae:,.2f}, last period {s.baseline_mae:,.2f}")
-    print(f"  per customer RMSE: model {s.model_rmse:,.2f}, last period {s.baseline_rmse:,.2f}")
     print(
-        f"BG/NBD r={bg.r:.4f} alpha={bg.alpha:.4f} a={bg.a:.4f} b={bg.b:.4f}; Gamma-Gamma p={gg.p:.4f} q={gg.q:.4f} gamma={gg.gamma:.4f}"
+        f"  total spend: actual {s.actual_total:,.0f}, model {s.model_total:,.0f}, blend {s.blend_total:,.0f}, "
+        f"last period {s.baseline_total:,.0f}"
+    )
+    print(
+        f"  per customer MAE: model {s.model_mae:,.2f}, blend {s.blend_mae:,.2f}, last period {s.baseline_mae:,.2f}"
+    )
+    print(
+        f"  per customer RMSE: model {s.model_rmse:,.2f}, blend {s.blend_rmse:,.2f}, last period {s.baseline_rmse:,.2f}"
+    )
+    print(
+        f"written: {blend.model:.3f} x model + {blend.last:.3f} x last period (fitted on the last {period:g} days)"
     )
     print(f"expected spend over 6 and 12 months written to {args.out}")
     return 0

@@ -224,7 +224,7 @@ def test_profiles_only_with_offers_consent_and_withdrawal_drops_them(
     service: Service, tmp_path: Path
 ) -> None:
     a, b = enrol(service), enrol(service, offers=False)
-    profile = {"items": ["p1", "p2"], "weights": [0.5, 0.25], "n_baskets": 4}
+    profile = {"items": ["p1", "p2"], "weights": [0.5, 0.25], "n_baskets": 4, "segments": ["champions"]}
     url = f"{service.url}/v1/stores/{STORE}/profiles"
     doc = {a["shopper_id"]: profile, b["shopper_id"]: profile, "sh-unknown": profile}
     answer = service.admin.put(url, data=json.dumps(doc), timeout=5)
@@ -234,6 +234,10 @@ def test_profiles_only_with_offers_consent_and_withdrawal_drops_them(
         url, data=json.dumps({a["shopper_id"]: {**profile, "weights": [3, 1]}}), timeout=5
     )
     assert bad.status_code == 400 and "weights" in bad.json()["detail"]
+    bad = service.admin.put(
+        url, data=json.dumps({a["shopper_id"]: {**profile, "segments": ["Top 10%"]}}), timeout=5
+    )
+    assert bad.status_code == 400 and "segments" in bad.json()["detail"]
     assert service.gateway.put(url, data=json.dumps(doc), timeout=5).status_code == 403
 
     got = service.gateway.get(url, timeout=5)
@@ -259,6 +263,9 @@ def test_campaigns_are_validated_with_the_gateways_models(service: Service) -> N
     answer = service.admin.put(url, data=json.dumps(bad), timeout=5)
     assert answer.status_code == 400 and "campaigns refused" in answer.json()["detail"]
     assert service.gateway.get(url, timeout=5).status_code == 404  # nothing was published
+    targeted = {"campaign_id": "c1", "name": "Tea", "products": ["p1"], "segments": ["champions", "Lapsed!"]}
+    answer = service.admin.put(url, data=json.dumps({"campaigns": [targeted]}), timeout=5)
+    assert answer.status_code == 400 and "campaigns.0.segments.1" in answer.json()["detail"]
     good = json.loads(
         (Path(__file__).resolve().parents[2] / "edge" / "offers" / "example_rules.json").read_text()
     )

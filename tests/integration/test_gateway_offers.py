@@ -1,6 +1,7 @@
 """Offers through the daemon's own handlers (``Gateway``, real SQLite, real ONNX model): a held-out
 decision is an exposure followed to its conversion like a shown offer; live stock from weight events
 (a sold-out shelf gets no offer for its product; a restock is recognised, not taken for a return);
+a campaign for customer segments reaches the shopper whose synced profile is in one and no other;
 and, with the daemon running against a real Mosquitto, a shown offer reaches its display's topic
 with its reason and the opt-out hint."""
 
@@ -50,7 +51,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gateway:
+def gateway(
+    tmp_path: Path,
+    model_dir: Path,
+    mqtt: dict | None = None,
+    campaigns: list[dict] | None = None,
+    profiles: dict[str, dict] | None = None,
+) -> Gateway:
     catalogue = Catalogue({p: Product(p, p.title(), 2.0 + i, 0.4, f"cat{i}") for i, p in enumerate(PRODUCTS)})
     for p in PRODUCTS:
         catalogue.set_stock(p, SHELF, 3)
@@ -58,8 +65,11 @@ def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gatewa
     rules = {
         "rules": {"min_gap_s": 0, "same_offer_gap_s": 0, "max_offers_per_shopper": 100},
         "experiment": EXPERIMENT,
+        "campaigns": campaigns or [],
     }
     (tmp_path / "rules.json").write_text(json.dumps(rules))
+    if profiles is not None:  # as the sync pulls them from the central service
+        (tmp_path / "profiles.json").write_text(json.dumps(profiles))
     return Gateway(
         parse_config(
             {
@@ -71,6 +81,7 @@ def gateway(tmp_path: Path, model_dir: Path, mqtt: dict | None = None) -> Gatewa
                     "model_dir": str(model_dir),
                     "catalogue": str(tmp_path / "catalogue.csv"),
                     "rules": str(tmp_path / "rules.json"),
+                    **({"profiles": str(tmp_path / "profiles.json")} if profiles is not None else {}),
                 },
                 "backend": {"conversion_window_s": 120},
                 **({"mqtt": mqtt} if mqtt else {}),
@@ -190,3 +201,38 @@ def test_live_stock_holds_across_a_restart(tmp_path: Path, model_dir: Path) -> N
     assert again.offers is not None
     stock = again.offers.engine.catalogue.stock
     assert stock["cup"][SHELF] == 1 and stock["jam"][SHELF] == 8 and stock["tea"][SHELF] == 3
+
+
+def test_a_segment_campaign_reaches_only_shoppers_in_its_segments(tmp_path: Path, model_dir: Path) -> None:
+    campaign = {
+        "campaign_id": "champ-mugs",
+        "name": "Mugs for our champions",
+        "categories": [f"cat{i}" for i in range(len(PRODUCTS))],  # every product
+        "discount_pct": 15,
+        "weight": 50.0,
+        "segments": ["champions"],
+    }
+    experiment = Experiment(**EXPERIMENT)
+    champion, lapsed, unknown = [
+        s for s in (f"s-{i}" for i in range(100)) if assign(experiment, s).group != HOLDOUT
+    ][:3]  # all three in the variant that is shown offers
+    profile = {"items": ["tea", "cup"], "weights": [0.5, 0.4], "n_baskets": 4}
+    profiles = {
+        champion: {**profile, "segments": ["champions"]},
+        lapsed: {**profile, "segments": ["lapsed"]},
+        unknown: profile,  # a profile without a segment: not targeted
+    }
+    gw = gateway(tmp_path, model_dir, campaigns=[campaign], profiles=profiles)
+    enrolled(gw, champion, lapsed, unknown)
+    now = time.time()  # offers are shown only while fresh
+    for i, shopper in enumerate((champion, lapsed, unknown)):
+        gw.on_basket(BasketEvent(now + i, SHELF, "pick", "tea", 1, 0.9, shopper, event_id=f"be-{i}"))
+    decisions = {d["shopper"]: d for d in payloads(gw, "offer_decision")}
+    assert decisions[champion]["campaign_id"] == "champ-mugs" and decisions[champion]["segments"] == [
+        "champions"
+    ]
+    assert decisions[champion]["discount"] > 0
+    assert decisions[lapsed]["campaign_id"] is None and decisions[lapsed]["segments"] == ["lapsed"]
+    assert decisions[unknown]["campaign_id"] is None and decisions[unknown]["segments"] == []
+    assert decisions[lapsed]["discount"] == decisions[unknown]["discount"] == 0.0
+    assert all(d["outcome"] == "offered" for d in decisions.values())

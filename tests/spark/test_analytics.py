@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pyspark.sql import Row, SparkSession
 
+from edge.offers.profile import Profile
 from models.jobs.repurchase import labelled, predict
 from models.jobs.synth_fit import DAY
 from models.jobs.value import BgNbd, rfm
@@ -73,7 +74,7 @@ def test_bgnbd_identities_and_recovery() -> None:
 
 
 def test_pair_lift_and_placement(spark: SparkSession) -> None:
-    from models.jobs.layout import pair_lift, placed
+    from models.jobs.layout import Z_ONE_SIDED_95, pair_lift, placed
 
     baskets = {"b1": "xy", "b2": "xy", "b3": "xz", "b4": "z", "b5": "y"}
     lines = spark.createDataFrame(
@@ -96,6 +97,7 @@ def test_pair_lift_and_placement(spark: SparkSession) -> None:
             "b_name": "Sauce",
             "together": 2,
             "lift": pytest.approx(10 / 9),
+            "lift_low": pytest.approx((2**0.5 - Z_ONE_SIDED_95 / 2) ** 2 * 5 / 9),
             "gondolas_apart": 2,
             "placement": "2 gondolas apart",
         },
@@ -106,6 +108,7 @@ def test_pair_lift_and_placement(spark: SparkSession) -> None:
             "b_name": "Cheese",
             "together": 1,
             "lift": pytest.approx(5 / 6),
+            "lift_low": pytest.approx((1 - Z_ONE_SIDED_95 / 2) ** 2 * 5 / 6),
             "gondolas_apart": 0,
             "placement": "3 plates apart",
         },
@@ -132,3 +135,52 @@ def test_segments_follow_the_documented_rules(spark: SparkSession) -> None:
         ("fresh", 1.0, 1, "new"),
         ("gone", 98.0, 1, "lapsed"),
     ]
+
+
+def test_segments_ride_along_with_store_profiles(spark: SparkSession) -> None:
+    from models.jobs.customers import store_profiles
+    from models.jobs.segments import with_segments
+
+    lines = spark.createDataFrame(
+        [
+            Row(
+                basket_id=f"b{i}",
+                customer_id=c,
+                store="s1",
+                t=1.0,
+                line=i,
+                product_id="p",
+                quantity=1.0,
+                price=1.0,
+            )
+            for i, c in enumerate(("c1", "c2"))
+        ]
+    )
+    profile = spark.createDataFrame(
+        [Row(customer_id=c, n_baskets=1, items=["p"], weights=[1.0]) for c in ("c1", "c2")]
+    )
+    segments = spark.createDataFrame([Row(customer_id="c1", segment="champions")])
+    rows = (
+        profile.transform(with_segments(segments))
+        .transform(store_profiles(lines))
+        .orderBy("shopper")
+        .collect()
+    )
+    assert [(r["shopper"], r["segments"]) for r in rows] == [("c1", ["champions"]), ("c2", None)]
+    # the gateway reads the JSON line as a profile: the segment, or none (unknown)
+    docs = [Profile.from_dict({k: v for k, v in r.asDict().items() if v is not None}) for r in rows]
+    assert [d.segments for d in docs] == [frozenset({"champions"}), frozenset()]
+
+
+def test_blend_is_non_negative_least_squares_from_the_normal_equations() -> None:
+    from scipy.optimize import nnls
+
+    from models.jobs.value import Blend
+
+    rng = np.random.default_rng(5)
+    x = rng.gamma(1.0, 50.0, size=(500, 2))
+    for y in (x @ [0.7, 0.5] + rng.normal(0, 5, 500), x @ [-0.4, 1.2] + rng.normal(0, 5, 500)):
+        got = Blend.fit(x.T @ x, x.T @ y)
+        want, _ = nnls(x, y)
+        assert (got.model, got.last) == (pytest.approx(want[0], abs=1e-6), pytest.approx(want[1], abs=1e-6))
+    assert Blend.fit(x.T @ x, x.T @ (x @ [-0.4, 1.2])).model == 0.0  # a negative weight is clipped

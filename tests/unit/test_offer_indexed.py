@@ -4,7 +4,7 @@ Random stores, rules, campaigns, experiments and sequences of decisions are deci
 with the model's indexed candidate lists (fast path where it applies) and once with the same
 candidates as plain :class:`Candidate` lists (general path). Offers, exposures, records (with
 their propensities), caps, budgets in offers and in money (granted and redeemed), up-sells,
-sensitive categories, the universal holdout and held-out shoppers' shadow variants (decided under
+sensitive categories, campaigns targeting or excluding customer segments, the universal holdout and held-out shoppers' shadow variants (decided under
 that variant's mixture, for two or three variants of random shares) must be identical at every step.
 """
 
@@ -26,6 +26,7 @@ from edge.offers.rules import parse_rules
 SHELF = ShelfId(1, 0)
 NAMES = (*(f"P{i:02d}" for i in range(24)), "PAD")  # the model's item table (+ padding)
 CATEGORIES = ("tin", "mug", "candle", "baby")  # baby: sensitive by default
+SEGMENTS = ("champions", "loyal", "lapsed")
 
 
 def store(draw: Any) -> Catalogue:
@@ -70,6 +71,13 @@ def rules_doc(draw: Any) -> dict[str, Any]:
             campaign["budget_redeemed"] = draw(st.sampled_from([0.1, 1.0]))
         if draw(st.booleans()):
             campaign["start"], campaign["end"] = 1000.0, draw(st.sampled_from([1030.0, 1100.0]))
+        targeting = draw(st.integers(0, 3))  # 1: segments it is for, 2: segments it is not for
+        if targeting == 1:
+            campaign["segments"] = draw(
+                st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=2, unique=True)
+            )
+        elif targeting == 2:
+            campaign["exclude_segments"] = [draw(st.sampled_from(SEGMENTS))]
         campaigns.append(campaign)
     share = draw(st.sampled_from([0.5, 0.2, 0.8]))
     variants: list[dict[str, Any]] = [
@@ -125,7 +133,7 @@ def scenarios(
 ) -> tuple[
     Catalogue,
     dict[str, Any],
-    list[tuple[BasketEvent, list[str], CandidateList, frozenset[str], float | None]],
+    list[tuple[BasketEvent, list[str], CandidateList, frozenset[str], float | None, frozenset[str]]],
 ]:
     catalogue = store(draw)
     doc = rules_doc(draw)
@@ -162,7 +170,8 @@ def scenarios(
         else:
             indexed = CandidateList.indexed(items, NAMES, scores, together)
         redeem_after = draw(st.sampled_from([None, 0.0, 100.0, 1000.0]))  # a conversion, seconds later
-        steps.append((event, basket, indexed, held, redeem_after))
+        segments = frozenset(draw(st.lists(st.sampled_from(SEGMENTS), max_size=2)))  # empty: unknown
+        steps.append((event, basket, indexed, held, redeem_after, segments))
     return catalogue, doc, steps
 
 
@@ -172,9 +181,10 @@ def test_fast_path_decides_as_the_general_path(scenario: Any) -> None:
     catalogue, doc, steps = scenario
     fast = OfferEngine(parse_rules(doc), catalogue)
     general = OfferEngine(parse_rules(doc), catalogue)
-    for event, basket, indexed, held, redeem_after in steps:
+    targeted = {c["campaign_id"] for c in doc["campaigns"] if {"segments", "exclude_segments"} & c.keys()}
+    for event, basket, indexed, held, redeem_after, segments in steps:
         plain = [Candidate(c.product_id, c.score, c.together) for c in indexed]
-        context = DecisionContext(display="d-1", shelf=SHELF, held=held)
+        context = DecisionContext(display="d-1", shelf=SHELF, held=held, segments=segments)
         a = fast.decide(event, basket, indexed, context)
         b = general.decide(event, basket, plain, context)
         assert a == b
@@ -184,6 +194,7 @@ def test_fast_path_decides_as_the_general_path(scenario: Any) -> None:
         if a.exposure is not None:
             assert a.exposure.shadow_variant == a.record.shadow_variant
         tally(f"up-sell available: {a.record.upsell is not None}")
+        tally(f"a segment campaign chosen: {a.record.campaign_id in targeted}")
         if a.offer is not None and redeem_after is not None:
             t = event.t + redeem_after
             assert fast.redeem(a.offer.offer_id, t) == general.redeem(a.offer.offer_id, t)
