@@ -44,6 +44,9 @@ HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
 ALPHA_SHRINKS = (0.0, 1.0, 4.0)
 REPEAT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+# the search starts from the better of TIFU-KNN's own choice and the customer's plain purchase
+# frequency (one group of equal baskets, no neighbours): the personal top frequency ranking
+PERSONAL_FREQUENCY = TifuParams(group_size=1_000_000, within_decay=1.0, group_decay=1.0, alpha=1.0)
 Z_MOVE = 1.5  # standard errors of validation gain needed to move a constant from its current value
 PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
 
@@ -72,15 +75,16 @@ def _gain(candidate: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 
 
 def gated_search(
-    start: TifuParams,
+    starts: Sequence[TifuParams],
     grids: Sequence[tuple[str, Sequence[float]]],
     objective: Callable[[TifuParams], np.ndarray],
     z: float = Z_MOVE,
-) -> tuple[TifuParams, list[dict[str, Any]]]:
-    """One coordinate pass over ``grids`` from ``start``: a constant takes the grid value with the
+) -> tuple[TifuParams, TifuParams, list[dict[str, Any]]]:
+    """One coordinate pass over ``grids`` from the best of ``starts`` (by mean ``objective``; the
+    earlier on ties): a constant takes the grid value with the
     best mean per-query ``objective`` only when its gain over the current value exceeds ``z``
     standard errors (paired, on the same queries); otherwise it keeps its value. Returns the
-    constants and, per move, the gain and its standard error."""
+    start, the constants and, per move, the gain and its standard error."""
     memo: dict[TifuParams, np.ndarray] = {}
 
     def values(candidate: TifuParams) -> np.ndarray:
@@ -88,7 +92,8 @@ def gated_search(
             memo[candidate] = objective(candidate)
         return memo[candidate]
 
-    best, moves = start, []
+    start = best = max(starts, key=lambda s: (float(values(s).mean()), -list(starts).index(s)))
+    moves: list[dict[str, Any]] = []
     for name, grid in grids:
         current = values(best)
         trials = []
@@ -106,7 +111,7 @@ def gated_search(
                 }
             )
             best = candidate
-    return best, moves
+    return start, best, moves
 
 
 def _cached(profiler: Profiler) -> Profiler:
@@ -176,7 +181,8 @@ def tune_params(
 
             return _per_query(Scorer(stats, best, profile), profile_queries)
 
-        tifu, moves = gated_search(tifu, grids, objective)
+        start, tifu, moves = gated_search((tifu, PERSONAL_FREQUENCY), grids, objective)
+        report["profile_start"] = "personal frequency" if start == PERSONAL_FREQUENCY else "tifu-knn"
         report["profile_moves"] = moves
     profiler = _cached(knn.with_params(tifu).profile)
     report["profiles"] = tifu.as_dict()

@@ -139,12 +139,15 @@ def test_gated_search_moves_a_constant_only_for_a_clear_validation_gain() -> Non
     noise = rng.normal(0.0, 1.0, 400)
 
     def objective(p: TifuParams) -> np.ndarray:
-        # alpha 0.9 is clearly better; any neighbour count is the same up to noise
-        clear = 0.5 if p.alpha == 0.9 else 0.0
+        # alpha 0.9 is clearly better, 0.7 a little; any neighbour count is the same up to noise
+        clear = {0.9: 0.5, 0.7: 0.1}.get(p.alpha, 0.0)
         jitter = 0.02 * rng.normal(0.0, 1.0, 400) if p.neighbours != 300 else 0.0
         return noise + clear + jitter
 
     start = TifuParams(alpha=0.7, neighbours=300)
-    best, moves = gated_search(start, [("alpha", (0.5, 0.7, 0.9)), ("neighbours", (50, 300, 900))], objective)
+    worse = TifuParams(alpha=0.5, neighbours=300)
+    grids = [("alpha", (0.5, 0.7, 0.9)), ("neighbours", (50, 300, 900))]
+    chosen, best, moves = gated_search([worse, start], grids, objective)
+    assert chosen == start  # the better start
     assert best == replace(start, alpha=0.9)
     assert [m["constant"] for m in moves] == ["alpha"]
