@@ -44,8 +44,8 @@ HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
 ALPHA_SHRINKS = (0.0, 1.0, 4.0)
 REPEAT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
-# the search starts from the better of TIFU-KNN's own choice and the customer's plain purchase
-# frequency (one group of equal baskets, no neighbours): the personal top frequency ranking
+# the profiles' search runs from TIFU-KNN's own choice and from the customer's plain purchase
+# frequency (one group of equal baskets, no neighbours: personal top frequency's ranking)
 PERSONAL_FREQUENCY = TifuParams(group_size=1_000_000, within_decay=1.0, group_decay=1.0, alpha=1.0)
 Z_MOVE = 1.5  # standard errors of validation gain needed to move a constant from its current value
 PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
@@ -80,11 +80,12 @@ def gated_search(
     objective: Callable[[TifuParams], np.ndarray],
     z: float = Z_MOVE,
 ) -> tuple[TifuParams, TifuParams, list[dict[str, Any]]]:
-    """One coordinate pass over ``grids`` from the best of ``starts`` (by mean ``objective``; the
-    earlier on ties): a constant takes the grid value with the
-    best mean per-query ``objective`` only when its gain over the current value exceeds ``z``
-    standard errors (paired, on the same queries); otherwise it keeps its value. Returns the
-    start, the constants and, per move, the gain and its standard error."""
+    """A coordinate pass over ``grids`` from each of ``starts``, keeping the pass that ends with
+    the best mean per-query ``objective`` (the earlier start on ties). In a pass a constant takes
+    the grid value with the best mean ``objective`` only when its gain over the current value
+    exceeds ``z`` standard errors (paired, on the same queries); otherwise it keeps its value.
+    Returns the start and the constants of the kept pass, and its moves with gain and standard
+    error."""
     memo: dict[TifuParams, np.ndarray] = {}
 
     def values(candidate: TifuParams) -> np.ndarray:
@@ -92,26 +93,30 @@ def gated_search(
             memo[candidate] = objective(candidate)
         return memo[candidate]
 
-    start = best = max(starts, key=lambda s: (float(values(s).mean()), -list(starts).index(s)))
-    moves: list[dict[str, Any]] = []
-    for name, grid in grids:
-        current = values(best)
-        trials = []
-        for value in grid:
-            candidate = replace(best, **{name: type(getattr(best, name))(value)})
-            trials.append((*_gain(values(candidate), current), candidate))
-        gain, se, candidate = max(trials, key=lambda t: t[0])
-        if candidate != best and gain > 0 and gain > z * se:
-            moves.append(
-                {
-                    "constant": name,
-                    "value": getattr(candidate, name),
-                    "gain": round(gain, 4),
-                    "se": round(se, 4),
-                }
-            )
-            best = candidate
-    return start, best, moves
+    def one_pass(start: TifuParams) -> tuple[TifuParams, list[dict[str, Any]]]:
+        best, moves = start, []
+        for name, grid in grids:
+            current = values(best)
+            trials = []
+            for value in grid:
+                candidate = replace(best, **{name: type(getattr(best, name))(value)})
+                trials.append((*_gain(values(candidate), current), candidate))
+            gain, se, candidate = max(trials, key=lambda t: t[0])
+            if candidate != best and gain > 0 and gain > z * se:
+                moves.append(
+                    {
+                        "constant": name,
+                        "value": getattr(candidate, name),
+                        "gain": round(gain, 4),
+                        "se": round(se, 4),
+                    }
+                )
+                best = candidate
+        return best, moves
+
+    passes = [(start, *one_pass(start)) for start in starts]
+    means = [float(values(best).mean()) for _, best, _ in passes]
+    return passes[max(range(len(passes)), key=lambda i: (means[i], -i))]
 
 
 def _cached(profiler: Profiler) -> Profiler:
@@ -158,7 +163,7 @@ def tune_params(
             ("repeat_power", REPEAT_POWERS),
             ("alpha_shrink", ALPHA_SHRINKS),
         )
-        task = bar.add_task("tuning: profiles", total=sum(len(v) for _, v in grids))
+        task = bar.add_task("tuning: profiles", total=2 * sum(len(v) for _, v in grids))
         profile_queries = nb[:PROFILE_QUERIES]
         predictions: dict[tuple[Any, ...], dict[int, np.ndarray]] = {}
 
