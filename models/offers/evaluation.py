@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from models.offers.transactions import Basket
 
 Ranker = Callable[[Sequence[str], Sequence[Sequence[str]], int], list[str]]
@@ -101,21 +103,29 @@ def next_basket_queries(
     return queries
 
 
-def score(
+def query_scores(
     ranker: Ranker, queries: Sequence[Query], k: int = 10, tick: Callable[[], None] | None = None
-) -> Scores:
-    recall = ndcg = hr = 0.0
-    for q in queries:
+) -> np.ndarray:
+    """Per query: Recall, NDCG and HR at ``k`` (float64 [len(queries), 3])."""
+    result = np.zeros((len(queries), 3))
+    for row, q in enumerate(queries):
         if tick is not None:
             tick()
         ranked = ranker(q.basket, q.history, k)[:k]
         hits = [1.0 if item in q.targets else 0.0 for item in ranked]
-        recall += sum(hits) / len(q.targets)
         ideal = sum(1.0 / math.log2(r + 2) for r in range(min(k, len(q.targets))))
-        ndcg += sum(h / math.log2(r + 2) for r, h in enumerate(hits)) / ideal
-        hr += 1.0 if any(hits) else 0.0
-    n = max(1, len(queries))
-    return Scores(recall / n, ndcg / n, hr / n, len(queries))
+        result[row, 0] = sum(hits) / len(q.targets)
+        result[row, 1] = sum(h / math.log2(r + 2) for r, h in enumerate(hits)) / ideal
+        result[row, 2] = 1.0 if any(hits) else 0.0
+    return result
+
+
+def score(
+    ranker: Ranker, queries: Sequence[Query], k: int = 10, tick: Callable[[], None] | None = None
+) -> Scores:
+    per_query = query_scores(ranker, queries, k, tick)
+    recall, ndcg, hr = per_query.mean(axis=0) if len(queries) else (0.0, 0.0, 0.0)
+    return Scores(float(recall), float(ndcg), float(hr), len(queries))
 
 
 # ---------------------------------------------------------------------- baselines

@@ -24,7 +24,8 @@ import numpy as np
 
 from models.offers.evaluation import Query, Ranker, histories, next_basket_queries, score, split_by_time
 from models.offers.method import Params, fit
-from models.offers.neighbours import TifuKnn, TifuParams, Vocabulary, repeat_rates
+from models.offers.neighbours import TifuKnn, TifuParams, Vocabulary
+from models.offers.repeat import ITEM_PRIOR, RepeatModule
 from models.offers.transactions import Basket
 
 VALIDATION_SHARE = 0.15
@@ -107,15 +108,11 @@ def _recall(rank: Ranker, queries: Sequence[Query]) -> float:
 
 # ---------------------------------------------------------------------- repeat-explore
 
-FREQ_EDGES = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.75])  # share of past baskets with the item
-RECENCY_EDGES = np.array([1, 2, 3, 5, 9, 17])  # baskets since it was last bought
-TARGETS_PER_CUSTOMER = 3
-
 
 @dataclass(frozen=True, slots=True)
 class RepeatExploreParams:
     threshold: float = 0.1  # repeat items with at least this probability come before explore items
-    item_prior: float = 5.0  # pseudo-customers shrinking a product's repeat rate to the mean
+    item_prior: float = ITEM_PRIOR  # pseudo-customers shrinking a product's repeat rate to the mean
 
     def as_dict(self) -> dict[str, float]:
         return {"threshold": self.threshold, "item_prior": self.item_prior}
@@ -127,44 +124,16 @@ class RepeatExplore:
     def __init__(self, train: Sequence[Basket], params: RepeatExploreParams = RepeatExploreParams()) -> None:
         self.vocab = Vocabulary(train)
         self.params = params
-        n = len(self.vocab.items)
         hist = [[self.vocab.encode(b) for b in h] for h in histories(train).values()]
-        self.item_rate = repeat_rates(hist, n, params.item_prior)
-        self.table = self._repeat_table(hist, n)
+        self.repeat = RepeatModule(hist, len(self.vocab.items), params.item_prior)
         stats = fit(train, Params(min_item_baskets=1))  # the model's co-purchase counts, same order
         assert stats.items == self.vocab.items
         self.nbr_idx = stats.nbr_idx
         self.nbr_w = stats.nbr_count / (stats.item_baskets[:, None] + 1.0)
 
-    @staticmethod
-    def _features(baskets: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The customer's products, and for each its frequency and recency bin."""
-        last = np.full(n, -1)
-        counts = np.zeros(n)
-        for t, basket in enumerate(baskets):
-            counts[basket] += 1
-            last[basket] = t
-        items = np.flatnonzero(counts)
-        freq = np.searchsorted(FREQ_EDGES, counts[items] / len(baskets), side="right")
-        recency = np.searchsorted(RECENCY_EDGES, len(baskets) - last[items], side="right")
-        return items, freq, recency
-
-    def _repeat_table(self, hist: Sequence[Sequence[np.ndarray]], n: int) -> np.ndarray:
-        shape = (len(FREQ_EDGES) + 1, len(RECENCY_EDGES) + 1)
-        hits, seen = np.zeros(shape), np.zeros(shape)
-        for baskets in hist:
-            for cut in range(max(1, len(baskets) - TARGETS_PER_CUSTOMER), len(baskets)):
-                items, freq, recency = self._features(baskets[:cut], n)
-                bought = np.isin(items, baskets[cut])
-                np.add.at(seen, (freq, recency), 1.0)
-                np.add.at(hits, (freq, recency), bought.astype(np.float64))
-        overall = hits.sum() / max(1.0, seen.sum())
-        table: np.ndarray = (hits + 2.0 * overall) / (seen + 2.0)  # shrunk towards the overall rate
-        return table
-
     def with_params(self, params: RepeatExploreParams) -> RepeatExplore:
         clone = object.__new__(RepeatExplore)
-        for name in ("vocab", "item_rate", "table", "nbr_idx", "nbr_w"):
+        for name in ("vocab", "repeat", "nbr_idx", "nbr_w"):
             setattr(clone, name, getattr(self, name))
         clone.params = params
         return clone
@@ -177,9 +146,9 @@ class RepeatExplore:
         context_w = np.zeros(n + 1)
         repeat = np.full(n, -1.0)
         if baskets:
-            items, freq, recency = self._features(baskets, n)
-            repeat[items] = np.minimum(1.0, self.table[freq, recency] * self.item_rate[items])
-            context_w[items] = self.table[freq, recency]
+            items, probability, share = self.repeat.probability(baskets)
+            repeat[items] = probability
+            context_w[items] = share
         context_w[held] = 1.0
         ctx = np.flatnonzero(context_w[:n])
         if len(ctx):

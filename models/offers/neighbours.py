@@ -23,6 +23,7 @@ from scipy import sparse
 
 from edge.offers.profile import MAX_PROFILE_ITEMS, Profile
 from models.offers.evaluation import histories
+from models.offers.repeat import RepeatModule, repeat_rates
 from models.offers.transactions import Basket
 
 
@@ -42,21 +43,6 @@ class Vocabulary:
         return np.fromiter((self.index[i] for i in dict.fromkeys(basket) if i in self.index), dtype=np.int64)
 
 
-def repeat_rates(hist: Sequence[Sequence[np.ndarray]], n: int, prior: float = 5.0) -> np.ndarray:
-    """How repeatable each product is, relative to the average product: the share of its buyers who
-    bought it in two baskets or more, shrunk towards the mean by ``prior`` pseudo-buyers."""
-    buyers = np.zeros(n)
-    repeaters = np.zeros(n)
-    for baskets in hist:
-        if baskets:
-            counts = np.bincount(np.concatenate(baskets), minlength=n)
-            buyers += counts > 0
-            repeaters += counts > 1
-    mean_rate = repeaters.sum() / max(1.0, buyers.sum())
-    rates: np.ndarray = (repeaters + prior * mean_rate) / (buyers + prior) / max(mean_rate, 1e-9)
-    return rates
-
-
 @dataclass(frozen=True, slots=True)
 class TifuParams:
     """TIFU-KNN's constants; the defaults are the authors' for Dunnhumby."""
@@ -71,6 +57,9 @@ class TifuParams:
     # ``alpha * n / (n + alpha_shrink)`` after n baskets (few baskets: lean on the neighbours).
     repeat_power: float = 0.0
     alpha_shrink: float = 0.0
+    # and blended with the repeat module's probability that each past product is bought again
+    # (``models.offers.repeat``): ``(1 - repeat_weight) * prediction + repeat_weight * repeat``.
+    repeat_weight: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -104,6 +93,7 @@ class TifuKnn:
         self.params = params
         self._histories = [self._encode_history(h) for h in histories(train).values()]
         self.repeatability = repeat_rates(self._histories, len(self.vocab.items))
+        self._repeat: RepeatModule | None = None
         self._build_matrix()
 
     def _encode_history(self, history: Sequence[Sequence[str]]) -> list[np.ndarray]:
@@ -133,6 +123,7 @@ class TifuKnn:
         clone = object.__new__(TifuKnn)
         clone.vocab, clone.params, clone._histories = self.vocab, params, self._histories
         clone.repeatability = self.repeatability
+        clone._repeat = self.repeat if params.repeat_weight else self._repeat  # learnt once, shared
         same = (params.group_size, params.within_decay, params.group_decay) == (
             self.params.group_size,
             self.params.within_decay,
@@ -143,6 +134,13 @@ class TifuKnn:
         else:
             clone._build_matrix()
         return clone
+
+    @property
+    def repeat(self) -> RepeatModule:
+        """The repeat module over the same customers (learnt on first use)."""
+        if self._repeat is None:
+            self._repeat = RepeatModule(self._histories, len(self.vocab.items))
+        return self._repeat
 
     def vector(self, history: Sequence[Sequence[str]]) -> np.ndarray:
         return self._own(history)[0]
@@ -177,10 +175,22 @@ class TifuKnn:
 
     def profile(self, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS) -> Profile:
         """The prediction's strongest products as the gateway's profile (weights in [0, 1]),
-        each weighed by its repeatability ** ``repeat_power``."""
-        pred = self.predict(history)
-        if self.params.repeat_power:
-            pred = pred * self.repeatability**self.params.repeat_power
+        each weighed by its repeatability ** ``repeat_power`` and blended with the repeat module's
+        probability by ``repeat_weight``."""
+        return self.profile_from(self.predict(history), history, max_items)
+
+    def profile_from(
+        self, pred: np.ndarray, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS
+    ) -> Profile:
+        """:meth:`profile` from an already computed :meth:`predict` (the prediction does not depend
+        on ``repeat_power`` or ``repeat_weight``: tuning those reuses it)."""
+        p = self.params
+        if p.repeat_power:
+            pred = pred * self.repeatability**p.repeat_power
+        if p.repeat_weight:
+            held, probability, _ = self.repeat.probability(self._encode_history(history))
+            pred = (1.0 - p.repeat_weight) * pred
+            pred[held] += p.repeat_weight * probability
         n = sum(1 for b in history if b)
         positive = np.flatnonzero(pred > 0)
         if n == 0 or len(positive) == 0:

@@ -13,10 +13,12 @@ completion queries. With too few validation queries the defaults stay.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress
 
 from edge.offers.profile import Profile
@@ -24,11 +26,11 @@ from models.offers.evaluation import (
     Query,
     completion_queries,
     next_basket_queries,
-    score,
+    query_scores,
     split_by_time,
 )
 from models.offers.method import Params, Profiler, Scorer, fit
-from models.offers.nbr_baselines import TIFU_GRIDS, coordinate_search, tune_tifu
+from models.offers.nbr_baselines import TIFU_GRIDS, tune_tifu
 from models.offers.neighbours import TifuKnn, TifuParams
 from models.offers.transactions import Basket
 
@@ -41,18 +43,80 @@ BASKET_SHRINKS = (0.5, 2.0, 8.0)
 HISTORY_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 REPEAT_POWERS = (0.0, 0.5, 1.0, 2.0, 3.0)
 ALPHA_SHRINKS = (0.0, 1.0, 4.0)
-PROFILE_PASSES = 1
+REPEAT_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+# the profiles' search runs from TIFU-KNN's own choice and from the customer's plain purchase
+# frequency (one group of equal baskets, no neighbours: personal top frequency's ranking)
+PERSONAL_FREQUENCY = TifuParams(group_size=1_000_000, within_decay=1.0, group_decay=1.0, alpha=1.0)
+Z_MOVE = 1.5  # standard errors of validation gain needed to move a constant from its current value
 PROFILE_QUERIES = 800  # next-basket queries for the profiles' constants (each point rebuilds profiles)
 
 
-def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
-    """The objective: Recall@10 + NDCG@10 (which products, and in what order)."""
+def _per_query(scorer: Scorer, queries: Sequence[Query]) -> np.ndarray:
+    """The objective per query: Recall@10 + NDCG@10 (which products, and in what order)."""
 
     def ranker(basket: Sequence[str], history: Sequence[Sequence[str]], k: int) -> list[str]:
         return scorer.rank(basket, scorer.profile(history) if history else None, k)
 
-    result = score(ranker, queries)
-    return result.recall + result.ndcg
+    per_query = query_scores(ranker, queries)
+    result: np.ndarray = per_query[:, 0] + per_query[:, 1]
+    return result
+
+
+def _recall(scorer: Scorer, queries: Sequence[Query]) -> float:
+    return float(_per_query(scorer, queries).mean()) if queries else 0.0
+
+
+def _gain(candidate: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Mean paired gain of ``candidate`` over ``current`` on the same queries, and its standard error."""
+    diff = candidate - current
+    if len(diff) < 2:
+        return float(diff.mean()) if len(diff) else 0.0, 0.0
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
+
+
+def gated_search(
+    starts: Sequence[TifuParams],
+    grids: Sequence[tuple[str, Sequence[float]]],
+    objective: Callable[[TifuParams], np.ndarray],
+    z: float = Z_MOVE,
+) -> tuple[TifuParams, TifuParams, list[dict[str, Any]]]:
+    """A coordinate pass over ``grids`` from each of ``starts``, keeping the pass that ends with
+    the best mean per-query ``objective`` (the earlier start on ties). In a pass a constant takes
+    the grid value with the best mean ``objective`` only when its gain over the current value
+    exceeds ``z`` standard errors (paired, on the same queries); otherwise it keeps its value.
+    Returns the start and the constants of the kept pass, and its moves with gain and standard
+    error."""
+    memo: dict[TifuParams, np.ndarray] = {}
+
+    def values(candidate: TifuParams) -> np.ndarray:
+        if candidate not in memo:
+            memo[candidate] = objective(candidate)
+        return memo[candidate]
+
+    def one_pass(start: TifuParams) -> tuple[TifuParams, list[dict[str, Any]]]:
+        best, moves = start, []
+        for name, grid in grids:
+            current = values(best)
+            trials = []
+            for value in grid:
+                candidate = replace(best, **{name: type(getattr(best, name))(value)})
+                trials.append((*_gain(values(candidate), current), candidate))
+            gain, se, candidate = max(trials, key=lambda t: t[0])
+            if candidate != best and gain > 0 and gain > z * se:
+                moves.append(
+                    {
+                        "constant": name,
+                        "value": getattr(candidate, name),
+                        "gain": round(gain, 4),
+                        "se": round(se, 4),
+                    }
+                )
+                best = candidate
+        return best, moves
+
+    passes = [(start, *one_pass(start)) for start in starts]
+    means = [float(values(best).mean()) for _, best, _ in passes]
+    return passes[max(range(len(passes)), key=lambda i: (means[i], -i))]
 
 
 def _cached(profiler: Profiler) -> Profiler:
@@ -93,27 +157,57 @@ def tune_params(
         task = bar.add_task("tuning: TIFU-KNN's own choice", total=1)
         tifu = tune_tifu(baskets)  # the same split; the model's search starts from it
         bar.advance(task)
-        grids = (*TIFU_GRIDS, ("repeat_power", REPEAT_POWERS), ("alpha_shrink", ALPHA_SHRINKS))
-        task = bar.add_task("tuning: profiles", total=PROFILE_PASSES * sum(len(v) for _, v in grids))
+        grids = (
+            ("repeat_weight", REPEAT_WEIGHTS),
+            *TIFU_GRIDS,
+            ("repeat_power", REPEAT_POWERS),
+            ("alpha_shrink", ALPHA_SHRINKS),
+        )
+        task = bar.add_task("tuning: profiles", total=2 * sum(len(v) for _, v in grids))
         profile_queries = nb[:PROFILE_QUERIES]
+        predictions: dict[tuple[Any, ...], dict[int, np.ndarray]] = {}
 
-        def objective(candidate: TifuParams) -> float:
+        def objective(candidate: TifuParams) -> np.ndarray:
             bar.advance(task)
-            return _recall(Scorer(stats, best, knn.with_params(candidate).profile), profile_queries)
+            model = knn.with_params(candidate)
+            # the prediction does not depend on repeat_power / repeat_weight: reuse it across them
+            key = tuple(
+                v for k, v in candidate.as_dict().items() if k not in ("repeat_power", "repeat_weight")
+            )
+            if key not in predictions:
+                predictions.clear()  # one set at a time (queries x products floats)
+                predictions[key] = {}
+            cache = predictions[key]
 
-        tifu = coordinate_search(tifu, grids, objective, PROFILE_PASSES)
+            def profile(history: Sequence[Sequence[str]]) -> Profile:
+                if id(history) not in cache:
+                    cache[id(history)] = model.predict(history)
+                return model.profile_from(cache[id(history)], history)
+
+            return _per_query(Scorer(stats, best, profile), profile_queries)
+
+        start, tifu, moves = gated_search((tifu, PERSONAL_FREQUENCY), grids, objective)
+        report["profile_start"] = "personal frequency" if start == PERSONAL_FREQUENCY else "tifu-knn"
+        report["profile_moves"] = moves
     profiler = _cached(knn.with_params(tifu).profile)
     report["profiles"] = tifu.as_dict()
     if len(nb) >= MIN_QUERIES:
+        # from the plain profile (the smallest shrink, no co-purchase over the history), moved
+        # only by a gain beyond Z_MOVE standard errors
         grid = list(itertools.product(PROFILE_SHRINKS, HISTORY_WEIGHTS))
         task = bar.add_task("tuning: next basket", total=len(grid))
-        results = []
+        per_point = []
         for shrink, weight in grid:
             candidate = replace(best, profile_shrink=shrink, history_weight=weight)
-            results.append((_recall(Scorer(stats, candidate, profiler), nb), candidate))
+            per_point.append((_per_query(Scorer(stats, candidate, profiler), nb), candidate))
             bar.advance(task)
-        best_recall, best = max(results, key=lambda r: (r[0], -r[1].history_weight))
-        report["next_basket_recall+ndcg@10"] = round(best_recall, 4)
+        plain = per_point[0][0]
+        gain, se, chosen = max(((*_gain(v, plain), c) for v, c in per_point), key=lambda t: t[0])
+        best = chosen if gain > Z_MOVE * se else per_point[0][1]
+        report["next_basket_gain"] = {"gain": round(gain, 4), "se": round(se, 4)}
+        report["next_basket_recall+ndcg@10"] = round(
+            float(plain.mean()) + (gain if best is chosen else 0.0), 4
+        )
     if len(bc) >= MIN_QUERIES:
         grid2 = list(itertools.product(BASKET_WEIGHTS, BASKET_SHRINKS))
         task = bar.add_task("tuning: basket completion", total=len(grid2))

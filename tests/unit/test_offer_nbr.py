@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from models.offers.nbr_baselines import RepeatExplore, RepeatExploreParams, Tifu
 from models.offers.neighbours import TifuKnn, TifuParams, tifu_weights
 from models.offers.synthetic import synthetic_baskets
 from models.offers.transactions import Basket
+from models.offers.tuning import gated_search
 
 
 def _baskets(by_customer: dict[str, list[list[str]]]) -> list[Basket]:
@@ -115,3 +117,37 @@ def test_evaluate_command_takes_one_data_source() -> None:
     args = parser.parse_args(["--synthetic", "explore", "--max-baskets", "500"])
     baskets = baskets_from_args(args)
     assert len(baskets) == 500 and baskets == sorted(baskets, key=lambda b: (b.t, b.basket_id))
+
+
+def test_profile_blends_the_repeat_probability_by_its_weight() -> None:
+    regulars = {f"r{i}": [["milk", "bread"], ["milk"], ["milk", "eggs"], ["milk"]] for i in range(6)}
+    knn = TifuKnn(_baskets(regulars), TifuParams(neighbours=2, alpha=0.5))
+    history = [("milk", "bread"), ("milk",)]
+    plain = knn.profile(history)
+    assert knn.with_params(TifuParams(neighbours=2, alpha=0.5, repeat_weight=0.0)).profile(history) == plain
+    repeat_only = knn.with_params(TifuParams(neighbours=2, alpha=0.5, repeat_weight=1.0)).profile(history)
+    # only the customer's own products, weighed by the repeat module's probability
+    items, probability, _ = knn.repeat.probability([knn.vocab.encode(b) for b in history])
+    expected = {knn.vocab.items[i]: p for i, p in zip(items, probability, strict=True)}
+    assert dict(zip(repeat_only.items, repeat_only.weights, strict=True)) == pytest.approx(expected)
+    assert repeat_only.items[0] == "milk" and "eggs" not in repeat_only.items
+    assert repeat_only.n_baskets == plain.n_baskets == 2
+
+
+def test_gated_search_moves_a_constant_only_for_a_clear_validation_gain() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 1.0, 400)
+
+    def objective(p: TifuParams) -> np.ndarray:
+        # alpha 0.9 is clearly better, 0.7 a little; any neighbour count is the same up to noise
+        clear = {0.9: 0.5, 0.7: 0.1}.get(p.alpha, 0.0)
+        jitter = 0.02 * rng.normal(0.0, 1.0, 400) if p.neighbours != 300 else 0.0
+        return noise + clear + jitter
+
+    start = TifuParams(alpha=0.7, neighbours=300)
+    worse = TifuParams(alpha=0.5, neighbours=300)
+    grids = [("alpha", (0.5, 0.7, 0.9)), ("neighbours", (50, 300, 900))]
+    chosen, best, moves = gated_search([start, worse], grids, objective)
+    assert chosen == start  # both passes end at alpha 0.9; the earlier start on ties
+    assert best == replace(start, alpha=0.9)
+    assert [m["constant"] for m in moves] == ["alpha"]
