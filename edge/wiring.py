@@ -19,7 +19,8 @@ from edge.displays.publisher import DisplayPublisher, Recorder
 from edge.events import BasketEvent, Offer, SampleBatch, ShelfId, WeightEvent
 from edge.mqtt.client import MqttClient
 from edge.mqtt.topics import Topics
-from edge.sensing.detector import DetectorParams, ShelfDetector
+from edge.sensing.detector import ShelfDetector
+from edge.sensing.detector_params import DetectorParams
 from edge.sensing.identify import IdentifyParams
 from edge.sensing.planogram import Planogram
 

@@ -1,6 +1,6 @@
 """Pick and return detection on one shelf's plate streams. Pure: time comes only from the samples.
 
-How it works (constants in :class:`DetectorParams`, each derived from REFERENCE.md section 1):
+How it works (constants in :class:`edge.sensing.detector_params.DetectorParams`, each derived from REFERENCE.md section 1):
 
 1. Quiet plates follow a baseline (exponential mean, 2 s) that absorbs drift and creep, and an
    estimate of their own noise. Absolute readings are never trusted, only changes.
@@ -28,48 +28,19 @@ How it works (constants in :class:`DetectorParams`, each derived from REFERENCE.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.events import EventKind, SampleBatch, ShelfId, WeightEvent
-from edge.sensing.identify import IdentifyParams, identify
+from edge.events import SampleBatch, ShelfId, WeightEvent
+from edge.sensing.detector_params import DetectorParams
+from edge.sensing.identify import identify, weight_events
 from edge.sensing.planogram import Planogram
+from edge.sensing.windows import neighbour_runs, onset_time, window_stats
 
 F64 = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorParams:
-    short_n: int = 3  # samples averaged for the activity test
-    active_floor_g: float = 3.0  # ~5x the median plate noise (0.63 g)
-    active_k: float = 4.0
-    settle_window_s: float = 0.8
-    settle_floor_g: float = 1.5  # between the 5 g (1 s) and 1 g (2 s) figures
-    settle_k: float = 2.5
-    min_transition_s: float = 0.06  # a jump within the 3-sample activity test and no ringing: a tare
-    plate_min_g: float = 4.0
-    plate_k: float = 3.0
-    min_event_g: float = 10.0  # AIM3S
-    base_tau_s: float = 2.0
-    noise_tau_s: float = 10.0
-    initial_noise_g: float = 0.63  # median plate noise
-    max_noise_g: float = 11.3  # worst plate seen
-    max_gap_s: float = 0.5
-    confirm_unknown_s: float = 3.0  # an unexplained change must hold this long (leaning comes off)
-    max_episode_s: float = 300.0
-    relearn_after_s: float = 30.0  # longer than a long hold: the noise estimate may be too low
-    # Samples this far behind the last one are a clock step (a controller's clock set back, or one
-    # batch stamped in the future) once they have kept coming, in order, for the confirmation time;
-    # a late duplicate (redelivery after a reconnect) is dropped and never restarts the timeline.
-    clock_step_s: float = 60.0
-    clock_step_confirm_s: float = 1.0
-    join_reach: int = 1
-    # in-order batches are gathered for this much sample time and processed at once: the numpy work
-    # costs about the same for 6 rows as for 15, so it is shared; events are decided up to this later
-    process_every_s: float = 0.3
-    identify: IdentifyParams = field(default_factory=IdentifyParams)
+DEFAULT_PARAMS = DetectorParams()  # frozen: one shared default
 
 
 @dataclass(slots=True)
@@ -83,9 +54,7 @@ class _Episode:
 class ShelfDetector:
     """Feed sample batches of one shelf in time order; get the weight events they complete."""
 
-    def __init__(
-        self, shelf: ShelfId, planogram: Planogram, params: DetectorParams = DetectorParams()
-    ) -> None:
+    def __init__(self, shelf: ShelfId, planogram: Planogram, params: DetectorParams = DEFAULT_PARAMS) -> None:
         self.shelf = shelf
         self.planogram = planogram
         self.params = params
@@ -411,39 +380,12 @@ class ShelfDetector:
 
     def _onset_time(self, buf_t: F64, h: int, r: int, gap_rows: npt.NDArray[np.bool_]) -> float:
         """When the change began: the first sample of the short mean, or the last one before a gap."""
-        k = self.params.short_n
-        lo = max(0, r - k + 1)
-        gaps = np.flatnonzero(gap_rows[lo : r + 1])
-        if len(gaps):
-            g = lo + int(gaps[-1])
-            return float(buf_t[h + g - 1]) if h + g >= 1 else float(buf_t[h + g])
-        return float(buf_t[max(0, h + r - k + 1)])
+        return onset_time(buf_t, h, r, gap_rows, self.params.short_n)
 
     def _window_stats(self, buf_t: F64, buf: F64, h: int) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
         """Mean and std over the settle window ending at each new row, and whether it is usable."""
         p = self.params
-        w = self._window_n()
-        m = len(buf_t) - h
-        ref = buf[0]
-        d = buf - ref
-        c1 = np.zeros((len(d) + 1, d.shape[1]))
-        c2 = np.zeros((len(d) + 1, d.shape[1]))
-        np.cumsum(d, axis=0, out=c1[1:])
-        np.cumsum(d * d, axis=0, out=c2[1:])
-        ends = np.arange(h, h + m) + 1
-        starts = np.maximum(ends - w, 0)
-        n = (ends - starts)[:, None]
-        s1 = c1[ends] - c1[starts]
-        mean = s1 / n
-        var = (c2[ends] - c2[starts]) / n - mean**2
-        std = np.sqrt(np.maximum(var, 0.0))
-        span = buf_t[ends - 1] - buf_t[starts]
-        valid = ((ends - starts) == w) & (span <= 2.0 * p.settle_window_s)
-        steps = np.diff(buf_t)
-        if steps.max() > p.max_gap_s:
-            gaps = np.concatenate([[0], np.cumsum(steps > p.max_gap_s)])
-            valid &= gaps[ends - 1] == gaps[starts]
-        return mean + ref, std, valid
+        return window_stats(buf_t, buf, h, self._window_n(), p.settle_window_s, p.max_gap_s)
 
     def _settle_row(
         self,
@@ -534,12 +476,7 @@ class ShelfDetector:
         involved = [c for c in cols if abs(delta[c]) > max(p.plate_min_g, p.plate_k * sigma[c])]
         # neighbouring plates that changed, whatever their sign (load nudged across a boundary):
         # identification says which of them carry which product
-        clusters: list[list[int]] = []
-        for c in involved:
-            if clusters and c - clusters[-1][-1] <= 1:
-                clusters[-1].append(c)
-            else:
-                clusters.append([c])
+        clusters = neighbour_runs(involved)
         events: list[WeightEvent] = []
         taken = set(involved)
         for cluster in clusters:
@@ -567,22 +504,4 @@ class ShelfDetector:
     def _events_for(self, deltas: dict[int, float], episode: _Episode, t: float) -> list[WeightEvent]:
         parts = identify(deltas, self.shelf, self.planogram, self.params.identify)
         penalty = 0.5 if episode.forced else 1.0
-        events = []
-        for part in parts:
-            if abs(part.delta_g) < self.params.min_event_g:
-                continue  # a nudge or lean that no product explains
-            kind: EventKind = "pick" if part.delta_g < 0 else "return"
-            events.append(
-                WeightEvent(
-                    t_start=episode.t_start,
-                    t_end=t,
-                    shelf=self.shelf,
-                    plates=part.plates,
-                    delta_g=round(part.delta_g, 2),
-                    kind=kind,
-                    product_id=part.product.product_id if part.product else None,
-                    quantity=part.quantity,
-                    confidence=round(part.confidence * penalty, 3),
-                )
-            )
-        return events
+        return weight_events(parts, self.shelf, episode.t_start, t, penalty, self.params.min_event_g)

@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from edge.events import ShelfId
+from edge.events import EventKind, ShelfId, WeightEvent
 from edge.sensing.planogram import Planogram, Product
 
 
@@ -264,3 +264,29 @@ def identify(
         Assignment(product, q, q * product.unit_weight_g, confidence, run, change)
         for product, q, run, change in parts
     ]
+
+
+def weight_events(
+    parts: list[Assignment], shelf: ShelfId, t_start: float, t_end: float, penalty: float, min_event_g: float
+) -> list[WeightEvent]:
+    """Identified parts of a settled change -> pick/return events (parts under ``min_event_g``, a
+    nudge or lean that no product explains, give none; ``penalty`` scales the confidence)."""
+    events = []
+    for part in parts:
+        if abs(part.delta_g) < min_event_g:
+            continue
+        kind: EventKind = "pick" if part.delta_g < 0 else "return"
+        events.append(
+            WeightEvent(
+                t_start=t_start,
+                t_end=t_end,
+                shelf=shelf,
+                plates=part.plates,
+                delta_g=round(part.delta_g, 2),
+                kind=kind,
+                product_id=part.product.product_id if part.product else None,
+                quantity=part.quantity,
+                confidence=round(part.confidence * penalty, 3),
+            )
+        )
+    return events

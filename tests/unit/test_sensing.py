@@ -250,7 +250,7 @@ def test_two_hands_on_neighbouring_facings_become_two_parts() -> None:
 
 def test_sensing_section_sets_the_detector_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from edge.config import load_config
-    from edge.sensing.detector import DetectorParams
+    from edge.sensing.detector_params import DetectorParams
     from edge.wiring import detector_params
 
     gateway = f'[gateway]\nstore_id = "s1"\ngateway_id = "gw-1"\ndata_dir = "{tmp_path}"\n'
