@@ -21,7 +21,6 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from models.jobs.customers import to_stores
 from models.jobs.statistics import basket_table
 from models.offers.evaluation import histories
 from models.offers.neighbours import TifuKnn, TifuParams
@@ -110,9 +109,3 @@ def _without_pool(table: pa.Table, profile: Callable[[pa.Table], pa.Table]) -> p
 def store_baskets(lines: DataFrame) -> DataFrame:
     """Typed lines -> basket_table with each basket's ``store`` (at its first line)."""
     return basket_table(store_column(lines), extra=("store",))
-
-
-def per_store(baskets: DataFrame, enrolment: DataFrame | None = None) -> Transform:
-    """profiles -> store, shopper, items, weights, n_baskets for every store where the customer shopped
-    (``customers.to_stores`` over the basket table)."""
-    return to_stores(baskets, enrolment)

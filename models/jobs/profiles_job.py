@@ -19,8 +19,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from edge.offers.model import MANIFEST_FILE
-from models.jobs.customers import profiles, purchase_history, store_profiles
-from models.jobs.neighbour_profiles import POOL_SIZE, neighbour_profiles, per_store, store_baskets
+from models.jobs.customers import profiles, purchase_history, store_profiles, to_stores
+from models.jobs.neighbour_profiles import POOL_SIZE, neighbour_profiles, store_baskets
 from models.jobs.segments import with_segments
 from models.jobs.session import SparkSettings, start_spark
 from models.jobs.transactions import check_lines, read_raw, typed_lines
@@ -91,7 +91,7 @@ def profiles_per_store(
         return lines.transform(profiles(decay)).transform(tag).transform(store_profiles(lines, enrolment))
     baskets = store_baskets(lines).persist()
     profile = baskets.transform(neighbour_profiles(params, pool_size)).transform(tag)
-    return profile.transform(per_store(baskets, enrolment))
+    return profile.transform(to_stores(baskets, enrolment))
 
 
 def run(args: argparse.Namespace) -> int:

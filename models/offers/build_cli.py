@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from models.offers.build import build, build_from_baskets
+from models.offers.build import BuildResult, build, build_from_baskets
 from models.offers.transactions import TransactionsError, online_retail_baskets
 
 
@@ -70,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, TransactionsError, ValueError) as exc:
         print(f"shelf-models build: {exc}")
         return 1
-    m = result.manifest
-    print(
-        f"offer model {m['model_version']} written to {result.directory}: {len(m['items'])} products, "
-        f"{m['training']['baskets']} baskets, {m['files']['offer_model.onnx']['bytes']} bytes"
-    )
-    print("params: " + json.dumps(m["params"]))
+    _print_built(result, "")
     return 0
 
 
@@ -93,10 +88,15 @@ def _run_spark(args: argparse.Namespace) -> int:
     except (OSError, TransactionsError, ValueError, KeyError) as exc:
         print(f"shelf-models build: {exc}")
         return 1
+    _print_built(result, " (spark)")
+    return 0
+
+
+def _print_built(result: BuildResult, engine: str) -> None:
+    """What the technician reads after a build (either engine)."""
     m = result.manifest
     print(
-        f"offer model {m['model_version']} written to {result.directory} (spark): {len(m['items'])} products, "
+        f"offer model {m['model_version']} written to {result.directory}{engine}: {len(m['items'])} products, "
         f"{m['training']['baskets']} baskets, {m['files']['offer_model.onnx']['bytes']} bytes"
     )
     print("params: " + json.dumps(m["params"]))
-    return 0
