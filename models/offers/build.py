@@ -29,7 +29,7 @@ def profile_params(manifest: dict[str, Any]) -> TifuParams | None:
     spec = manifest.get("profiles")
     if not isinstance(spec, dict) or spec.get("method") != PROFILE_METHOD:
         return None
-    return TifuParams(**{k: v for k, v in spec.items() if k != "method"})
+    return TifuParams.from_dict({k: v for k, v in spec.items() if k != "method"})
 
 
 @dataclass(frozen=True, slots=True)

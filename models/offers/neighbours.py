@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -24,6 +25,7 @@ from scipy import sparse
 from edge.offers.profile import MAX_PROFILE_ITEMS, Profile
 from models.offers.evaluation import histories
 from models.offers.repeat import RepeatModule, repeat_rates
+from models.offers.rerank import ItemFacts, Reranker, candidate_features, trend
 from models.offers.transactions import Basket
 
 
@@ -60,9 +62,21 @@ class TifuParams:
     # and blended with the repeat module's probability that each past product is bought again
     # (``models.offers.repeat``): ``(1 - repeat_weight) * prediction + repeat_weight * repeat``.
     repeat_weight: float = 0.0
+    # and the prediction's strongest products re-ranked by a logistic model fitted at build time
+    # (``models.offers.rerank``; None: ranked by the prediction itself)
+    reranker: Reranker | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+    def as_dict(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values["reranker"] = self.reranker.as_dict() if self.reranker else None
+        return values
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TifuParams:
+        """From :meth:`as_dict` (a manifest's ``profiles`` block without its ``method``)."""
+        values = dict(data)
+        block = values.pop("reranker", None)
+        return cls(**values, reranker=Reranker.from_dict(block) if block is not None else None)
 
 
 def tifu_weights(n_baskets: int, p: TifuParams) -> np.ndarray:
@@ -85,6 +99,15 @@ def tifu_weights(n_baskets: int, p: TifuParams) -> np.ndarray:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A customer's prediction in parts: ``alpha * own + (1 - alpha) * near``."""
+
+    own: np.ndarray
+    near: np.ndarray
+    alpha: float
+
+
 class TifuKnn:
     """The training customers' vectors, and the blended prediction for any history."""
 
@@ -93,6 +116,12 @@ class TifuKnn:
         self.params = params
         self._histories = [self._encode_history(h) for h in histories(train).values()]
         self.repeatability = repeat_rates(self._histories, len(self.vocab.items))
+        times = np.fromiter((b.t for b in train), dtype=np.float64, count=len(train))
+        self.facts = ItemFacts(
+            self.repeatability,
+            self.vocab.popularity,
+            trend(times, [self.vocab.encode(b.items) for b in train], len(self.vocab.items)),
+        )
         self._repeat: RepeatModule | None = None
         self._build_matrix()
 
@@ -122,7 +151,7 @@ class TifuKnn:
         count or the blend changes)."""
         clone = object.__new__(TifuKnn)
         clone.vocab, clone.params, clone._histories = self.vocab, params, self._histories
-        clone.repeatability = self.repeatability
+        clone.repeatability, clone.facts = self.repeatability, self.facts
         clone._repeat = self.repeat if params.repeat_weight else self._repeat  # learnt once, shared
         same = (params.group_size, params.within_decay, params.group_decay) == (
             self.params.group_size,
@@ -154,47 +183,86 @@ class TifuKnn:
         return u, len(baskets)
 
     def predict(self, history: Sequence[Sequence[str]]) -> np.ndarray:
-        """``alpha * own + (1 - alpha) * mean of the nearest customers`` (zeros without history).
+        """``alpha * own + (1 - alpha) * mean of the nearest customers`` (zeros without history)."""
+        return self.combine(self.predict_parts(history))
 
-        The customer's own training vector (distance 0) is not counted as a neighbour."""
+    def predict_parts(self, history: Sequence[Sequence[str]]) -> Prediction:
+        """The prediction's parts: the customer's own vector, the mean vector of the nearest
+        customers, and the own part's share. The customer's own training vector (distance 0) is not
+        counted as a neighbour."""
         p = self.params
         u, n = self._own(history)
+        near = np.zeros(len(u))
         if not u.any():
-            return u
+            return Prediction(u, near, 1.0)
         alpha = p.alpha * n / (n + p.alpha_shrink)
         dist2 = self.norms2 + float(np.square(u).sum()) - 2.0 * (self.users @ u)  # no BLAS for one dot
         dist2[dist2 <= 1e-12] = np.inf
         k = min(p.neighbours, int(np.isfinite(dist2).sum()))
-        pred: np.ndarray = alpha * u
         if k > 0:
-            near = np.argpartition(dist2, k - 1)[:k]
+            nearest = np.argpartition(dist2, k - 1)[:k]
             share = np.zeros(len(dist2))
-            share[near] = (1.0 - alpha) / k
-            pred = pred + self.users_t @ share  # the neighbours' mean, in one sparse product
-        return pred
+            share[nearest] = 1.0 / k
+            near = self.users_t @ share  # the neighbours' mean, in one sparse product
+        return Prediction(u, near, alpha)
+
+    @staticmethod
+    def combine(parts: Prediction) -> np.ndarray:
+        result: np.ndarray = parts.alpha * parts.own + (1.0 - parts.alpha) * parts.near
+        return result
 
     def profile(self, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS) -> Profile:
         """The prediction's strongest products as the gateway's profile (weights in [0, 1]),
         each weighed by its repeatability ** ``repeat_power`` and blended with the repeat module's
         probability by ``repeat_weight``."""
-        return self.profile_from(self.predict(history), history, max_items)
+        return self.profile_from(self.predict_parts(history), history, max_items)
 
     def profile_from(
-        self, pred: np.ndarray, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS
+        self, parts: Prediction, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS
     ) -> Profile:
-        """:meth:`profile` from an already computed :meth:`predict` (the prediction does not depend
-        on ``repeat_power`` or ``repeat_weight``: tuning those reuses it)."""
+        """:meth:`profile` from already computed :meth:`predict_parts` (they do not depend on
+        ``repeat_power``, ``repeat_weight`` or the re-ranker: tuning those reuses them)."""
         p = self.params
-        if p.repeat_power:
-            pred = pred * self.repeatability**p.repeat_power
-        if p.repeat_weight:
-            held, probability, _ = self.repeat.probability(self._encode_history(history))
-            pred = (1.0 - p.repeat_weight) * pred
-            pred[held] += p.repeat_weight * probability
+        encoded = self._encode_history(history) if p.repeat_weight or p.reranker else []
+        pred = self._adjusted(parts, encoded)
         n = sum(1 for b in history if b)
         positive = np.flatnonzero(pred > 0)
         if n == 0 or len(positive) == 0:
             return Profile((), (), n)
+        if p.reranker is not None:
+            cand, features = self.candidates(pred, parts, encoded, p.reranker.candidates)
+            weight = np.zeros(len(pred))
+            weight[cand] = p.reranker.probability(features)
+            pred, positive = weight, cand
         top = positive[np.lexsort((positive, -pred[positive]))][:max_items]
         items = tuple(self.vocab.items[i] for i in top)
         return Profile(items, tuple(float(min(1.0, pred[i])) for i in top), n)
+
+    def _adjusted(self, parts: Prediction, encoded: Sequence[np.ndarray]) -> np.ndarray:
+        """The prediction weighed by repeatability and blended with the repeat module."""
+        p = self.params
+        pred = self.combine(parts)
+        if p.repeat_power:
+            pred = pred * self.repeatability**p.repeat_power
+        if p.repeat_weight:
+            held, probability, _ = self.repeat.probability(encoded)
+            pred = (1.0 - p.repeat_weight) * pred
+            pred[held] += p.repeat_weight * probability
+        return pred
+
+    def rerank_rows(
+        self, parts: Prediction, history: Sequence[Sequence[str]], candidates: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The re-ranker's candidates and feature rows for one history, as :meth:`profile_from`
+        computes them (what the re-ranker is fitted on at build time)."""
+        encoded = self._encode_history(history)
+        return self.candidates(self._adjusted(parts, encoded), parts, encoded, candidates)
+
+    def candidates(
+        self, pred: np.ndarray, parts: Prediction, encoded: Sequence[np.ndarray], candidates: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The re-ranker's candidates among the products with a positive prediction, and their
+        feature rows (``models.offers.rerank.candidate_features``)."""
+        cand, features = candidate_features(pred, parts.own, parts.near, encoded, self.facts, candidates)
+        keep = pred[cand] > 0
+        return cand[keep], features[keep]

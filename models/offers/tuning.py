@@ -31,7 +31,8 @@ from models.offers.evaluation import (
 )
 from models.offers.method import Params, Profiler, Scorer, fit
 from models.offers.nbr_baselines import TIFU_GRIDS, tune_tifu
-from models.offers.neighbours import TifuKnn, TifuParams
+from models.offers.neighbours import Prediction, TifuKnn, TifuParams
+from models.offers.rerank import CANDIDATES, fit_reranker
 from models.offers.transactions import Basket
 
 VALIDATION_SHARE = 0.15
@@ -132,6 +133,72 @@ def _cached(profiler: Profiler) -> Profiler:
     return profile
 
 
+def rerank_stage(
+    knn: TifuKnn, bases: Sequence[TifuParams], stats: Any, params: Params, queries: Sequence[Query]
+) -> tuple[TifuParams, dict[str, Any]]:
+    """The profiles' constants with or without a re-ranker (``models.offers.rerank``).
+
+    ``bases[0]`` are the profiles chosen so far; each base's prediction is re-ranked by a logistic
+    model fitted on one half of ``queries`` and judged on the other, both ways (no query judges a
+    fit it was in). A re-ranked base is admissible when it beats that base itself by more than
+    ``Z_MOVE`` standard errors, paired per query; of the chosen profiles and the admissible
+    re-ranked bases, the best mean on ``queries`` is kept (a re-ranker then fitted on all of them).
+    Ranked as the plain model ranks (smallest profile shrink, no co-purchase over the history)."""
+    current = bases[0]
+    params = replace(params, profile_shrink=PROFILE_SHRINKS[0], history_weight=0.0)
+    fold = np.arange(len(queries)) % 2
+    halves = [[q for q, f in zip(queries, fold, strict=True) if f == k] for k in (0, 1)]
+    kept = float(_per_query(Scorer(stats, params, knn.with_params(current).profile), queries).mean())
+    best: tuple[float, TifuParams, list[tuple[np.ndarray, np.ndarray]]] = (kept, current, [])
+    trials = []
+    for base in dict.fromkeys(bases):
+        model = knn.with_params(replace(base, reranker=None))
+        parts: dict[int, Prediction] = {}
+        rows: list[tuple[np.ndarray, np.ndarray]] = []
+        for q in queries:
+            parts[id(q.history)] = part = model.predict_parts(q.history)
+            cand, features = model.rerank_rows(part, q.history, CANDIDATES)
+            targets = [model.vocab.index[i] for i in q.targets if i in model.vocab.index]
+            rows.append((features, np.isin(cand, targets).astype(np.float64)))
+        before = _per_query(Scorer(stats, params, _known(model, parts)), queries)
+        after = np.zeros(len(queries))
+        for k in (0, 1):
+            fitted = fit_reranker(*_stack([r for r, f in zip(rows, fold, strict=True) if f != k]))
+            reranked = _known(model.with_params(replace(base, reranker=fitted)), parts)
+            after[fold == k] = _per_query(Scorer(stats, params, reranked), halves[k])
+        gain, se = _gain(after, before)
+        admissible = gain > 0 and gain > Z_MOVE * se
+        trials.append(
+            {
+                "base": "profiles chosen" if base == current else "TIFU-KNN's own choice",
+                "gain": round(gain, 4),
+                "se": round(se, 4),
+                "admissible": admissible,
+            }
+        )
+        if admissible and float(after.mean()) > best[0]:
+            best = (float(after.mean()), base, rows)
+    _, base, rows = best
+    report: dict[str, Any] = {"queries": len(queries), "trials": trials, "kept": bool(rows)}
+    if not rows:
+        return current, report
+    report["base"] = "profiles chosen" if base == current else "TIFU-KNN's own choice"
+    return replace(base, reranker=fit_reranker(*_stack(rows))), report
+
+
+def _known(model: TifuKnn, parts: dict[int, Prediction]) -> Profiler:
+    """``model``'s profiles from predictions already made for these histories."""
+
+    def profile(history: Sequence[Sequence[str]]) -> Profile:
+        return model.profile_from(parts[id(history)], history)
+
+    return profile
+
+
+def _stack(rows: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.vstack([x for x, _ in rows]), np.concatenate([y for _, y in rows])
+
+
 def tune_params(
     baskets: Sequence[Basket], params: Params, bar: Progress
 ) -> tuple[Params, TifuParams, dict[str, Any]]:
@@ -165,7 +232,7 @@ def tune_params(
         )
         task = bar.add_task("tuning: profiles", total=2 * sum(len(v) for _, v in grids))
         profile_queries = nb[:PROFILE_QUERIES]
-        predictions: dict[tuple[Any, ...], dict[int, np.ndarray]] = {}
+        predictions: dict[tuple[Any, ...], dict[int, Prediction]] = {}
 
         def objective(candidate: TifuParams) -> np.ndarray:
             bar.advance(task)
@@ -181,14 +248,18 @@ def tune_params(
 
             def profile(history: Sequence[Sequence[str]]) -> Profile:
                 if id(history) not in cache:
-                    cache[id(history)] = model.predict(history)
+                    cache[id(history)] = model.predict_parts(history)
                 return model.profile_from(cache[id(history)], history)
 
             return _per_query(Scorer(stats, best, profile), profile_queries)
 
+        own_choice = tifu
         start, tifu, moves = gated_search((tifu, PERSONAL_FREQUENCY), grids, objective)
         report["profile_start"] = "personal frequency" if start == PERSONAL_FREQUENCY else "tifu-knn"
         report["profile_moves"] = moves
+        task = bar.add_task("tuning: re-ranker", total=1)
+        tifu, report["reranker"] = rerank_stage(knn, (tifu, own_choice), stats, best, nb)
+        bar.advance(task)
     profiler = _cached(knn.with_params(tifu).profile)
     report["profiles"] = tifu.as_dict()
     if len(nb) >= MIN_QUERIES:
