@@ -179,8 +179,9 @@ class HealthReport(Base):
 
 
 class RateCount(Base):
-    """Attempts of one client at one limited operation within one fixed window (backend/ratelimit.py);
-    shared by every worker process. Rows of past windows are deleted as new ones are counted."""
+    """Attempts of one client at one limited operation within one fixed window (backend/ratelimit.py
+    weighs the previous window's into a sliding count); shared by every worker process. Rows older
+    than the previous window are deleted as new ones are counted."""
 
     __tablename__ = "rate_counts"
 

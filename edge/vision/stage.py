@@ -233,9 +233,14 @@ class CameraStage:
                 on_interaction(interaction)
         finally:
             self.source.close()
+            if self.labels is not None:  # field labels: every gathered crop is written before the end
+                self.labels.flush()
+                writes = [asyncio.wrap_future(f) for f in self.labels.in_flight()]
+                await asyncio.gather(*writes, return_exceptions=True)  # failures: logged by the store
 
     def stop(self) -> None:
-        """Ask ``run`` to end after the current frame (a blocked read ends within its timeout)."""
+        """Ask ``run`` to end after the current frame (a blocked read ends within its timeout); the
+        field labels gathered so far go to their writer (off the event loop), ``run`` awaits them."""
         self._stopped = True
         self.source.close()
         if self.labels is not None:

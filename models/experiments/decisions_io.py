@@ -36,6 +36,7 @@ DECISION_SCHEMA = pa.schema(
         pa.field("variant", pa.string()),
         pa.field("campaign_id", pa.string()),
         pa.field("rules_version", pa.string()),
+        pa.field("segments", pa.list_(pa.string())),
     ]
 )
 NEEDED = ("decision_id", "t", "shopper", "event_id", "gondola", "shelf_no", "product_id", "display", "basket",
@@ -64,10 +65,13 @@ def read_decisions(root: str | Path) -> list[LoggedDecision]:
         raise EventsError(
             f"{path}: missing column(s) {', '.join(missing)} (see the decision log fields in README)"
         )
-    table = dataset.to_table(columns=list(NEEDED))
+    # segments: optional (a log written before it was logged replays every shopper as unknown)
+    columns = [*NEEDED, *(["segments"] if "segments" in dataset.schema.names else [])]
+    table = dataset.to_table(columns=columns)
     order = pc.sort_indices(table, sort_keys=[("t", "ascending"), ("decision_id", "ascending")])
     table = table.take(order)
-    cols = {name: table.column(name).to_pylist() for name in NEEDED}
+    cols = {name: table.column(name).to_pylist() for name in columns}
+    segments = cols.get("segments", [None] * table.num_rows)
     if any(v is None for v in cols["t"]) or not np.all(np.isfinite(np.asarray(cols["t"], dtype=float))):
         raise EventsError(f"{path}: column t is empty or not finite")
     out = []
@@ -89,6 +93,7 @@ def read_decisions(root: str | Path) -> list[LoggedDecision]:
                 cols["chosen"][i],
                 float(cols["propensity"][i] or 0.0),
                 cols["decision_id"][i],
+                tuple(segments[i] or ()),
             )
         )
     return out

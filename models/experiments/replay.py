@@ -1,7 +1,8 @@
 """Replaying the real offer engine with other rules on logged decision contexts (pure).
 
 For each logged decision (in time order, one engine per store, so caps and budgets evolve as
-they would have), the new rules' :class:`~edge.offers.decision.OfferEngine` decides again; the
+they would have, with the shopper's logged customer segments, so campaigns that target segments
+reach whom they would have), the new rules' :class:`~edge.offers.decision.OfferEngine` decides again; the
 new policy's probability of every product follows from its record (ranked candidates) and its
 variant's mixture (:func:`action_probabilities`, the same mixture :mod:`edge.offers.policy`
 draws from). Off-policy estimates of the new rules then come from :mod:`models.experiments.ope`.
@@ -77,6 +78,7 @@ class LoggedDecision:
     chosen: str | None
     propensity: float
     decision_id: str
+    segments: tuple[str, ...] = ()  # the shopper's customer segments the decision used (empty: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,8 @@ def replay(
         cands = [
             Candidate(pid, score) for pid, score in zip(d.candidate_ids, d.candidate_scores, strict=True)
         ]
-        rec = engine.decide(event, list(d.basket), cands, DecisionContext(d.display, shelf)).record
+        context = DecisionContext(d.display, shelf, segments=frozenset(d.segments))
+        rec = engine.decide(event, list(d.basket), cands, context).record
         probs: dict[str, float] = {}
         if rec.outcome in SHOWN and rec.chosen is not None:
             variant = _variant(rules, rec.variant)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -36,7 +37,7 @@ class Evaluation:
     results: dict[str, dict[str, Scores]]  # task -> ranker -> scores
     train_baskets: int
     test_baskets: int
-    model_dir: Path
+    model_dir: Path | None  # where the evaluated model was kept; None: built in a deleted temporary directory
     params: dict[str, Any]  # the constants chosen on the validation split: model, profiles, baselines
 
     def model_ahead(self, metric: str = "recall") -> dict[str, bool]:
@@ -82,14 +83,18 @@ def evaluate(
     model_dir: Path | None = None,
     show_progress: bool = False,
 ) -> Evaluation:
+    """Build on the earlier part of ``transactions``, score the model and the baselines on the rest.
+    The model is built in ``model_dir`` (kept) or else in a temporary directory that is deleted once
+    the model is loaded, also when the build fails."""
     if isinstance(transactions, str | Path):
         baskets, source = read_transactions(transactions), Path(transactions).name
     else:
         baskets, source = list(transactions), "baskets"
     train, test = split_by_time(baskets, test_share)
-    out = model_dir or Path(tempfile.mkdtemp(prefix="offer-eval-"))
-    result = build_from_baskets(train, out, tune=tune, show_progress=show_progress, source=source)
-    model = OfferModel.load(out)
+    with ExitStack() as stack:  # without model_dir, the model lives in a temporary directory, gone after
+        out = model_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="offer-eval-")))
+        result = build_from_baskets(train, out, tune=tune, show_progress=show_progress, source=source)
+        model = OfferModel.load(out)
     base = Baselines(train)
     tifu_rank, tifu_params = tifu_knn_baseline(train)
     rex_rank, rex_params = repeat_explore_baseline(train)
@@ -119,4 +124,4 @@ def evaluate(
         "TIFU-KNN": tifu_params.as_dict(),
         "repeat-explore": rex_params.as_dict(),
     }
-    return Evaluation(results, len(train), len(test), out, params)
+    return Evaluation(results, len(train), len(test), model_dir, params)

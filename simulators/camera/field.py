@@ -52,7 +52,7 @@ def collect(scenario: CameraScenario, model: Path, out: Path, workdir: Path, del
         while weights and weights[0].t_end + delay_s <= t:
             vision.refine(weights.pop(0), planogram)
     source.close()
-    store.flush()
+    store.flush(wait=True)
     return store.labelled
 
 

@@ -245,7 +245,7 @@ def run_chain(
                 basket=list(held), candidate_ids=[c.product_id for c in cands],
                 candidate_scores=[c.score for c in cands], display=f"disp-{shelf}", outcome=rec.outcome,
                 chosen=rec.chosen, propensity=rec.propensity, variant=rec.variant, campaign_id=rec.campaign_id,
-                rules_version=rec.rules_version,
+                rules_version=rec.rules_version, segments=list(rec.segments),
             )  # fmt: skip
             if rec.outcome not in ("offered", "held-out") or rec.chosen is None:
                 true_value[event_id] = (0.0, 0.0)

@@ -48,8 +48,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
 
 
 def clear_of_a_minute_boundary(margin_s: float = 8.0) -> None:
-    """The rate limits count per minute of the clock (backend/ratelimit.py): wait, if need be, until a
-    sequence of requests started now ends within the same minute."""
+    """The rate limits count per minute of the clock and weigh the previous minute's count by what is
+    left of it (backend/ratelimit.py): wait, if need be, until a sequence of requests started now
+    ends within the same minute, so its count is exact."""
     wait_until(lambda: time.time() % 60 < 60 - margin_s, timeout=margin_s + 2, what="a fresh minute")
 
 

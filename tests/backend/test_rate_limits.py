@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from backend.app import create_app
+from backend.db.engine import make_engine, make_sessionmaker
+from backend.db.models import RateCount
+from backend.ratelimit import RateLimiter, sliding_count
 from backend.settings import BackendSettings
 from simulators.backend.server import ServiceThread
 from simulators.broker import free_port
@@ -117,3 +121,38 @@ def test_the_enrolment_limit_is_shared_by_the_workers(two_workers: str) -> None:
     with ThreadPoolExecutor(8) as pool:
         answers = sorted(pool.map(lambda _: _enrol(url), range(20)))
     assert answers == [201] * 5 + [429] * 15
+
+
+def test_the_sliding_count_weighs_the_previous_window_by_what_is_left_of_it() -> None:
+    assert sliding_count(previous=10, current=2, now=90.0, window_s=60) == 7.0  # half of it left
+    assert sliding_count(previous=10, current=0, now=120.0, window_s=60) == 10.0  # at the turn: all
+    assert sliding_count(previous=0, current=3, now=179.0, window_s=60) == 3.0
+
+
+def test_a_burst_across_the_turn_of_a_minute_is_limited_as_one_burst(settings: BackendSettings) -> None:
+    """Time is data here: the attempts are dated around a minute's turn, no clock is read."""
+    engine = make_engine(settings)
+    try:
+        limiter = RateLimiter(make_sessionmaker(engine), "enrol", limit=5)
+        turn = 1_800_000_000.0  # a multiple of 60 s: a minute begins
+        client, other = "198.51.100.1", "203.0.113.9"
+        before = [limiter.hit(client, turn - 1.0 + i / 10) for i in range(5)]
+        assert before == [1, 2, 3, 4, 5]  # within the limit
+        # one second into the new minute: 59/60 of the last minute's five still count
+        after = [limiter.hit(client, turn + 1.0 + i / 10) for i in range(3)]
+        assert after == pytest.approx([k + 5 * (59 - i) / 60 for k, i in ((1, 0), (2, 0.1), (3, 0.2))])
+        assert all(n > limiter.limit for n in after)  # fixed minutes let all of these through
+        # another client's first attempt of the minute does not forget this client's last minute
+        assert limiter.hit(other, turn + 2.0) == pytest.approx(1.0)
+        assert limiter.blocked(client, turn + 3.0)
+        assert limiter.attempts(client, turn + 3.0) == pytest.approx(3 + 5 * 57 / 60)
+        # half a minute after the next turn, half of the 3 attempts of the minute before count
+        assert limiter.attempts(client, turn + 90.0) == pytest.approx(1.5)
+        assert not limiter.blocked(client, turn + 90.0)
+        # two minutes on: nothing counts, and the rows nobody looks at any more are gone
+        assert limiter.hit(client, turn + 121.0) == pytest.approx(1.0)
+        with engine.connect() as conn:
+            windows = conn.execute(select(RateCount.window_no)).scalars().all()
+        assert sorted(windows) == [limiter.window_of(turn + 121.0)]
+    finally:
+        engine.dispose()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,9 +87,13 @@ def test_synthetic_shapes_are_deterministic_and_differ_in_repeats() -> None:
     assert repeat_share(repeat) > 0.5 > 0.2 > repeat_share(synthetic_baskets("explore", **small))
 
 
-def test_evaluate_reports_every_ranker_and_the_chosen_constants(tmp_path: object) -> None:
+def test_evaluate_reports_every_ranker_and_the_chosen_constants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the run's temporary model goes
     baskets = synthetic_baskets("repeat", customers=250, products=300, mission_count=15, mission_size=15)
     ev = evaluate(baskets, max_queries=60)
+    assert ev.model_dir is None and list(tmp_path.iterdir()) == []  # the temporary model is gone
     for task in ("basket completion", "next basket"):
         assert set(ev.results[task]) == {
             "model",
@@ -105,6 +111,19 @@ def test_evaluate_reports_every_ranker_and_the_chosen_constants(tmp_path: object
     assert {"basket_weight", "profile_shrink"} <= set(ev.params["model"])
     figures = ev.as_dict()
     assert set(figures["model_ahead_on_ndcg@10"]) == {"basket completion", "next basket"}
+
+
+def test_evaluate_leaves_no_temporary_model_behind_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    baskets = synthetic_baskets("repeat", customers=20, products=30, mission_count=3, mission_size=5)
+    with pytest.raises(ValueError, match="no baskets to build from"):
+        evaluate(baskets, test_share=1.0)  # everything to test: nothing to build the model from
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept"
+    ev = evaluate(baskets, max_queries=5, tune=False, model_dir=kept)
+    assert ev.model_dir == kept and (kept / "manifest.json").is_file()  # --model-dir: kept
 
 
 def test_evaluate_command_takes_one_data_source() -> None:

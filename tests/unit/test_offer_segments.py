@@ -4,12 +4,18 @@ record logs the segments used."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from edge.offers.candidates import Candidate, CandidateList
 from edge.offers.decision import DecisionContext, DecisionRecord, OfferEngine
 from edge.offers.profile import Profile, ProfileError
 from edge.offers.rules import RulesError, parse_rules
+from models.experiments.decisions_io import read_decisions, write_decisions
+from models.experiments.replay import replay
 from tests.unit.test_offer_decision import SHELF, catalogue, event
 
 NAMES = ("A", "B", "C", "N")
@@ -80,3 +86,32 @@ def test_profiles_carry_segments() -> None:
         Profile.from_dict({"items": [], "weights": [], "n_baskets": 0, "segments": "loyal"})
     with pytest.raises(ProfileError, match="not segment ids"):
         Profile.from_dict({"items": [], "weights": [], "n_baskets": 0, "segments": ["Loyal Customers"]})
+
+
+def test_the_replay_decides_with_the_logged_segments(tmp_path: Path) -> None:
+    """simulate-policy replays a logged decision with the segments it was decided with: a campaign
+    for "loyal" reaches the loyal shopper again (and still no one else), through the decision log."""
+    rules = engine(segments=["loyal"]).rules
+    logged = {
+        "decision_id": ["d1", "d2"], "t": [1000.0, 1001.0], "shopper": ["s-1", "s-2"],
+        "event_id": ["e1", "e2"], "gondola": [SHELF.gondola] * 2, "shelf_no": [SHELF.shelf] * 2,
+        "shelf": [str(SHELF)] * 2, "product_id": ["C", "C"], "display": ["d-1"] * 2,
+        "basket": [["C"], ["C"]], "candidate_ids": [["A", "B"]] * 2, "candidate_scores": [[0.5, 0.4]] * 2,
+        "outcome": ["offered", "no-candidate"], "chosen": ["A", None], "propensity": [1.0, 0.0],
+        "variant": ["ev", "ev"], "campaign_id": ["tins", None], "rules_version": [rules.version] * 2,
+        "segments": [["loyal"], ["lapsed"]], "store_id": ["store-1"] * 2,
+    }  # fmt: skip
+    write_decisions(tmp_path, pa.table(logged))
+    decisions = read_decisions(tmp_path)
+    assert [d.segments for d in decisions] == [("loyal",), ("lapsed",)]
+    replayed = replay(decisions, rules, {"store-1": catalogue()})
+    loyal, lapsed = (r.record for r in replayed)
+    assert (loyal.chosen, loyal.campaign_id, loyal.segments) == ("A", "tins", ("loyal",))
+    assert replayed[0].probabilities == {"A": 1.0}
+    assert lapsed.chosen is None and lapsed.outcome == "no-candidate" and lapsed.segments == ("lapsed",)
+    # a log written before segments were logged: every shopper is of unknown segment
+    older = tmp_path / "older" / "decisions" / "day=1970-01-01" / "store_id=store-1"
+    older.mkdir(parents=True)
+    pq.write_table(pa.table({k: v for k, v in logged.items() if k not in ("segments", "store_id")}),
+                   older / "part-0.parquet")  # fmt: skip
+    assert [d.segments for d in read_decisions(tmp_path / "older")] == [(), ()]

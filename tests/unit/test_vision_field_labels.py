@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from edge.config_camera import CameraSection
 from edge.events import ShelfId, WeightEvent
 from edge.vision.crops_file import load_crops
 from edge.vision.field_labels import HAND_IN, ITEM_OUT, NO_HAND, CropRing, label_event
 from edge.vision.field_store import FieldLabelStore
 from edge.vision.lanes import LaneLayout, grid_lanes
+from edge.vision.stage import CameraStage
 
 SHELF = ShelfId(1, 1)
 
@@ -62,19 +69,81 @@ def test_a_return_is_the_other_way_round_and_an_event_elsewhere_labels_nothing()
 def test_the_store_writes_crops_files_and_keeps_them_under_the_limit(tmp_path: Path) -> None:
     labelled = label_event(ring_with_a_reach(), pick(), ["A", "B", "C"])
     store = FieldLabelStore(tmp_path / "field", "cam-1", ["A", "B", "C"], max_mb=1.0, batch=10)
-    first = store.add(labelled)
-    assert first is not None and (tmp_path / "field").stat().st_mode & 0o777 == 0o700
+    writing = store.add(labelled)
+    assert writing is not None and (tmp_path / "field").stat().st_mode & 0o777 == 0o700
+    first = writing.result()
     assert first.stat().st_mode & 0o777 == 0o600
     crops, products = load_crops(first)
     assert products == ["A", "B", "C"] and np.array_equal(crops.hand, labelled.hand)
     old = time_shifted(first, days=31)
-    store.add(labelled)
+    written(store.add(labelled))
     assert not old.exists() and store.removed == 1  # older than retention_days
     big = tmp_path / "field" / "field-cam-1-1-99.npz"
     big.write_bytes(os.urandom(1_200_000))
-    store.add(labelled)
+    written(store.add(labelled))
     assert not big.exists()  # the directory went over max_mb: the oldest file went
     assert sum(p.stat().st_size for p in (tmp_path / "field").iterdir()) <= 1e6
+
+
+def written(write: Future[Path] | None) -> Path:
+    assert write is not None
+    return write.result()
+
+
+@contextmanager
+def busy_writer() -> Iterator[tuple[ThreadPoolExecutor, threading.Event]]:
+    """A one-thread writer kept busy until the test sets the event (set at the end in any case)."""
+    gate = threading.Event()
+    with ThreadPoolExecutor(1) as writer:
+        try:
+            writer.submit(gate.wait)
+            yield writer, gate
+        finally:
+            gate.set()
+
+
+def test_crops_files_are_written_by_the_writer_not_the_caller(tmp_path: Path) -> None:
+    """The camera stage calls ``add`` on the daemon's event loop: a full batch goes to the writer
+    (here an executor held busy until the test lets it go), ``add`` returns at once."""
+    labelled = label_event(ring_with_a_reach(), pick(), ["A", "B", "C"])
+    with busy_writer() as (writer, gate):
+        store = FieldLabelStore(tmp_path / "field", "cam-1", ["A", "B", "C"], batch=10, executor=writer)
+        writing = store.add(labelled)
+        assert writing is not None and not writing.done()
+        assert list((tmp_path / "field").iterdir()) == [] and store.in_flight() == [writing]
+        gate.set()
+        path = writing.result()
+    assert path.stat().st_mode & 0o777 == 0o600 and store.written == labelled.size == store.labelled
+    assert store.in_flight() == []
+
+
+def test_a_stopping_camera_writes_every_gathered_crop_before_it_ends(tmp_path: Path) -> None:
+    """Fewer crops than a batch are gathered when the camera stops: ``stop`` hands them to the writer
+    without writing on the event loop, and ``run`` ends only once they are written."""
+    labelled = label_event(ring_with_a_reach(), pick(), ["A", "B", "C"])
+    lane = {"gondola": 1, "shelf": 1, "plate": 3, "polygon": [[0, 0], [60, 0], [60, 60], [0, 60]]}
+    # a camera whose video file is not there: its stage reads no frame, stopped or not
+    section = CameraSection.model_validate(
+        {"camera_id": "cam-1", "source": str(tmp_path / "none.avi"), "lanes": [lane]}
+    )
+    with busy_writer() as (writer, gate):
+        stage = CameraStage(section)
+        stage.enable_field_labels(
+            FieldLabelStore(tmp_path / "field", "cam-1", ["A", "B", "C"], executor=writer)
+        )
+        assert stage.labels is not None and stage.labels.add(labelled) is None  # under a batch: kept
+
+        async def main() -> None:
+            stage.stop()
+            assert list((tmp_path / "field").iterdir()) == []  # nothing written on the loop
+            ending = asyncio.create_task(stage.run(lambda _: None))
+            gate.set()
+            await ending
+
+        asyncio.run(main())
+        (path,) = (tmp_path / "field").iterdir()
+    crops, _ = load_crops(path)
+    assert np.array_equal(crops.hand, labelled.hand)
 
 
 def time_shifted(path: Path, days: float) -> Path:
