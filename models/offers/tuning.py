@@ -174,12 +174,18 @@ def rerank_stage(
                 "gain": round(gain, 4),
                 "se": round(se, 4),
                 "admissible": admissible,
+                "recall+ndcg@10": round(float(after.mean()), 4),
             }
         )
         if admissible and float(after.mean()) > best[0]:
             best = (float(after.mean()), base, rows)
     _, base, rows = best
-    report: dict[str, Any] = {"queries": len(queries), "trials": trials, "kept": bool(rows)}
+    report: dict[str, Any] = {
+        "queries": len(queries),
+        "chosen_recall+ndcg@10": round(kept, 4),
+        "trials": trials,
+        "kept": bool(rows),
+    }
     if not rows:
         return current, report
     report["base"] = "profiles chosen" if base == current else "TIFU-KNN's own choice"

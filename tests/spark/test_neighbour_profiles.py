@@ -17,13 +17,23 @@ from models.jobs.profiles_job import profiles_per_store
 from models.jobs.transactions import read_lines
 from models.offers.build import build
 from models.offers.profiles import build_profiles
+from models.offers.rerank import FEATURES, Reranker
 from models.offers.transactions import TX_HEADER, read_transactions
 
 
-@pytest.fixture(scope="module")
-def model(retail_slice: Path, tmp_path_factory: pytest.TempPathFactory) -> OfferModel:
+@pytest.fixture(scope="module", params=["prediction", "re-ranked"])
+def model(
+    request: pytest.FixtureRequest, retail_slice: Path, tmp_path_factory: pytest.TempPathFactory
+) -> OfferModel:
     out = tmp_path_factory.mktemp("model")
     build(retail_slice, out, tune=False)
+    if request.param == "re-ranked":  # a re-ranker leaning on the trend and the neighbours
+        manifest = json.loads((out / MANIFEST_FILE).read_text())
+        coef = {"log_prediction": 1.0, "trend": 2.0, "log_neighbours": 0.5, "in_last_basket": -0.5}
+        zero, one = tuple(0.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES)
+        reranker = Reranker(zero, one, tuple(coef.get(f, 0.0) for f in FEATURES), -1.0)
+        manifest["profiles"]["reranker"] = reranker.as_dict()
+        (out / MANIFEST_FILE).write_text(json.dumps(manifest))
     return OfferModel.load(out)
 
 
