@@ -63,7 +63,7 @@ def test_reranker_block_round_trips_and_malformed_blocks_are_refused_by_name() -
             Reranker.from_dict(bad)
     manifest = {"profiles": {"method": "tifu-knn", **replace(params, reranker=None).as_dict()}}
     manifest["profiles"]["reranker"] = {**block, "coef": ["x"] * len(FEATURES)}
-    with pytest.raises(RerankerError, match="profiles.reranker"):
+    with pytest.raises(RerankerError, match=r"profiles\.reranker"):
         profile_params(manifest)
 
 
