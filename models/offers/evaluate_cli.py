@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(f"train {ev.train_baskets} baskets, test {ev.test_baskets} baskets")
     for part, constants in ev.params.items():
-        console.print(f"chosen on the validation split: {part} {constants}")
+        console.print(f"chosen on the validation split: {part} {_compact(constants)}")
     for task, by_ranker in ev.results.items():
         table = Table(title=f"{task} ({next(iter(by_ranker.values())).queries} queries)")
         for column in ("ranker", "Recall@10", "NDCG@10", "HR@10"):
@@ -95,3 +96,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(ev.as_dict(), indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def _compact(constants: Any) -> Any:
+    """A re-ranker's 3 x 14 numbers (the --json has them) shown as its strongest features."""
+    if not isinstance(constants, dict):
+        return constants
+    result = {key: _compact(value) for key, value in constants.items()}
+    block = constants.get("reranker")
+    if isinstance(block, dict) and "coef" in block:
+        top = sorted(zip(block["coef"], block["features"], strict=True), key=lambda cf: -abs(cf[0]))[:4]
+        result["reranker"] = "logistic, strongest (standardised): " + ", ".join(
+            f"{name} {coef:+.2f}" for coef, name in top
+        )
+    return result

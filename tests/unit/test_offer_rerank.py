@@ -163,3 +163,14 @@ def test_the_build_keeps_a_reranker_where_the_trend_wins_and_records_it(tmp_path
     reranked = sum(first(knn.profile(h).items, "x") < first(knn.profile(h).items, "o") for h in both)
     unranked = sum(first(plain.profile(h).items, "x") < first(plain.profile(h).items, "o") for h in both)
     assert len(both) > 100 and reranked == len(both) > unranked
+
+
+def test_evaluate_prints_a_reranker_as_its_strongest_features() -> None:
+    from models.offers.evaluate_cli import _compact
+
+    block = _reranker({"trend": 2.0, "log_prediction": -1.0}).as_dict()
+    shown = _compact({"profiles": {"alpha": 0.5, "reranker": block}, "tuning": {"reranker": {"kept": True}}})
+    assert shown["profiles"]["alpha"] == 0.5 and shown["tuning"] == {"reranker": {"kept": True}}
+    assert shown["profiles"]["reranker"].startswith(
+        "logistic, strongest (standardised): trend +2.00, log_prediction -1.00"
+    )
