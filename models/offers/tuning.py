@@ -3,11 +3,12 @@
 The latest ``VALIDATION_SHARE`` of the training period is held out; statistics are fitted on the
 rest. The objective is always the model's own Recall@10 + NDCG@10. First the shopper profiles'
 constants (TIFU-KNN's, see ``models.offers.neighbours``, plus repeatability and the customer's own
-share): a coordinate pass on next-basket queries, starting from TIFU-KNN's own choice (so the
-profile is at least as good as the baseline's on validation), then
-a small grid task by task: ``profile_shrink`` and ``history_weight`` on next-basket queries (they
-alone matter with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket
-completion queries. With too few validation queries the defaults stay.
+share): a gated coordinate pass on next-basket queries from TIFU-KNN's own choice and from
+personal frequency, the profiles ranked in their own order (the smallest ``profile_shrink``);
+then whether a re-ranker (``models.offers.rerank``) beats them, cross-fitted; then a small grid
+task by task: ``profile_shrink`` and ``history_weight`` on next-basket queries (they alone matter
+with an empty basket), then ``basket_weight`` and ``basket_shrink`` on basket completion queries.
+With too few validation queries the defaults stay.
 """
 
 from __future__ import annotations
@@ -143,9 +144,8 @@ def rerank_stage(
     fit it was in). A re-ranked base is admissible when it beats that base itself by more than
     ``Z_MOVE`` standard errors, paired per query; of the chosen profiles and the admissible
     re-ranked bases, the best mean on ``queries`` is kept (a re-ranker then fitted on all of them).
-    Ranked as the plain model ranks (smallest profile shrink, no co-purchase over the history)."""
+    ``params`` rank the profiles (the caller's: the profile's own order, as in the search before)."""
     current = bases[0]
-    params = replace(params, profile_shrink=PROFILE_SHRINKS[0], history_weight=0.0)
     fold = np.arange(len(queries)) % 2
     halves = [[q for q, f in zip(queries, fold, strict=True) if f == k] for k in (0, 1)]
     kept = float(_per_query(Scorer(stats, params, knn.with_params(current).profile), queries).mean())
@@ -224,6 +224,7 @@ def tune_params(
     task = bar.add_task("tuning: statistics", total=len(train))
     stats = fit(train, params, lambda n: bar.advance(task, n))
     best = params
+    in_order = replace(params, profile_shrink=PROFILE_SHRINKS[0], history_weight=0.0)  # profile order
     tifu = TifuParams()
     knn = TifuKnn(train, tifu)
     if len(nb) >= MIN_QUERIES:
@@ -257,14 +258,14 @@ def tune_params(
                     cache[id(history)] = model.predict_parts(history)
                 return model.profile_from(cache[id(history)], history)
 
-            return _per_query(Scorer(stats, best, profile), profile_queries)
+            return _per_query(Scorer(stats, in_order, profile), profile_queries)
 
         own_choice = tifu
         start, tifu, moves = gated_search((tifu, PERSONAL_FREQUENCY), grids, objective)
         report["profile_start"] = "personal frequency" if start == PERSONAL_FREQUENCY else "tifu-knn"
         report["profile_moves"] = moves
         task = bar.add_task("tuning: re-ranker", total=1)
-        tifu, report["reranker"] = rerank_stage(knn, (tifu, own_choice), stats, best, nb)
+        tifu, report["reranker"] = rerank_stage(knn, (tifu, own_choice), stats, in_order, nb)
         bar.advance(task)
     profiler = _cached(knn.with_params(tifu).profile)
     report["profiles"] = tifu.as_dict()
