@@ -26,7 +26,7 @@ _FIRST = ("tests/e2e/", "tests/spark/")
 
 
 def _work_unit(nodeid: str) -> str:
-    """One test module, or all of tests/spark/ (one SparkSession per worker that runs any of it)."""
+    """One test module, or all of tests/spark/ (so that one worker starts the run's one SparkSession)."""
     path = nodeid.split("::", 1)[0]
     return "tests/spark/" if path.startswith("tests/spark/") else path
 
@@ -34,7 +34,9 @@ def _work_unit(nodeid: str) -> str:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
     """``--dist loadscope`` with :func:`_work_unit` as the scope: a module's module-scoped fixtures
-    (a built model, a prepared store) are built once, on one worker, and Spark starts once."""
+    (a built model, a prepared store) are built once, on one worker, and Spark starts once. Not
+    ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8.0 no longer applies the groups
+    under pytest 9.2 (pytest-dev/pytest-xdist#1386) and would share the tests out one by one."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
