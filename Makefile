@@ -40,8 +40,14 @@ lint: env
 typecheck: env
 	$(VENV)/bin/mypy
 
+# Two pytest-xdist workers: most tests wait on real processes (brokers, daemons, browsers), so two
+# share the 2-core CI machine well; tests/conftest.py makes each module (and all of tests/spark/) one
+# unit of work for one worker and gives out the longest units first (hence --no-loadscope-reorder).
+# `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: env lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(ARGS)
 
 bench: env
 	$(PY) -m tests.benchmarks $(ARGS)

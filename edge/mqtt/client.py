@@ -143,11 +143,20 @@ class MqttClient:
 
     # ------------------------------------------------------------------ pub/sub
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 0) -> None:
-        """Register a handler; the subscription is (re)made at every connect."""
+        """Register a handler; the subscription is (re)made at every connect.
+
+        Made while connected, ``ready`` is cleared until the broker acknowledges it."""
         with self._lock:
+            connected = self.connected.is_set()
+            if connected:
+                self.ready.clear()  # before it is listed: listed and ready means acknowledged
             self._subs.append(_Subscription(topic_filter, qos, handler))
-        if self.connected.is_set():
-            self._track(self._client.subscribe(topic_filter, qos=qos)[1])
+            if connected:
+                mid = self._client.subscribe(topic_filter, qos=qos)[1]
+                if mid is not None:
+                    self._pending_subs.add(mid)  # under the lock, so its SUBACK (_on_subscribe) waits for it
+                elif not self._pending_subs:
+                    self.ready.set()  # not sent, the connection is going: the reconnect makes it
 
     def publish(
         self,

@@ -57,7 +57,8 @@ def gateway(
     sightings = gw.topics.all_ble_sightings()  # subscribed by the receiver source once it runs
     wait_until(
         lambda: (
-            gw.mqtt.ready.is_set() and lines() and any(s.topic_filter == sightings for s in gw.mqtt._subs)
+            # listed first, then ready: a subscription made while connected clears ready before it is listed
+            any(s.topic_filter == sightings for s in gw.mqtt._subs) and gw.mqtt.ready.is_set() and lines()
         ),
         15,
         what="gateway subscribed (SUBACKs) and dashboard up",
