@@ -15,20 +15,15 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
+from edge.ports import free_port as free_port  # re-exported: callers import it from here
+
 
 class PostgresUnavailable(RuntimeError):
     """The PostgreSQL server binaries are missing or the cluster would not start; says how to fix it."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def postgres_bin_dir() -> Path:

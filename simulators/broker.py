@@ -14,11 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from edge.ports import free_port as free_port  # re-exported: callers import it from here
 
 
 def mosquitto_binary() -> str:

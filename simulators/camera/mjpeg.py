@@ -21,17 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.ports import free_port as free_port  # re-exported: callers import it from here
 from simulators.camera.scenario import CameraScenario, Reach, ReachKind, ScenarioPlayer, make_reach
 
 log = logging.getLogger(__name__)
 BOUNDARY = "smartshelfframe"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class MjpegCamera:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from edge.config import MqttSection
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import SampleBatchMessage, SightingItem, SightingsMessage, encode
 from edge.mqtt.topics import Topics
+from edge.ports import free_port as free_port  # re-exported: callers import it from here
 from edge.presence.keys import write_keys_file
 from simulators.broker import MosquittoBroker
 from simulators.phones import Customer, advert_fields, days_covering, enrolled_keys, make_customers
@@ -52,12 +52,6 @@ RATE_HZ = 60.0
 #: Sample time beyond the detector's 1 s warm-up before the first pick (the daemon's subscription
 #: is only known to within the /healthz poll).
 WARM_UP_MARGIN_S = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _build_files(root: Path) -> dict[str, Path]:
