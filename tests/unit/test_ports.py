@@ -27,3 +27,11 @@ def test_free_ports_of_a_worker_are_its_own_and_bindable(
         assert port % 3 == int(worker[2:])
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))  # free indeed
+
+
+def test_outside_xdist_the_kernel_picks_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
