@@ -80,12 +80,15 @@ def test_database_deleted_while_running_loses_no_event(broker: MosquittoBroker, 
                 wait_until(lambda: store.healthz()[0] == 503, 5, what="/healthz red")
                 for plate in (1, 2):  # detection, fusion and offers go on
                     assert store.pick(plate)["shopper"] == store.customer.shopper
+                # 2 picks x (weight, basket, decision, offer); pick() returns on the basket event, the
+                # pick's other events are held moments later
+                wait_until(
+                    lambda: store.healthz()[1]["store"]["held"] >= 8, 10, what="2 picks' 8 events held"
+                )
                 status, body = store.healthz()
                 assert status == 503 and body["store"]["reason"] == "deleted", body
                 held = body["store"]["held"]
-                assert held >= 8 and body["store"]["dropped"] == 0, (
-                    body
-                )  # 2 picks x (weight, basket, decision, offer)
+                assert held >= 8 and body["store"]["dropped"] == 0, body
                 assert "deleted" in body["problems"][0]
 
                 data.unlink()  # the directory may come back: the daemon recreates it with the database
@@ -179,6 +182,7 @@ def test_disk_full_keeps_picks_and_offers_and_writes_them_later(
             for plate in (2, 3, 4):  # the weight event cannot be stored: fusion and offers run all the same
                 assert store.pick(plate)["shopper"] == store.customer.shopper
             wait_until(lambda: len(store.observed.offers) == 4, 5, what="an offer for every pick")
+            wait_until(lambda: store.healthz()[1]["store"]["held"] >= 12, 10, what="3 picks' 12 events held")
             status, body = store.healthz()
             assert status == 503 and body["store"]["reason"] == "disk_full", body
             held = body["store"]["held"]
