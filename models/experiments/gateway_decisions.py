@@ -14,9 +14,9 @@ A visit's basket ends where the gateway drops it: when its shopper leaves the st
 later time). Not in the streams: a restart, which empties every basket (they are held in memory),
 and visits ended by a gateway older than the ``basket-end`` stream. A rebuilt basket may then hold
 products the gateway's did not. Whenever that could have changed the running rules' decision (a
-logged candidate, which passed the "held" filter, is in the rebuilt basket), the decision is
-skipped and counted; otherwise the extra products cannot have changed which logged candidate the
-running rules chose.
+logged candidate or the chosen product, which passed the "held" filter, is in the rebuilt basket),
+the decision is skipped and counted; otherwise the extra products cannot have changed which logged
+candidate the running rules chose.
 
 Candidates: a record keeps the ranked survivors of the filters (at most 20) with the model's
 scores, not the model's whole list; the replay decides among those (new rules that loosen a filter
@@ -64,10 +64,8 @@ class DecisionExport:
     table: pa.Table
     decisions: int  # decision records read
     skipped: Counter[str] = field(default_factory=Counter)
-    unknown_basket_products: int = (
-        0  # basket events of products outside the catalogue (kept, as the gateway does)
-    )
-    basket_ends: int = 0  # visits' ends applied (stream basket-end)
+    unknown_basket_products: int = 0  # basket events of products outside the catalogue (kept, as held)
+    basket_ends: int = 0  # visits' ends read (stream basket-end)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -116,7 +114,7 @@ def rebuild_decisions(
     held = Baskets()
     pending = sorted(_basket_end(e, i) for i, e in enumerate(ends))
     n_ends, next_end = len(pending), 0
-    at_pick: dict[tuple[str, float, str, str], tuple[BasketEvent, tuple[str, ...]]] = {}
+    at_pick: dict[tuple[str, float, str, str], list[tuple[BasketEvent, tuple[str, ...]]]] = {}
     seen: set[str] = set()
     unknown = 0
     for i, raw in enumerate(baskets):
@@ -132,7 +130,7 @@ def rebuild_decisions(
         held.apply(event)
         if event.kind == "pick" and event.shopper is not None and event.product_id is not None:
             key = (event.shopper, event.t, event.product_id, str(event.shelf))
-            at_pick.setdefault(key, (event, tuple(held.of(event.shopper))))
+            at_pick.setdefault(key, []).append((event, tuple(held.of(event.shopper))))
     cols: dict[str, list[Any]] = {f.name: [] for f in DECISION_SCHEMA}
     skipped: Counter[str] = Counter()
     n = 0
@@ -149,18 +147,26 @@ def rebuild_decisions(
             outcome, display = str(d["outcome"]), str(d["display"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GatewayExportError("offer_decision", i, f"malformed ({type(exc).__name__}: {exc})") from exc
-        found = at_pick.get((shopper, t, str(picked), shelf_name)) if picked is not None else None
-        if found is None:
+        picks = at_pick.get((shopper, t, str(picked), shelf_name), []) if picked is not None else []
+        if not picks:
             skipped["no-basket-event"] += 1
             continue
-        event, basket = found
-        if decision_id_of(event.event_id, shopper, t, str(picked), shelf_name) != decision_id:
+        found = next(
+            (
+                p
+                for p in picks
+                if decision_id_of(p[0].event_id, shopper, t, str(picked), shelf_name) == decision_id
+            ),
+            None,
+        )
+        if found is None:
             skipped["id-mismatch"] += 1
             continue
+        event, basket = found
         if any(p not in catalogue.products for p in (*candidates, *([chosen] if chosen else []))):
             skipped["unknown-product"] += 1
             continue
-        if set(candidates).intersection(basket):
+        if not set(basket).isdisjoint((*candidates, *([chosen] if chosen else []))):
             skipped["basket-contradicts-record"] += 1
             continue
         row = {
