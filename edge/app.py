@@ -29,7 +29,7 @@ from edge import telemetry
 from edge.config import EdgeConfig
 from edge.errors import EdgeError
 from edge.events import BasketEvent, LaneInteraction, Offer, PresenceEvent, WeightEvent
-from edge.fusion.core import BasketFusion, Baskets, weight_event_id
+from edge.fusion.core import BASKET_END, BasketFusion, Baskets, weight_event_id
 from edge.mqtt.client import MqttClient, MqttMessage
 from edge.mqtt.payloads import (
     BasketEventMessage,
@@ -248,7 +248,13 @@ class Gateway:
             if self.displays is not None:
                 self.displays.withdraw_for(event.shopper, event.t)
             if event.shopper not in self.presence.tracker.shoppers():
-                self.baskets.forget(event.shopper)
+                self.forget_basket(event.shopper, event.t)
+
+    def forget_basket(self, shopper: str, t: float) -> None:
+        """The shopper left the store: their basket is dropped, and that is logged (stream
+        ``basket-end``), so a basket can be rebuilt from the basket stream as the daemon held it."""
+        self.baskets.forget(shopper)
+        self._record(BASKET_END, "departure", f"bx-{shopper}-{t:.3f}", t, {"shopper": shopper, "t": t})
 
     def product_name(self, product_id: str) -> str | None:
         """The name the dashboard shows for a product: the offer catalogue's, else the planogram's."""

@@ -80,6 +80,11 @@ COMMANDS: tuple[Command, ...] = (
         "Uplift report (HTML + JSON) per campaign, variant, store and week against holdout.",
     ),
     Command(
+        "gateway-export",
+        "models.experiments.gateway_export_cli",
+        "One gateway's event store as the export uplift and simulate-policy read (decisions with baskets).",
+    ),
+    Command(
         "simulate-policy",
         "models.experiments.simulate_policy_cli",
         "Replay the offer engine with new rules on logged decisions; estimate its value (IPS/SNIPS/DR).",

@@ -101,7 +101,7 @@ def uplift_report(store: StoreView, store_id: str, catalogue: Path, run_dir: Pat
 
     rules = Path(__file__).resolve().parents[1] / "edge" / "offers" / "example_rules.json"
     try:
-        page = write_demo_report(store, store_id, catalogue, rules, run_dir / "uplift")
+        page, rebuilt = write_demo_report(store, store_id, catalogue, rules, run_dir / "uplift")
     except (
         EdgeError,
         EventsError,
@@ -111,6 +111,11 @@ def uplift_report(store: StoreView, store_id: str, catalogue: Path, run_dir: Pat
         console.print(f"[red]uplift report not written: {exc}[/]")
         return
     console.print(f"uplift report of this run (offers against holdout): {page}")
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(rebuilt.skipped.items())) or "none skipped"
+    console.print(
+        f"decision log for `shelf-models simulate-policy --decisions {page.parent.parent / 'events'}`: "
+        f"{rebuilt.table.num_rows} of {rebuilt.decisions} decisions with their baskets ({skipped})"
+    )
 
 
 def match_picks(picks: list[PlannedPick], basket: list[dict[str, Any]]) -> tuple[int, int]:

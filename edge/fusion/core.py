@@ -102,6 +102,11 @@ class BasketFusion:
         )
 
 
+#: The stream the daemon logs each dropped basket to (``{"shopper", "t"}``): with the stream
+#: ``basket`` it tells what each shopper held at any time (models/experiments/gateway_decisions.py).
+BASKET_END = "basket-end"
+
+
 @dataclass(slots=True)
 class Baskets:
     """What each shopper holds now, from the basket events applied so far (product -> units)."""

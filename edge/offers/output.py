@@ -13,6 +13,12 @@ from edge.offers.rules import OfferRules, Variant
 GROUP_CACHE = 65536
 
 
+def decision_id_of(event_id: str, shopper: str | None, t: float, product_id: str | None, shelf: str) -> str:
+    """The id of the decision on one basket event (``shelf``: its shelf's name, ``str(ShelfId)``)."""
+    key = f"{event_id}|{shopper}|{t!r}|{product_id}|{shelf}"
+    return "d-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
 class DecisionOutput:
     """Ids, groups and records; the engine sets the attributes below (see its ``rules`` setter)."""
 
@@ -54,8 +60,7 @@ class DecisionOutput:
     def _decision_id(self, event: BasketEvent) -> str:
         hot = self._name_hot
         shelf = hot[1] if hot[0] is event.shelf else self._shelf_name(event.shelf)
-        key = f"{event.event_id}|{event.shopper}|{event.t!r}|{event.product_id}|{shelf}"
-        return "d-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+        return decision_id_of(event.event_id, event.shopper, event.t, event.product_id, shelf)
 
     def _record(
         self,

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 #: Streams that describe a person and nothing else (where they stood, which offer was weighed for
-#: them): dropped without analytics consent. Other streams (basket, offers, conversions) are still
+#: them, when their visit's basket ended): dropped without analytics consent. Other streams (basket, offers, conversions) are still
 #: needed for stock and offer counts and are kept without the shopper id.
-PERSONAL_STREAMS = frozenset({"presence", "check-in", "offer_decision"})
+PERSONAL_STREAMS = frozenset({"presence", "check-in", "offer_decision", "basket-end"})
 
 
 def analytics_view(

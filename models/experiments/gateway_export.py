@@ -6,10 +6,15 @@ Decisions (stream ``offer_decision``, :meth:`DecisionRecord.to_dict`) with outco
 ``shadow_variant`` its offer was decided as, its control arm for that variant); basket events (stream ``basket``,
 ``BasketEventMessage``) of kind ``pick`` with a shopper become picks, priced from the store's
 catalogue at full price (a gateway does not log the price paid; returns are not subtracted).
+The decisions, each with the basket it was decided on rebuilt from the same basket stream
+and its ``basket-end`` stream (:mod:`models.experiments.gateway_decisions`), become the decision log ``decisions/`` with the
+store's catalogue in ``catalogues/``, so ``simulate-policy`` replays the same directory; what was
+left out, with counts, is in ``export.json``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,9 @@ import pyarrow as pa
 
 from edge.offers.catalogue import Catalogue
 from edge.offers.rules import OfferRules
+from models.experiments.decisions_io import write_decisions
 from models.experiments.events_io import EXPOSURE_SCHEMA, PICK_SCHEMA, write_events
+from models.experiments.gateway_decisions import DecisionExport, rebuild_decisions
 
 SHOWN = {"offered": "treated", "held-out": "holdout"}
 
@@ -68,7 +75,14 @@ def write_gateway_export(
     baskets: Iterable[Mapping[str, Any]],
     catalogue: Catalogue,
     rules: OfferRules,
-) -> Path:
+    ends: Iterable[Mapping[str, Any]] = (),
+) -> DecisionExport:
+    """Write ``exposures/``, ``picks/``, ``decisions/``, ``catalogues/<store_id>.csv``, ``rules.json``
+    and ``export.json`` (decisions read, written and skipped by reason) under ``directory``
+    (``ends``: the stream ``basket-end``, where the gateway dropped a basket); raises
+    :class:`~models.experiments.gateway_decisions.GatewayExportError` on a malformed event."""
+    decisions, baskets = list(decisions), list(baskets)
+    rebuilt = rebuild_decisions(decisions, baskets, catalogue, store_id, ends)
     exposures, picks = exposures_and_picks(decisions, baskets, catalogue, rules)
     directory.mkdir(parents=True, exist_ok=True)
     write_events(
@@ -78,5 +92,9 @@ def write_gateway_export(
         picks,
         pa.array([store_id] * picks.num_rows, pa.string()),
     )
+    write_decisions(directory, rebuilt.table)
+    (directory / "catalogues").mkdir(exist_ok=True)
+    catalogue.write(directory / "catalogues" / f"{store_id}.csv")
     (directory / "rules.json").write_text(rules.model_dump_json(indent=1))
-    return directory
+    (directory / "export.json").write_text(json.dumps(rebuilt.summary(), indent=1))
+    return rebuilt

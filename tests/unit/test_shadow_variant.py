@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge.events import BasketEvent, ShelfId
+from edge.mqtt.payloads import BasketEventMessage
 from edge.offers.candidates import Candidate
 from edge.offers.catalogue import Catalogue, Product
 from edge.offers.decision import DecisionContext, DecisionRecord, OfferEngine
@@ -79,8 +80,12 @@ def test_held_out_decision_is_made_and_logged_as_its_shadow_variant(tmp_path: Pa
     held = {r.shadow_variant for r in records if r.outcome == "held-out"}
     assert held == {"ev", "rel"}
     # exported for measurement: each held-out shopper is the control of their shadow variant
-    picks = [{"kind": "pick", "shopper": "s-0", "product_id": "A", "t": T + 5}]
-    write_gateway_export(tmp_path, "s1", [r.to_dict() for r in records], picks, cat, engine.rules)
+    picks = [
+        BasketEventMessage.from_event(BasketEvent(T + i, SHELF, "pick", "E", 1, 1.0, f"s-{i}", event_id=f"e{i}")).model_dump()
+        for i in range(80)
+    ] + [BasketEventMessage.from_event(BasketEvent(T + 5, SHELF, "pick", "A", 1, 1.0, "s-0", event_id="a")).model_dump()]  # fmt: skip
+    rebuilt = write_gateway_export(tmp_path, "s1", [r.to_dict() for r in records], picks, cat, engine.rules)
+    assert rebuilt.table.num_rows == 80 and not rebuilt.skipped  # each decision with its basket
     labels = read_events(tmp_path).labels
     assert set(labels.arms) == {"ev", "rel", "holdout:ev", "holdout:rel"}
 
