@@ -23,8 +23,7 @@ from models.experiments.decisions_io import read_decisions
 from models.experiments.events_io import read_events
 from models.experiments.gateway_export import write_gateway_export
 from models.experiments.simulate_policy_cli import evaluate_rules
-from models.offers.build import build_from_baskets
-from models.offers.transactions import Basket
+from tests.support.offer_models import build_tiny_model
 
 SHELF = ShelfId(1, 1)
 PRODUCTS = ("tea", "cup", "jam", "bun", "mug", "pot", "lid", "tin")
@@ -45,14 +44,7 @@ RULES = {
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = random.Random(5)
-    baskets = [
-        Basket(f"b{i}", f"c{i % 40}", 1.0e9 + i, tuple(rng.sample(PRODUCTS, rng.randint(2, 4))), 0.0)
-        for i in range(400)
-    ]
-    out = tmp_path_factory.mktemp("offer-model")
-    build_from_baskets(baskets, out, tune=False)
-    return out
+    return build_tiny_model(tmp_path_factory.mktemp("offer-model"), PRODUCTS, seed=5)
 
 
 def run_gateway(tmp_path: Path, model_dir: Path) -> tuple[Gateway, Catalogue]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import threading
 import time
 from pathlib import Path
@@ -25,8 +24,7 @@ from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, assign
 from edge.offers.rules import OPT_OUT_HINT, Experiment
 from edge.presence.keys import PURPOSES
-from models.offers.build import build_from_baskets
-from models.offers.transactions import Basket
+from tests.support.offer_models import build_tiny_model
 from tests.support.waiting import wait_until
 
 SHELF = ShelfId(1, 1)
@@ -41,14 +39,7 @@ EXPERIMENT = {
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = random.Random(3)
-    baskets = [
-        Basket(f"b{i}", f"c{i % 40}", 1.0e9 + i, tuple(rng.sample(PRODUCTS, rng.randint(2, 4))), 0.0)
-        for i in range(400)
-    ]
-    out = tmp_path_factory.mktemp("offer-model")
-    build_from_baskets(baskets, out, tune=False)
-    return out
+    return build_tiny_model(tmp_path_factory.mktemp("offer-model"), PRODUCTS, seed=3)
 
 
 def gateway(
