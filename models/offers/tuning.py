@@ -150,7 +150,7 @@ def rerank_stage(
     halves = [[q for q, f in zip(queries, fold, strict=True) if f == k] for k in (0, 1)]
     kept = float(_per_query(Scorer(stats, params, knn.with_params(current).profile), queries).mean())
     best: tuple[float, TifuParams, list[tuple[np.ndarray, np.ndarray]]] = (kept, current, [])
-    trials = []
+    trials: list[dict[str, Any]] = []
     for base in dict.fromkeys(bases):
         model = knn.with_params(replace(base, reranker=None))
         parts: dict[int, Prediction] = {}
@@ -160,6 +160,15 @@ def rerank_stage(
             cand, features = model.rerank_rows(part, q.history, CANDIDATES)
             targets = [model.vocab.index[i] for i in q.targets if i in model.vocab.index]
             rows.append((features, np.isin(cand, targets).astype(np.float64)))
+        label = "profiles chosen" if base == current else "TIFU-KNN's own choice"
+        if any(
+            len(np.unique(_stack([r for r, f in zip(rows, fold, strict=True) if f != k])[1])) < 2
+            for k in (0, 1)
+        ):
+            trials.append(
+                {"base": label, "skipped": "a half of the queries has no bought or no unbought candidate"}
+            )
+            continue
         before = _per_query(Scorer(stats, params, _known(model, parts)), queries)
         after = np.zeros(len(queries))
         for k in (0, 1):
@@ -170,7 +179,7 @@ def rerank_stage(
         admissible = gain > 0 and gain > Z_MOVE * se
         trials.append(
             {
-                "base": "profiles chosen" if base == current else "TIFU-KNN's own choice",
+                "base": label,
                 "gain": round(gain, 4),
                 "se": round(se, 4),
                 "admissible": admissible,

@@ -174,3 +174,21 @@ def test_evaluate_prints_a_reranker_as_its_strongest_features() -> None:
     assert shown["profiles"]["reranker"].startswith(
         "logistic, strongest (standardised): trend +2.00, log_prediction -1.00"
     )
+
+
+def test_no_reranker_is_fitted_without_bought_candidates() -> None:
+    from models.offers.evaluation import Query
+    from models.offers.method import Params, fit
+    from models.offers.tuning import rerank_stage
+
+    baskets = _seasonal_chain(customers=60)
+    knn = TifuKnn(baskets, TifuParams())
+    # every target is a product nobody bought before: no candidate is ever bought
+    queries = [Query((), tuple(h), frozenset({"never-seen"})) for h in list(histories(baskets).values())[:40]]
+    chosen, report = rerank_stage(
+        knn, (TifuParams(), TifuParams(alpha=0.5)), fit(baskets, Params()), Params(), queries
+    )
+    assert chosen == TifuParams() and report["kept"] is False
+    assert [t["skipped"] for t in report["trials"]] == [
+        "a half of the queries has no bought or no unbought candidate"
+    ] * 2
