@@ -17,6 +17,7 @@ Loading is all-or-nothing: :class:`CatalogueError` lists every bad line.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,8 +170,8 @@ def _parse_row(row: Mapping[str, str]) -> tuple[Product, dict[ShelfId, int]]:
         margin = float(row.get("margin") or "")
     except ValueError:
         raise ValueError(f"{product_id}: price and margin must be numbers") from None
-    if not price > 0:
-        raise ValueError(f"{product_id}: price must be > 0")
+    if not (price > 0 and math.isfinite(price)):
+        raise ValueError(f"{product_id}: price must be a finite number > 0")
     if not 0.0 <= margin <= 1.0:
         raise ValueError(f"{product_id}: margin must be a share of the price in [0, 1]")
     new = (row.get("new") or "0").strip()

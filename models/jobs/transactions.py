@@ -132,7 +132,10 @@ def check_lines(lines: DataFrame, source: str) -> None:
     """Raise TransactionsError for the first bad line (one small action; nothing collected)."""
     empty = F.coalesce(F.col("basket_id"), F.lit("")) == ""
     empty = empty | (F.coalesce(F.col("product_id"), F.lit("")) == "")
-    bad = lines.filter(empty | F.col("t").isNull() | F.col("quantity").isNull() | F.col("price").isNull())
+    missing = F.col("t").isNull() | F.col("quantity").isNull() | F.col("price").isNull()
+    infinite = [float("inf"), float("-inf")]
+    not_finite = [F.isnan(F.col(c)) | F.col(c).isin(infinite) for c in ("t", "quantity", "price")]
+    bad = lines.filter(empty | missing | not_finite[0] | not_finite[1] | not_finite[2])
     first = bad.select("basket_id", "product_id", "_timestamp_text", "quantity", "price").limit(1).take(1)
     if first:
         row = first[0]

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import gzip
 import io
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,6 +101,12 @@ def baskets_from_rows(
             p = float(price) if price else 0.0
         except ValueError as exc:
             raise TransactionsError(source, number, f"bad number or timestamp: {exc}") from None
+        if not (math.isfinite(t) and math.isfinite(q) and math.isfinite(p)):
+            raise TransactionsError(
+                source,
+                number,
+                f"bad number or timestamp: not finite (timestamp {t}, quantity {q}, price {p})",
+            )
         if q <= 0:
             continue
         items = lines.setdefault(basket_id, [])

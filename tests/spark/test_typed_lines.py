@@ -62,7 +62,7 @@ GOOD: dict[str, dict[str, pa.Array]] = {
         "product_id": pa.array([101, 102, 101, 103], pa.int64()),
         "timestamp": pa.array([T0, T0, datetime(2025, 3, 2, tzinfo=UTC), T0], pa.timestamp("ms", "UTC")),
         "quantity": pa.array([1.0, 2.5, 0.0, -1.0], pa.float64()),
-        "price": pa.array([2.5, None, 0.1, math.inf], pa.float64()),
+        "price": pa.array([2.5, None, 0.1, 1e300], pa.float64()),
     },
     # naive timestamps (read as TIMESTAMP_NTZ), integer quantities, decimal prices
     "naive": {
@@ -136,6 +136,16 @@ BAD = {
     "no basket": (_bad(basket_id=["b1", None]), "basket None, product '12'", f"{STAMP}, quantity 1.0"),
     "blank basket": (_bad(basket_id=["b1", "  "]), "basket '', product '12'", f"{STAMP}, quantity 1.0"),
     "no product": (_bad(product_id=[11, None]), "basket 'b2', product None", f"{STAMP}, quantity 1.0"),
+    "infinite price": (
+        _bad(price=[2.0, math.inf]),
+        "basket 'b2', product '12'",
+        f"{STAMP}, quantity 1.0, price inf",
+    ),
+    "NaN quantity": (
+        _bad(quantity=[1.0, math.nan]),
+        "basket 'b2', product '12'",
+        f"{STAMP}, quantity nan, price 2.0",
+    ),
 }
 
 

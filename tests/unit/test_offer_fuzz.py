@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +42,15 @@ def test_catalogue_rows(rows: list[dict[str, str]]) -> None:
     except CatalogueError as exc:
         assert exc.problems
         return
-    assert all(p.price > 0 and 0 <= p.margin <= 1 for p in catalogue.products.values())
+    assert all(0 < p.price < math.inf and 0 <= p.margin <= 1 for p in catalogue.products.values())
+
+
+@pytest.mark.parametrize("price", ["inf", "nan", "-1", "0"])
+def test_a_catalogue_price_that_is_not_a_finite_positive_number_is_refused(price: str) -> None:
+    row = {"product_id": "p1", "name": "Tea", "price": price, "margin": "0.3", "category": "tea", "new": "0"}
+    with pytest.raises(CatalogueError) as error:
+        Catalogue.from_rows([{k: row.get(k, "") for k in HEADER}])
+    assert "p1: price must be" in str(error.value.problems)
 
 
 @settings(max_examples=80, deadline=None)
@@ -64,6 +74,23 @@ def test_transactions_bytes(tmp_path_factory: Any, data: bytes) -> None:
     except TransactionsError:
         return
     assert all(b.items for b in baskets)
+    assert all(math.isfinite(b.t) and math.isfinite(b.spend) for b in baskets)
+
+
+@pytest.mark.parametrize("field", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("column", ["timestamp", "quantity", "price"])
+def test_a_non_finite_number_is_refused_naming_its_line(tmp_path: Path, column: str, field: str) -> None:
+    good = {"timestamp": "1700000000", "quantity": "1", "price": "2.5"}
+    bad = {**good, column: field}
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "basket_id,customer_id,product_id,timestamp,quantity,price\n"
+        f"b1,c1,p1,{good['timestamp']},{good['quantity']},{good['price']}\n"
+        f"b2,c1,p2,{bad['timestamp']},{bad['quantity']},{bad['price']}\n"
+    )
+    with pytest.raises(TransactionsError, match="not finite") as error:
+        read_transactions(path)
+    assert error.value.line == 3
 
 
 @settings(max_examples=40, deadline=None)
