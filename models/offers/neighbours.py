@@ -7,8 +7,8 @@ authors' code): ``alpha * own + (1 - alpha) * neighbours``.
 
 * ``models.offers.nbr_baselines`` ranks by this prediction: the TIFU-KNN baseline.
 * The offer model's shopper profiles are this prediction's strongest products
-  (:meth:`TifuKnn.profile`), built centrally where every customer's history is at hand; the gateway
-  receives only the profile.
+  (:meth:`TifuKnn.profile`; re-ranked where the build kept a re-ranker, ``models.offers.rerank``),
+  built centrally where every customer's history is at hand; the gateway receives only the profile.
 
 Pure numpy/scipy, no I/O.
 """
@@ -214,7 +214,8 @@ class TifuKnn:
     def profile(self, history: Sequence[Sequence[str]], max_items: int = MAX_PROFILE_ITEMS) -> Profile:
         """The prediction's strongest products as the gateway's profile (weights in [0, 1]),
         each weighed by its repeatability ** ``repeat_power`` and blended with the repeat module's
-        probability by ``repeat_weight``."""
+        probability by ``repeat_weight``; with a re-ranker, its ``candidates`` strongest ordered and
+        weighed by the re-ranker's probability instead."""
         return self.profile_from(self.predict_parts(history), history, max_items)
 
     def profile_from(
