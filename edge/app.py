@@ -256,6 +256,13 @@ class Gateway:
         self.baskets.forget(shopper)
         self._record(BASKET_END, "departure", f"bx-{shopper}-{t:.3f}", t, {"shopper": shopper, "t": t})
 
+    def log_start(self) -> None:
+        """Log that this daemon starts with no basket (stream ``basket-end``, kind ``start``, no
+        shopper): baskets are held in memory, so whatever an earlier run held is gone, and a basket
+        rebuilt from the streams must drop it here too."""
+        t = self.clock()
+        self._record(BASKET_END, "start", f"bx-start-{t:.6f}", t, {"shopper": None, "t": t})
+
     def product_name(self, product_id: str) -> str | None:
         """The name the dashboard shows for a product: the offer catalogue's, else the planogram's."""
         product = self.offers.engine.catalogue.get(product_id) if self.offers is not None else None
@@ -305,6 +312,7 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
+        self.log_start()
         loop = asyncio.get_running_loop()
         self.mqtt.attach_loop(loop)
         self.mqtt.subscribe(self.topics.all_samples(), self.on_samples, qos=0)

@@ -102,8 +102,10 @@ class BasketFusion:
         )
 
 
-#: The stream the daemon logs each dropped basket to (``{"shopper", "t"}``): with the stream
-#: ``basket`` it tells what each shopper held at any time (models/experiments/gateway_decisions.py).
+#: The stream the daemon logs each dropped basket to (``{"shopper", "t"}``; kind ``departure``), and
+#: its start to (``{"shopper": None, "t"}``, kind ``start``: every basket held in memory is gone): with
+#: the stream ``basket`` it tells what each shopper held at any time
+#: (models/experiments/gateway_decisions.py).
 BASKET_END = "basket-end"
 
 
@@ -133,3 +135,7 @@ class Baskets:
     def forget(self, shopper: str) -> None:
         """Drop a shopper's basket (departure or consent revoked)."""
         self.contents.pop(shopper, None)
+
+    def forget_all(self) -> None:
+        """Drop every basket (what a daemon's restart does: baskets are held in memory)."""
+        self.contents.clear()

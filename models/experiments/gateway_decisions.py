@@ -11,8 +11,9 @@ recomputing the record's decision id from the pick's event id (:func:`decision_i
 
 A visit's basket ends where the gateway drops it: when its shopper leaves the store (stream
 ``basket-end``, one event per basket dropped; applied before the basket events of the same or a
-later time). Not in the streams: a restart, which empties every basket (they are held in memory),
-and visits ended by a gateway older than the ``basket-end`` stream. A rebuilt basket may then hold
+later time), and every basket ends where the daemon starts (kind ``start``, no shopper: baskets are
+held in memory). Not in the streams: visits ended by a gateway older than the ``basket-end``
+stream. A rebuilt basket may then hold
 products the gateway's did not. Whenever that could have changed the running rules' decision (a
 logged candidate or the chosen product, which passed the "held" filter, is in the rebuilt basket),
 the decision is skipped and counted; otherwise the extra products cannot have changed which logged
@@ -96,8 +97,10 @@ def _basket_event(b: Mapping[str, Any], index: int) -> BasketEvent:
 
 
 def _basket_end(e: Mapping[str, Any], index: int) -> tuple[float, str]:
+    """(time, shopper); shopper "" for a daemon's start, which ends every basket."""
     try:
-        return float(e["t"]), str(e["shopper"])
+        shopper = e["shopper"]
+        return float(e["t"]), "" if shopper is None else str(shopper)
     except (KeyError, TypeError, ValueError) as exc:
         raise GatewayExportError(BASKET_END, index, f"malformed ({type(exc).__name__}: {exc})") from exc
 
@@ -123,7 +126,11 @@ def rebuild_decisions(
             continue  # stored once per id; the gateway applies a replayed event once
         seen.add(event.event_id)
         while next_end < n_ends and pending[next_end][0] <= event.t:
-            held.forget(pending[next_end][1])
+            shopper = pending[next_end][1]
+            if shopper:
+                held.forget(shopper)
+            else:  # the daemon started: nothing it held before is held now
+                held.forget_all()
             next_end += 1
         if event.product_id is not None and event.product_id not in catalogue.products:
             unknown += 1

@@ -47,18 +47,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("offer-model"), PRODUCTS, seed=5)
 
 
-def run_gateway(tmp_path: Path, model_dir: Path) -> tuple[Gateway, Catalogue]:
-    """A day of one shelf: 16 enrolled shoppers in overlapping visits pick 2-4 products each, a
-    third of them put one back and take another, unattributed picks in between, and 4 shoppers
-    come back after leaving the store and pick the same products again."""
-    catalogue = Catalogue(
-        {p: Product(p, p.title(), 2.0 + i, 0.3 + 0.02 * i, f"cat{i % 3}", new=p == "tin") for i, p in enumerate(PRODUCTS)}
-    )  # fmt: skip
-    for p in PRODUCTS:
-        catalogue.set_stock(p, SHELF, 50)
-    catalogue.write(tmp_path / "catalogue.csv")
-    (tmp_path / "rules.json").write_text(json.dumps(RULES))
-    gw = Gateway(
+def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
+    """The store's daemon over ``tmp_path / "data"`` (a second one over the same data: a restart)."""
+    return Gateway(
         parse_config(
             {
                 "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
@@ -73,6 +64,20 @@ def run_gateway(tmp_path: Path, model_dir: Path) -> tuple[Gateway, Catalogue]:
             }
         )
     )
+
+
+def run_gateway(tmp_path: Path, model_dir: Path) -> tuple[Gateway, Catalogue]:
+    """A day of one shelf: 16 enrolled shoppers in overlapping visits pick 2-4 products each, a
+    third of them put one back and take another, unattributed picks in between, and 4 shoppers
+    come back after leaving the store and pick the same products again."""
+    catalogue = Catalogue(
+        {p: Product(p, p.title(), 2.0 + i, 0.3 + 0.02 * i, f"cat{i % 3}", new=p == "tin") for i, p in enumerate(PRODUCTS)}
+    )  # fmt: skip
+    for p in PRODUCTS:
+        catalogue.set_stock(p, SHELF, 50)
+    catalogue.write(tmp_path / "catalogue.csv")
+    (tmp_path / "rules.json").write_text(json.dumps(RULES))
+    gw = gateway(tmp_path, model_dir)
     rng = random.Random(11)
     events: list[BasketEvent | PresenceEvent] = []
     for s in range(16):
@@ -171,3 +176,25 @@ def test_baskets_rebuilt_without_part_of_the_streams_contradict_the_records(
     assert rebuilt.table.num_rows + sum(rebuilt.skipped.values()) == len(decisions)
     # what is left replays exactly: the extra products of the others could not change their decision
     assert evaluate_rules(tmp_path / "export", rules, rules)["mismatched"] == 0
+
+
+def test_a_restart_mid_visit_ends_the_basket_in_the_log_too(tmp_path: Path, model_dir: Path) -> None:
+    gw, _ = run_gateway(tmp_path, model_dir)
+    shopper, t = "sh-restart", 5000.0
+    gw.presence.purposes[shopper] = frozenset(PURPOSES)
+    gw.on_basket(BasketEvent(t, SHELF, "pick", "tea", 1, 0.9, shopper, event_id="rs-1"))
+    # the daemon restarts: baskets are held in memory, so the new one starts without the tea
+    again = gateway(tmp_path, model_dir)
+    again.clock = lambda: t + 30.0
+    again.log_start()  # what Gateway.run does first
+    again.presence.purposes[shopper] = frozenset(PURPOSES)
+    again.on_basket(BasketEvent(t + 60.0, SHELF, "pick", "cup", 1, 0.9, shopper, event_id="rs-2"))
+    assert again.baskets.of(shopper) == ["cup"]
+    starts = [e for e in stream(again, BASKET_END) if e["shopper"] is None]
+    assert starts == [{"shopper": None, "t": t + 30.0}]
+    out, rules = tmp_path / "export", str(tmp_path / "rules.json")
+    code = shelf_models(["gateway-export", "--db", str(tmp_path / "data" / "edge.db"), "--store-id", "s1",
+                         "--catalogue", str(tmp_path / "catalogue.csv"), "--rules", rules, "--out", str(out)])  # fmt: skip
+    assert code == 0 and not json.loads((out / "export.json").read_text())["skipped"]
+    logged = {d.event_id: d for d in read_decisions(out)}
+    assert logged["rs-1"].basket == ("tea",) and logged["rs-2"].basket == ("cup",)

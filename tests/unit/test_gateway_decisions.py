@@ -81,3 +81,15 @@ def test_a_malformed_event_is_one_error_naming_it(stream: str, change: dict[str,
     with pytest.raises(GatewayExportError, match=says) as err:
         rebuild_decisions(decisions, baskets, cat, "s1")
     assert (err.value.stream, err.value.index) == (stream, 1)
+
+
+def test_a_daemon_start_ends_every_basket_held_before_it() -> None:
+    cat, decisions, baskets = setup()
+    # the daemon restarted between the first and second pick: A, held only in memory, is gone
+    start = {"shopper": None, "t": T + 0.5}
+    rebuilt = rebuild_decisions(decisions, baskets, cat, "s1", [start])
+    assert rebuilt.table.column("basket").to_pylist() == [["A"], ["B"], ["B", "C"]]
+    assert rebuilt.basket_ends == 1
+    # a departure of another shopper ends only that shopper's basket
+    other = rebuild_decisions(decisions, baskets, cat, "s1", [{"shopper": "b", "t": T + 0.5}])
+    assert other.table.column("basket").to_pylist() == [["A"], ["A", "B"], ["B", "C"]]
