@@ -23,7 +23,7 @@ from models.experiments.decisions_io import read_decisions
 from models.experiments.events_io import read_events
 from models.experiments.gateway_export import write_gateway_export
 from models.experiments.simulate_policy_cli import evaluate_rules
-from tests.support.offer_models import build_tiny_model
+from tests.support.offer_models import build_tiny_model, offer_gateway_config
 
 SHELF = ShelfId(1, 1)
 PRODUCTS = ("tea", "cup", "jam", "bun", "mug", "pot", "lid", "tin")
@@ -49,21 +49,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def gateway(tmp_path: Path, model_dir: Path) -> Gateway:
     """The store's daemon over ``tmp_path / "data"`` (a second one over the same data: a restart)."""
-    return Gateway(
-        parse_config(
-            {
-                "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
-                "presence": {"source": "none"},
-                "web": {"enabled": False},
-                "displays": [{"display_id": "d1", "gondola": 1, "shelf": 1}],
-                "offers": {
-                    "model_dir": str(model_dir),
-                    "catalogue": str(tmp_path / "catalogue.csv"),
-                    "rules": str(tmp_path / "rules.json"),
-                },
-            }
-        )
-    )
+    return Gateway(parse_config(offer_gateway_config(tmp_path, model_dir)))
 
 
 def run_gateway(tmp_path: Path, model_dir: Path) -> tuple[Gateway, Catalogue]:

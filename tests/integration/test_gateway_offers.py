@@ -24,7 +24,7 @@ from edge.offers.catalogue import Catalogue, Product
 from edge.offers.experiments import HOLDOUT, assign
 from edge.offers.rules import OPT_OUT_HINT, Experiment
 from edge.presence.keys import PURPOSES
-from tests.support.offer_models import build_tiny_model
+from tests.support.offer_models import build_tiny_model, offer_gateway_config
 from tests.support.waiting import wait_until
 
 SHELF = ShelfId(1, 1)
@@ -61,24 +61,14 @@ def gateway(
     (tmp_path / "rules.json").write_text(json.dumps(rules))
     if profiles is not None:  # as the sync pulls them from the central service
         (tmp_path / "profiles.json").write_text(json.dumps(profiles))
-    return Gateway(
-        parse_config(
-            {
-                "gateway": {"store_id": "s1", "gateway_id": "gw-1", "data_dir": str(tmp_path / "data")},
-                "presence": {"source": "none"},
-                "web": {"enabled": False},
-                "displays": [{"display_id": "d1", "gondola": 1, "shelf": 1}],
-                "offers": {
-                    "model_dir": str(model_dir),
-                    "catalogue": str(tmp_path / "catalogue.csv"),
-                    "rules": str(tmp_path / "rules.json"),
-                    **({"profiles": str(tmp_path / "profiles.json")} if profiles is not None else {}),
-                },
-                "backend": {"conversion_window_s": 120},
-                **({"mqtt": mqtt} if mqtt else {}),
-            }
-        )
+    config = offer_gateway_config(
+        tmp_path,
+        model_dir,
+        offers={"profiles": str(tmp_path / "profiles.json")} if profiles is not None else {},
+        backend={"conversion_window_s": 120},
+        **({"mqtt": mqtt} if mqtt else {}),
     )
+    return Gateway(parse_config(config))
 
 
 def enrolled(gw: Gateway, *shoppers: str) -> None:
