@@ -59,6 +59,11 @@ def write_decisions(root: Path, decisions: pa.Table) -> None:
 def read_decisions(root: str | Path) -> list[LoggedDecision]:
     """Every logged decision, in time order (ties by decision id)."""
     path = Path(root) / "decisions"
+    if not path.is_dir() and (Path(root) / "export.json").is_file():
+        raise EventsError(
+            f"{path}: no decision log (this gateway export logged no decision it could write: see "
+            f"{Path(root) / 'export.json'} for the decisions read and skipped)"
+        )
     dataset = _dataset(path)
     missing = [c for c in NEEDED if c not in dataset.schema.names]
     if missing:

@@ -93,3 +93,12 @@ def test_a_daemon_start_ends_every_basket_held_before_it() -> None:
     # a departure of another shopper ends only that shopper's basket
     other = rebuild_decisions(decisions, baskets, cat, "s1", [{"shopper": "b", "t": T + 0.5}])
     assert other.table.column("basket").to_pylist() == [["A"], ["A", "B"], ["B", "C"]]
+
+
+def test_an_export_without_decisions_says_so_when_replayed(tmp_path: Any) -> None:
+    from models.experiments.decisions_io import read_decisions
+    from models.experiments.events_io import EventsError
+
+    (tmp_path / "export.json").write_text('{"decisions_read": 0}')
+    with pytest.raises(EventsError, match=r"no decision log .*export\.json"):
+        read_decisions(tmp_path)
