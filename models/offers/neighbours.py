@@ -264,6 +264,4 @@ class TifuKnn:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The re-ranker's candidates among the products with a positive prediction, and their
         feature rows (``models.offers.rerank.candidate_features``)."""
-        cand, features = candidate_features(pred, parts.own, parts.near, encoded, self.facts, candidates)
-        keep = pred[cand] > 0
-        return cand[keep], features[keep]
+        return candidate_features(pred, parts.own, parts.near, encoded, self.facts, candidates)

@@ -67,7 +67,7 @@ def trend(
     if not len(encoded):
         return np.zeros(n_items)
     recent = times >= times.max() - days * DAY
-    every = np.bincount(np.concatenate(encoded), minlength=n_items) if encoded else np.zeros(n_items)
+    every = np.bincount(np.concatenate(encoded), minlength=n_items)
     lately = [b for b, r in zip(encoded, recent, strict=True) if r]
     late = np.bincount(np.concatenate(lately), minlength=n_items) if lately else np.zeros(n_items)
     share_all = every / len(encoded)
@@ -93,12 +93,13 @@ def candidate_features(
     facts: ItemFacts,
     candidates: int = CANDIDATES,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``candidates`` strongest products of ``pred`` (ties: more popular first, then index)
-    and their feature rows (float64 [candidates, len(FEATURES)]). ``own`` and ``near`` are the
-    prediction's two parts, ``baskets`` the shopper's encoded history (oldest first)."""
+    """The ``candidates`` strongest products with a positive ``pred`` (ties: more popular first,
+    then index) and their feature rows (float64 [len, len(FEATURES)]). ``own`` and ``near`` are
+    the prediction's two parts, ``baskets`` the shopper's encoded history (oldest first). Only the
+    positive products are sorted (a few hundred of a catalogue of tens of thousands)."""
     n = len(pred)
-    order = np.lexsort((np.arange(n), -facts.popularity, -pred))
-    cand = order[: min(candidates, n)]
+    positive = np.flatnonzero(pred > 0)
+    cand = positive[np.lexsort((positive, -facts.popularity[positive], -pred[positive]))][:candidates]
     counts = np.zeros(n)
     last = np.full(n, -1)
     for t, basket in enumerate(baskets):
