@@ -130,12 +130,13 @@ def typed_lines(raw: DataFrame) -> DataFrame:
 
 def check_lines(lines: DataFrame, source: str) -> None:
     """Raise TransactionsError for the first bad line (one small action; nothing collected)."""
-    empty = F.coalesce(F.col("basket_id"), F.lit("")) == ""
-    empty = empty | (F.coalesce(F.col("product_id"), F.lit("")) == "")
-    missing = F.col("t").isNull() | F.col("quantity").isNull() | F.col("price").isNull()
+    broken = F.coalesce(F.col("basket_id"), F.lit("")) == ""  # an empty id
+    broken = broken | (F.coalesce(F.col("product_id"), F.lit("")) == "")
     infinite = [float("inf"), float("-inf")]
-    not_finite = [F.isnan(F.col(c)) | F.col(c).isin(infinite) for c in ("t", "quantity", "price")]
-    bad = lines.filter(empty | missing | not_finite[0] | not_finite[1] | not_finite[2])
+    for name in ("t", "quantity", "price"):  # missing, or not a finite number
+        number = F.col(name)
+        broken = broken | number.isNull() | F.isnan(number) | number.isin(infinite)
+    bad = lines.filter(broken)
     first = bad.select("basket_id", "product_id", "_timestamp_text", "quantity", "price").limit(1).take(1)
     if first:
         row = first[0]

@@ -148,10 +148,11 @@ def rerank_stage(
     current = bases[0]
     fold = np.arange(len(queries)) % 2
     halves = [[q for q, f in zip(queries, fold, strict=True) if f == k] for k in (0, 1)]
-    kept = float(_per_query(Scorer(stats, params, knn.with_params(current).profile), queries).mean())
-    best: tuple[float, TifuParams, list[tuple[np.ndarray, np.ndarray]]] = (kept, current, [])
+    chosen = float(_per_query(Scorer(stats, params, knn.with_params(current).profile), queries).mean())
+    best: tuple[float, TifuParams, str, list[tuple[np.ndarray, np.ndarray]]] = (chosen, current, "", [])
     trials: list[dict[str, Any]] = []
     for base in dict.fromkeys(bases):
+        label = "profiles chosen" if base == current else "TIFU-KNN's own choice"
         model = knn.with_params(replace(base, reranker=None))
         parts: dict[int, Prediction] = {}
         rows: list[tuple[np.ndarray, np.ndarray]] = []
@@ -160,11 +161,9 @@ def rerank_stage(
             cand, features = model.rerank_rows(part, q.history, CANDIDATES)
             targets = [model.vocab.index[i] for i in q.targets if i in model.vocab.index]
             rows.append((features, np.isin(cand, targets).astype(np.float64)))
-        label = "profiles chosen" if base == current else "TIFU-KNN's own choice"
-        if any(
-            len(np.unique(_stack([r for r, f in zip(rows, fold, strict=True) if f != k])[1])) < 2
-            for k in (0, 1)
-        ):
+        # each half's re-ranker is fitted on the other half's rows
+        fit_rows = [_stack([r for r, f in zip(rows, fold, strict=True) if f != k]) for k in (0, 1)]
+        if any(len(np.unique(bought)) < 2 for _, bought in fit_rows):
             trials.append(
                 {"base": label, "skipped": "a half of the queries has no bought or no unbought candidate"}
             )
@@ -172,32 +171,32 @@ def rerank_stage(
         before = _per_query(Scorer(stats, params, _known(model, parts)), queries)
         after = np.zeros(len(queries))
         for k in (0, 1):
-            fitted = fit_reranker(*_stack([r for r, f in zip(rows, fold, strict=True) if f != k]))
-            reranked = _known(model.with_params(replace(base, reranker=fitted)), parts)
+            reranked = _known(model.with_params(replace(base, reranker=fit_reranker(*fit_rows[k]))), parts)
             after[fold == k] = _per_query(Scorer(stats, params, reranked), halves[k])
         gain, se = _gain(after, before)
         admissible = gain > 0 and gain > Z_MOVE * se
+        mean = float(after.mean())
         trials.append(
             {
                 "base": label,
                 "gain": round(gain, 4),
                 "se": round(se, 4),
                 "admissible": admissible,
-                "recall+ndcg@10": round(float(after.mean()), 4),
+                "recall+ndcg@10": round(mean, 4),
             }
         )
-        if admissible and float(after.mean()) > best[0]:
-            best = (float(after.mean()), base, rows)
-    _, base, rows = best
+        if admissible and mean > best[0]:
+            best = (mean, base, label, rows)
+    _, base, label, rows = best
     report: dict[str, Any] = {
         "queries": len(queries),
-        "chosen_recall+ndcg@10": round(kept, 4),
+        "chosen_recall+ndcg@10": round(chosen, 4),
         "trials": trials,
         "kept": bool(rows),
     }
     if not rows:
         return current, report
-    report["base"] = "profiles chosen" if base == current else "TIFU-KNN's own choice"
+    report["base"] = label
     return replace(base, reranker=fit_reranker(*_stack(rows))), report
 
 
